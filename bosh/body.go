@@ -1,0 +1,211 @@
+package bosh
+
+import (
+	"bytes"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// ErrBadBody is wrapped by every error of [ParseBody]: the request is not
+// one well-formed <body/> wrapper (XEP-0124 §6), which the binding answers
+// with the terminal condition bad-request.
+var ErrBadBody = errors.New("bosh: malformed body")
+
+// Attr is one attribute of the <body/> wrapper. Space is the attribute's
+// namespace URI ("" for unqualified attributes, NSXBOSH for xmpp:restart).
+type Attr struct {
+	Space, Local, Value string
+}
+
+// Body is a parsed request: the wrapper's attributes and its child
+// elements ("payloads"), each exactly as the client sent it.
+type Body struct {
+	Attrs    []Attr
+	Payloads [][]byte
+}
+
+// Get returns the value of the unqualified attribute name.
+func (b *Body) Get(name string) (string, bool) {
+	for _, a := range b.Attrs {
+		if a.Space == "" && a.Local == name {
+			return a.Value, true
+		}
+	}
+	return "", false
+}
+
+// GetNS returns the value of the attribute local in namespace space. For
+// NSXBOSH it also accepts any prefixed attribute with that local name,
+// because some clients bind the xmpp prefix to a wrong namespace
+// (see docs: Swift sends urn:xmpp:bosh).
+func (b *Body) GetNS(space, local string) (string, bool) {
+	var loose string
+	found := false
+	for _, a := range b.Attrs {
+		if a.Local != local || a.Space == "" {
+			continue
+		}
+		if a.Space == space {
+			return a.Value, true
+		}
+		if space == NSXBOSH && !found {
+			loose, found = a.Value, true
+		}
+	}
+	return loose, found
+}
+
+// maxAttrs bounds the attributes of one wrapper; real clients send fewer
+// than fifteen.
+const maxAttrs = 64
+
+// maxDepth bounds nesting inside a request body.
+const maxDepth = 64
+
+// ParseBody parses one request body. It accepts a leading byte-order mark,
+// XML declaration and white space (clients send them; XEP-0124 §6 does not
+// forbid the declaration), and rejects anything XEP-0124 §6 excludes:
+// character data directly inside the wrapper, comments, processing
+// instructions and DTDs inside it, partial or mismatched elements, and a
+// root element other than httpbind's <body/>.
+func ParseBody(raw []byte) (*Body, error) {
+	raw = bytes.TrimPrefix(raw, []byte("\xef\xbb\xbf"))
+	d := xml.NewDecoder(bytes.NewReader(raw))
+	d.Strict = true
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: "+format, append([]any{ErrBadBody}, args...)...)
+	}
+
+	// Prolog: an optional declaration, white space, nothing else.
+	var start xml.StartElement
+	for {
+		tok, err := d.RawToken()
+		if err != nil {
+			if err == io.EOF {
+				return nil, bad("no <body/> element")
+			}
+			return nil, bad("%v", err)
+		}
+		switch t := tok.(type) {
+		case xml.ProcInst:
+			if t.Target != "xml" {
+				return nil, bad("processing instruction before <body/>")
+			}
+			continue
+		case xml.CharData:
+			if len(bytes.TrimSpace(t)) != 0 {
+				return nil, bad("text before <body/>")
+			}
+			continue
+		case xml.StartElement:
+			start = t
+		default:
+			return nil, bad("%T before <body/>", tok)
+		}
+		break
+	}
+	if start.Name.Local != "body" {
+		return nil, bad("root element is <%s/>, not <body/>", start.Name.Local)
+	}
+	if len(start.Attr) > maxAttrs {
+		return nil, bad("too many attributes")
+	}
+	// Resolve prefixes declared on the wrapper itself.
+	prefixes := map[string]string{"xml": "http://www.w3.org/XML/1998/namespace"}
+	defaultNS := ""
+	for _, a := range start.Attr {
+		switch {
+		case a.Name.Space == "" && a.Name.Local == "xmlns":
+			defaultNS = a.Value
+		case a.Name.Space == "xmlns":
+			prefixes[a.Name.Local] = a.Value
+		}
+	}
+	wrapperNS := defaultNS
+	if start.Name.Space != "" {
+		wrapperNS = prefixes[start.Name.Space]
+	}
+	if wrapperNS != NSHTTPBind {
+		return nil, bad("<body/> is not in namespace %s", NSHTTPBind)
+	}
+	b := &Body{Attrs: make([]Attr, 0, len(start.Attr))}
+	for _, a := range start.Attr {
+		if a.Name.Space == "xmlns" || (a.Name.Space == "" && a.Name.Local == "xmlns") {
+			continue
+		}
+		space := ""
+		if a.Name.Space != "" {
+			var ok bool
+			if space, ok = prefixes[a.Name.Space]; !ok {
+				return nil, bad("undeclared prefix %q", a.Name.Space)
+			}
+		}
+		b.Attrs = append(b.Attrs, Attr{Space: space, Local: a.Name.Local, Value: a.Value})
+	}
+
+	// Children: complete elements, cut out of raw by offset.
+	var stack []xml.Name
+	childStart := int64(0)
+	for {
+		before := d.InputOffset()
+		tok, err := d.RawToken()
+		if err != nil {
+			if err == io.EOF {
+				return nil, bad("unclosed <body/>")
+			}
+			return nil, bad("%v", err)
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			if len(stack) == 0 {
+				childStart = before
+			}
+			if len(stack) >= maxDepth {
+				return nil, bad("nested deeper than %d", maxDepth)
+			}
+			stack = append(stack, t.Name)
+		case xml.EndElement:
+			if len(stack) == 0 {
+				if t.Name != start.Name {
+					return nil, bad("</%s> closes <body/>", t.Name.Local)
+				}
+				return b, checkEpilog(d)
+			}
+			if top := stack[len(stack)-1]; top != t.Name {
+				return nil, bad("</%s> closes <%s>", t.Name.Local, top.Local)
+			}
+			stack = stack[:len(stack)-1]
+			if len(stack) == 0 {
+				b.Payloads = append(b.Payloads, raw[childStart:d.InputOffset()])
+			}
+		case xml.CharData:
+			if len(stack) == 0 && len(bytes.TrimSpace(t)) != 0 {
+				return nil, bad("text directly inside <body/>")
+			}
+		case xml.Comment:
+			return nil, bad("comment inside <body/>")
+		case xml.ProcInst:
+			return nil, bad("processing instruction inside <body/>")
+		case xml.Directive:
+			return nil, bad("DTD or directive inside <body/>")
+		}
+	}
+}
+
+// checkEpilog allows only white space after </body>.
+func checkEpilog(d *xml.Decoder) error {
+	for {
+		tok, err := d.RawToken()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("%w: after </body>: %v", ErrBadBody, err)
+		}
+		if cd, ok := tok.(xml.CharData); !ok || len(bytes.TrimSpace(cd)) != 0 {
+			return fmt.Errorf("%w: content after </body>", ErrBadBody)
+		}
+	}
+}

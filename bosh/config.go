@@ -1,0 +1,107 @@
+package bosh
+
+import (
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"boshd/bosh/session"
+)
+
+// Config tunes the binding. The zero value of every field is a sensible
+// default, stated in its comment; cmd/boshd fills it from the TOML file.
+type Config struct {
+	// Domains is the allowlist of served domains and the upstream dialer.
+	// Required.
+	Domains *session.Domains
+
+	// MaxWait caps the 'wait' a client may ask for (XEP-0124 §7.2).
+	// Default 60s.
+	MaxWait time.Duration
+	// MaxHold caps 'hold', the requests held at once (XEP-0124 §7.2).
+	// Default 1.
+	MaxHold int
+	// Inactivity is the longest time a session may have no request
+	// pending before it is ended (XEP-0124 §10). Default 60s.
+	Inactivity time.Duration
+	// Polling is the shortest interval allowed between two empty polls
+	// of a polling session (XEP-0124 §12). Default 2s.
+	Polling time.Duration
+	// MaxPause is the longest 'pause' allowed (XEP-0124 §10); negative
+	// disables pausing. Default 120s.
+	MaxPause time.Duration
+	// MaxBodyBytes limits a request body. Default 1 MiB.
+	MaxBodyBytes int64
+	// MaxSessions and MaxSessionsPerAddress limit the sessions at once
+	// overall and per client address (0: no limit). Counter, when set, is
+	// shared with other front ends so the limits cover them all.
+	MaxSessions           int
+	MaxSessionsPerAddress int
+	Counter               *session.Counter
+	// MaxQueueBytes bounds the upstream bytes waiting for a client; more
+	// ends the session with policy-violation. Default 1 MiB.
+	MaxQueueBytes int
+	// DialTimeout bounds opening the upstream stream. Default 10s.
+	DialTimeout time.Duration
+	// PollInterval, when set, gives the interval advised to a polling
+	// session that has been idle for the given time; nil advises nothing.
+	// See package bosh/session's adaptive interval policy.
+	PollInterval func(idle time.Duration) time.Duration
+	// CORSOrigins lists the origins whose pages may call the binding; "*"
+	// allows any. Empty: no CORS headers.
+	CORSOrigins []string
+	// ClientAddr returns the address a request counts against for the
+	// per-address limit. Default: the host of http.Request.RemoteAddr.
+	ClientAddr func(remoteAddr string, forwardedFor string) string
+	// Log receives one entry per session event. Default: discard.
+	Log logrus.FieldLogger
+}
+
+// Defaults of Config, in one place.
+const (
+	DefaultMaxWait       = 60 * time.Second
+	DefaultMaxHold       = 1
+	DefaultInactivity    = 60 * time.Second
+	DefaultPolling       = 2 * time.Second
+	DefaultMaxPause      = 120 * time.Second
+	DefaultMaxBodyBytes  = 1 << 20
+	DefaultMaxQueueBytes = 1 << 20
+	DefaultDialTimeout   = 10 * time.Second
+)
+
+func (c Config) withDefaults() Config {
+	if c.MaxWait <= 0 {
+		c.MaxWait = DefaultMaxWait
+	}
+	if c.MaxHold <= 0 {
+		c.MaxHold = DefaultMaxHold
+	}
+	if c.Inactivity <= 0 {
+		c.Inactivity = DefaultInactivity
+	}
+	if c.Polling <= 0 {
+		c.Polling = DefaultPolling
+	}
+	if c.MaxPause == 0 {
+		c.MaxPause = DefaultMaxPause
+	}
+	if c.MaxBodyBytes <= 0 {
+		c.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if c.MaxQueueBytes <= 0 {
+		c.MaxQueueBytes = DefaultMaxQueueBytes
+	}
+	if c.DialTimeout <= 0 {
+		c.DialTimeout = DefaultDialTimeout
+	}
+	if c.Log == nil {
+		l := logrus.New()
+		l.SetOutput(discard{})
+		c.Log = l
+	}
+	return c
+}
+
+type discard struct{}
+
+func (discard) Write(p []byte) (int, error) { return len(p), nil }

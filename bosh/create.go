@@ -1,0 +1,230 @@
+package bosh
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"boshd/bosh/session"
+	"boshd/xmppconn"
+)
+
+// Version is the highest XEP-0124 version boshd implements; the creation
+// response carries the lower of it and the client's (§7.2).
+const Version = "1.11"
+
+const nsXML = "http://www.w3.org/XML/1998/namespace"
+
+// create handles a session creation request (XEP-0124 §7.1, XEP-0206 §3):
+// it checks the request, opens the upstream stream and answers with the
+// session's attributes and the server's first <stream:features/>.
+func (h *Handler) create(ctx context.Context, b *Body, rid uint64, addr string) answer {
+	ver, hasVer := b.Get("ver")
+	legacy := !hasVer
+	fail := func(cond Condition, err error) answer {
+		h.cfg.Log.WithFields(logrus.Fields{"remote": addr, "condition": string(cond)}).WithError(err).Info("session refused")
+		s := &Session{legacy: legacy}
+		return s.terminalAnswer(cond, nil)
+	}
+	if h.closing.Load() {
+		return fail(SystemShutdown, session.ErrShuttingDown)
+	}
+	wait, err := attrSeconds(b, "wait", h.cfg.MaxWait)
+	if err != nil {
+		return fail(BadRequest, err)
+	}
+	hold, err := attrInt(b, "hold", 1)
+	if err != nil {
+		return fail(BadRequest, err)
+	}
+	if wait > h.cfg.MaxWait {
+		wait = h.cfg.MaxWait
+	}
+	if hold > h.cfg.MaxHold {
+		hold = h.cfg.MaxHold
+	}
+	to, _ := b.Get("to")
+	route, _ := b.Get("route")
+	target, err := h.cfg.Domains.Resolve(to, route)
+	if err != nil {
+		return fail(ConditionOf(err), err)
+	}
+	res, err := h.reg.Reserve(addr)
+	if err != nil {
+		return fail(ConditionOf(err), err)
+	}
+
+	from, _ := b.Get("from")
+	lang, _ := b.GetNS(nsXML, "lang")
+	xmppVersion, ok := b.GetNS(NSXBOSH, "version")
+	if !ok {
+		// Clients that speak SASL but leave xmpp:version out (or put it
+		// in another namespace, see GetNS) still want an XMPP 1.0 stream.
+		xmppVersion = "1.0"
+	}
+	dctx, cancel := context.WithTimeout(ctx, h.cfg.DialTimeout)
+	stream, err := h.cfg.Domains.Open(dctx, target, from, lang, xmppVersion)
+	cancel()
+	if err != nil {
+		res.Cancel()
+		var se *xmppconn.StreamError
+		if errors.As(err, &se) {
+			s := &Session{legacy: legacy}
+			h.cfg.Log.WithFields(logrus.Fields{"remote": addr, "domain": target.Domain}).WithError(err).Info("session refused by the server")
+			return s.terminalAnswer(RemoteStreamError, []xmppconn.Element{{Kind: xmppconn.KindError, Raw: se.Raw}})
+		}
+		return fail(RemoteConnectionFailed, fmt.Errorf("bosh: connecting to %s: %w", target.Domain, err))
+	}
+
+	s := &Session{
+		h:          h,
+		wait:       wait,
+		hold:       hold,
+		requests:   hold + 1,
+		polling:    hold == 0 || wait == 0,
+		inactivity: h.cfg.Inactivity,
+		maxPause:   h.cfg.MaxPause,
+		legacy:     legacy,
+		lastRID:    rid,
+		lastAnswer: rid,
+	}
+	if s.polling {
+		s.hold = 0
+	}
+	s.content, _ = b.Get("content")
+	if v, _ := b.Get("ack"); v == "1" {
+		s.acks = true
+	}
+	if k, ok := b.Get("newkey"); ok {
+		s.key = k
+	}
+	s.cache.limit = s.requests + 1
+	if s.acks {
+		s.cache.limit = 16
+	}
+	id, err := res.Commit(s)
+	if err != nil {
+		stream.Close()
+		return fail(ConditionOf(err), err)
+	}
+	s.id = id
+	s.log = h.cfg.Log.WithFields(logrus.Fields{"sid": shortID(id), "remote": addr, "domain": target.Domain})
+	s.relay = session.NewRelay(stream, h.cfg.MaxQueueBytes, s.wake)
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var w responseBuilder
+	features := stream.Features()
+	w.start(len(features))
+	w.attr("sid", id)
+	w.attrInt("wait", int64(wait/time.Second))
+	w.attrInt("requests", int64(s.requests))
+	w.attrInt("hold", int64(hold))
+	w.attrInt("polling", int64(h.cfg.Polling/time.Second))
+	w.attrInt("inactivity", int64(s.inactivityAdvertised()/time.Second))
+	if s.maxPause > 0 {
+		w.attrInt("maxpause", int64(s.maxPause/time.Second))
+	}
+	if hasVer {
+		w.attr("ver", lowerVersion(ver, Version))
+	}
+	w.attr("from", target.Domain)
+	if id := stream.Header().ID; id != "" {
+		w.attr("authid", id)
+	}
+	if stream.Secure() {
+		w.attr("secure", "true")
+	}
+	if s.acks {
+		w.attrUint("ack", rid)
+	}
+	w.buf = append(w.buf, " xmlns:xmpp='"+NSXBOSH+"'"...)
+	w.attr("xmpp:version", "1.0")
+	w.attr("xmpp:restartlogic", "true")
+	s.lastHadData = len(features) > 0
+	poll := s.pollAttrs(&w)
+	if len(features) > 0 {
+		w.elements([]xmppconn.Element{{Kind: xmppconn.KindFeatures, Raw: features}})
+	} else {
+		w.empty()
+	}
+	a := answer{body: w.buf, pollSeconds: poll}
+	s.cache.add(rid, a, time.Now())
+	s.lastAt = time.Now()
+	s.armIdle()
+	s.log.WithFields(logrus.Fields{"wait": wait / time.Second, "hold": hold, "secure": stream.Secure()}).Info("session created")
+	return a
+}
+
+// inactivityAdvertised is the 'inactivity' told to the client: polling
+// sessions get more than the poll interval on top (§12).
+func (s *Session) inactivityAdvertised() time.Duration {
+	if s.polling {
+		return s.inactivity + s.h.cfg.Polling
+	}
+	return s.inactivity
+}
+
+// attrSeconds reads a non-negative whole number of seconds.
+func attrSeconds(b *Body, name string, def time.Duration) (time.Duration, error) {
+	v, ok := b.Get(name)
+	if !ok {
+		return def, nil
+	}
+	n, err := strconv.ParseUint(strings.TrimSpace(v), 10, 32)
+	if err != nil {
+		return 0, fmt.Errorf("bosh: %s=%q: %w", name, v, ErrBadBody)
+	}
+	return time.Duration(n) * time.Second, nil
+}
+
+func attrInt(b *Body, name string, def int) (int, error) {
+	v, ok := b.Get(name)
+	if !ok {
+		return def, nil
+	}
+	n, err := strconv.ParseUint(strings.TrimSpace(v), 10, 16)
+	if err != nil {
+		return 0, fmt.Errorf("bosh: %s=%q: %w", name, v, ErrBadBody)
+	}
+	return int(n), nil
+}
+
+// lowerVersion returns the lower of two "major.minor" versions, comparing
+// the minor numbers as integers (XEP-0124 §7.1: 1.10 is above 1.9).
+func lowerVersion(a, b string) string {
+	am, an, ok1 := splitVersion(a)
+	bm, bn, ok2 := splitVersion(b)
+	if !ok1 {
+		return b
+	}
+	if !ok2 || am < bm || (am == bm && an < bn) {
+		return a
+	}
+	return b
+}
+
+func splitVersion(v string) (major, minor uint64, ok bool) {
+	ma, mi, found := strings.Cut(v, ".")
+	if !found {
+		return 0, 0, false
+	}
+	var err1, err2 error
+	major, err1 = strconv.ParseUint(ma, 10, 32)
+	minor, err2 = strconv.ParseUint(mi, 10, 32)
+	return major, minor, err1 == nil && err2 == nil
+}
+
+// shortID is the part of a sid that logs show: enough to tell sessions
+// apart, too little to hijack one.
+func shortID(id string) string {
+	if len(id) > 8 {
+		return id[:8]
+	}
+	return id
+}

@@ -1,0 +1,271 @@
+package bosh
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"boshd/bosh/session"
+)
+
+// Handler is the BOSH endpoint: an http.Handler that serves XEP-0124
+// sessions carrying XMPP (XEP-0206) to the configured servers.
+type Handler struct {
+	cfg     Config
+	reg     *session.Registry[*Session]
+	closing atomic.Bool
+	// closers tracks the goroutines closing upstream streams of ended
+	// sessions, so that Shutdown can wait for them.
+	closers sync.WaitGroup
+}
+
+// New returns a Handler for cfg (see Config for the defaults).
+func New(cfg Config) *Handler {
+	cfg = cfg.withDefaults()
+	if cfg.Domains == nil {
+		panic("bosh: Config.Domains is required")
+	}
+	return &Handler{
+		cfg: cfg,
+		reg: session.NewRegistry[*Session](cfg.MaxSessions, cfg.MaxSessionsPerAddress, cfg.Counter),
+	}
+}
+
+// Sessions returns the number of live sessions.
+func (h *Handler) Sessions() int { return h.reg.Len() }
+
+// retire forgets an ended session and closes its upstream stream in the
+// background. Called with s.mu held.
+func (h *Handler) retire(s *Session) {
+	h.reg.Remove(s.id)
+	if s.relay == nil {
+		return
+	}
+	h.closers.Add(1)
+	go func() {
+		defer h.closers.Done()
+		s.relay.Close()
+	}()
+}
+
+// Shutdown refuses new sessions, answers every held request with
+// system-shutdown (XEP-0124 §17.2), closes every upstream stream and waits
+// for that, or for ctx. Call it before http.Server.Shutdown, which does not
+// know about held requests.
+func (h *Handler) Shutdown(ctx context.Context) error {
+	h.closing.Store(true)
+	for _, s := range h.reg.Close() {
+		s.shutdown()
+	}
+	done := make(chan struct{})
+	go func() {
+		h.closers.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("bosh: shutdown: %w", ctx.Err())
+	}
+}
+
+// infoPage is what a GET on the endpoint shows a person.
+const infoPage = `<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>boshd</title></head>
+<body><h1>boshd</h1>
+<p>This is an XMPP over BOSH endpoint (XEP-0124, XEP-0206).
+Point a web chat client (Strophe.js, Converse.js) at this URL; it talks to it with POST requests.</p>
+</body></html>
+`
+
+// ServeHTTP answers one HTTP request (XEP-0124 §5).
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	var s *Session
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			h.cfg.Log.WithField("panic", fmt.Sprint(v)).WithField("stack", string(debug.Stack())).Error("request panicked")
+			var a answer
+			if s != nil {
+				s.mu.Lock()
+				s.end(InternalServerError, fmt.Errorf("panic: %v", v), nil)
+				a = s.terminalAnswer(InternalServerError, nil)
+				s.mu.Unlock()
+			} else {
+				a = (&Session{}).terminalAnswer(InternalServerError, nil)
+			}
+			writeAnswer(w, "", a)
+		}
+	}()
+	if h.cors(w, r) {
+		return
+	}
+	switch r.Method {
+	case http.MethodPost:
+	case http.MethodGet, http.MethodHead:
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Content-Length", strconv.Itoa(len(infoPage)))
+		w.Header().Set("Cache-Control", "no-store")
+		if r.Method == http.MethodGet {
+			io.WriteString(w, infoPage)
+		}
+		return
+	case http.MethodOptions:
+		w.Header().Set("Allow", "POST, GET, HEAD, OPTIONS")
+		w.WriteHeader(http.StatusNoContent)
+		return
+	default:
+		w.Header().Set("Allow", "POST, GET, HEAD, OPTIONS")
+		http.Error(w, "boshd: method not allowed; BOSH uses POST", http.StatusMethodNotAllowed)
+		return
+	}
+
+	raw, err := h.readBody(w, r)
+	if err != nil {
+		w.Header().Set("Connection", "close")
+		http.Error(w, "boshd: "+err.Error(), http.StatusRequestEntityTooLarge)
+		return
+	}
+	b, err := ParseBody(raw)
+	if err != nil {
+		h.cfg.Log.WithField("remote", r.RemoteAddr).WithError(err).Debug("malformed request")
+		writeAnswer(w, "", (&Session{}).terminalAnswer(BadRequest, nil))
+		return
+	}
+	ridText, hasRID := b.Get("rid")
+	rid, ridErr := strconv.ParseUint(ridText, 10, 64)
+	sid, hasSID := b.Get("sid")
+	if !hasSID {
+		if !hasRID || ridErr != nil || rid > maxRID {
+			_, hasVer := b.Get("ver")
+			writeAnswer(w, "", (&Session{legacy: !hasVer}).terminalAnswer(BadRequest, nil))
+			return
+		}
+		a := h.create(r.Context(), b, rid, h.clientAddr(r))
+		ct, _ := b.Get("content")
+		writeAnswer(w, ct, a)
+		return
+	}
+
+	s, ok := h.reg.Get(sid)
+	if !ok {
+		writeAnswer(w, "", (&Session{}).terminalAnswer(ItemNotFound, nil))
+		return
+	}
+	if !hasRID || ridErr != nil || rid > maxRID {
+		s.mu.Lock()
+		s.end(BadRequest, fmt.Errorf("rid %q", ridText), nil)
+		a := s.terminalAnswer(BadRequest, nil)
+		s.mu.Unlock()
+		writeAnswer(w, s.content, a)
+		return
+	}
+	req, a := s.handle(b, rid)
+	if a != nil {
+		writeAnswer(w, s.content, *a)
+		return
+	}
+	writeAnswer(w, s.content, s.await(r.Context(), req))
+}
+
+// await waits for req's answer: data for the client, its 'wait' running
+// out, or the client going away (XEP-0124 §8).
+func (s *Session) await(ctx context.Context, req *request) answer {
+	select {
+	case a := <-req.answer:
+		return a
+	default:
+	}
+	t := time.NewTimer(s.wait)
+	defer t.Stop()
+	for expiries := 0; ; {
+		select {
+		case a := <-req.answer:
+			return a
+		case <-t.C:
+			expiries++
+			s.expire(req, expiries)
+			t.Reset(s.wait)
+		case <-ctx.Done():
+			s.abandon(req)
+			return answer{}
+		}
+	}
+}
+
+// readBody reads the request body, refusing one over the limit before
+// reading it whole.
+func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	max := h.cfg.MaxBodyBytes
+	if r.ContentLength > max {
+		return nil, fmt.Errorf("request body of %d bytes is over the limit of %d", r.ContentLength, max)
+	}
+	n := r.ContentLength
+	if n < 0 || n > 64<<10 {
+		n = 512
+	}
+	buf := make([]byte, 0, n+1)
+	lr := io.LimitReader(r.Body, max+1)
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		m, err := lr.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+m]
+		if int64(len(buf)) > max {
+			return nil, fmt.Errorf("request body is over the limit of %d bytes", max)
+		}
+		if errors.Is(err, io.EOF) {
+			return buf, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("reading request body: %w", err)
+		}
+	}
+}
+
+// clientAddr is the address a request counts against for the per-address
+// session limit.
+func (h *Handler) clientAddr(r *http.Request) string {
+	if h.cfg.ClientAddr != nil {
+		return h.cfg.ClientAddr(r.RemoteAddr, r.Header.Get("X-Forwarded-For"))
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// writeAnswer writes a complete answer: always with Content-Length (no
+// chunking, which intermediaries buffer, §5), never cacheable, with the
+// session's 'content' as Content-Type (§7.1).
+func writeAnswer(w http.ResponseWriter, contentType string, a answer) {
+	if a.body == nil {
+		return // the client has gone
+	}
+	hdr := w.Header()
+	if contentType == "" {
+		contentType = "text/xml; charset=utf-8"
+	}
+	hdr.Set("Content-Type", contentType)
+	hdr.Set("Content-Length", strconv.Itoa(len(a.body)))
+	hdr.Set("Cache-Control", "no-store, no-cache, must-revalidate")
+	hdr.Set("Pragma", "no-cache")
+	if a.pollSeconds > 0 {
+		hdr.Set("X-Poll-Interval", strconv.Itoa(a.pollSeconds))
+	}
+	w.WriteHeader(a.httpStatus())
+	w.Write(a.body)
+}

@@ -1,0 +1,199 @@
+package session
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"sync"
+)
+
+// ErrTooManySessions and ErrTooManyForAddress are returned by
+// [Registry.Reserve] when a limit is reached; ErrShuttingDown once
+// [Registry.Close] has been called. Front ends answer them with their
+// protocol's refusal (XEP-0124 §17.2 policy-violation or system-shutdown).
+var (
+	ErrTooManySessions   = errors.New("session: too many sessions")
+	ErrTooManyForAddress = errors.New("session: too many sessions from this address")
+	ErrShuttingDown      = errors.New("session: shutting down")
+)
+
+// Registry is the table of live sessions of one front end, keyed by an
+// unguessable ID, with limits on their number overall and per client
+// address. V is the front end's session type. The zero value is not
+// usable; call NewRegistry.
+type Registry[V any] struct {
+	maxTotal, maxPerAddr int
+	// counter, when set, is shared between registries so that the total
+	// limit covers every front end.
+	counter *Counter
+
+	mu       sync.Mutex
+	sessions map[string]entry[V]
+	closed   bool
+}
+
+type entry[V any] struct {
+	v    V
+	addr string
+}
+
+// Counter counts sessions across every registry that shares it, so that
+// one limit covers all front ends.
+type Counter struct {
+	mu      sync.Mutex
+	total   int
+	perAddr map[string]int
+}
+
+// NewCounter returns an empty shared counter.
+func NewCounter() *Counter { return &Counter{perAddr: make(map[string]int)} }
+
+// Total returns the number of sessions counted.
+func (c *Counter) Total() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.total
+}
+
+// NewRegistry returns an empty registry. maxTotal and maxPerAddr of 0 mean
+// no limit; counter may be nil (the registry then counts only its own).
+func NewRegistry[V any](maxTotal, maxPerAddr int, counter *Counter) *Registry[V] {
+	if counter == nil {
+		counter = NewCounter()
+	}
+	return &Registry[V]{
+		maxTotal:   maxTotal,
+		maxPerAddr: maxPerAddr,
+		counter:    counter,
+		sessions:   make(map[string]entry[V]),
+	}
+}
+
+// Reservation holds a place in the limits while a session is being set up
+// (the upstream dial can take seconds). Exactly one of Commit or Cancel must
+// be called.
+type Reservation[V any] struct {
+	reg  *Registry[V]
+	addr string
+	done bool
+}
+
+// Reserve takes a place for a new session from addr, or says which limit
+// stops it.
+func (g *Registry[V]) Reserve(addr string) (*Reservation[V], error) {
+	g.mu.Lock()
+	closed := g.closed
+	g.mu.Unlock()
+	if closed {
+		return nil, ErrShuttingDown
+	}
+	c := g.counter
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if g.maxTotal > 0 && c.total >= g.maxTotal {
+		return nil, ErrTooManySessions
+	}
+	if g.maxPerAddr > 0 && c.perAddr[addr] >= g.maxPerAddr {
+		return nil, ErrTooManyForAddress
+	}
+	c.total++
+	c.perAddr[addr]++
+	return &Reservation[V]{reg: g, addr: addr}, nil
+}
+
+// Commit registers v under a new random ID and returns the ID. It fails
+// only when the registry was closed meanwhile (the place is then released).
+func (r *Reservation[V]) Commit(v V) (string, error) {
+	if r.done {
+		return "", errors.New("session: reservation used twice")
+	}
+	r.done = true
+	g := r.reg
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed {
+		g.release(r.addr)
+		return "", ErrShuttingDown
+	}
+	for {
+		id := NewID()
+		if _, taken := g.sessions[id]; taken {
+			continue
+		}
+		g.sessions[id] = entry[V]{v: v, addr: r.addr}
+		return id, nil
+	}
+}
+
+// Cancel gives the place back.
+func (r *Reservation[V]) Cancel() {
+	if r.done {
+		return
+	}
+	r.done = true
+	r.reg.release(r.addr)
+}
+
+func (g *Registry[V]) release(addr string) {
+	c := g.counter
+	c.mu.Lock()
+	c.total--
+	if n := c.perAddr[addr] - 1; n > 0 {
+		c.perAddr[addr] = n
+	} else {
+		delete(c.perAddr, addr)
+	}
+	c.mu.Unlock()
+}
+
+// Get returns the session registered under id.
+func (g *Registry[V]) Get(id string) (V, bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	e, ok := g.sessions[id]
+	return e.v, ok
+}
+
+// Remove forgets id and releases its place; removing an unknown ID does nothing.
+func (g *Registry[V]) Remove(id string) {
+	g.mu.Lock()
+	e, ok := g.sessions[id]
+	if ok {
+		delete(g.sessions, id)
+	}
+	g.mu.Unlock()
+	if ok {
+		g.release(e.addr)
+	}
+}
+
+// Len returns the number of registered sessions.
+func (g *Registry[V]) Len() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return len(g.sessions)
+}
+
+// Close refuses every later Reserve and Commit and returns the sessions
+// registered now, for the caller to end.
+func (g *Registry[V]) Close() []V {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.closed = true
+	out := make([]V, 0, len(g.sessions))
+	for _, e := range g.sessions {
+		out = append(out, e.v)
+	}
+	return out
+}
+
+// NewID returns 128 random bits, URL-safe base64 encoded: unpredictable and,
+// in practice, never repeated (XEP-0124 §7.2 and §19.3).
+func NewID() string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(fmt.Sprintf("session: crypto/rand failed: %v", err))
+	}
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}

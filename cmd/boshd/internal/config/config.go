@@ -1,0 +1,327 @@
+// Package config turns boshd's TOML file into typed, validated settings.
+// Decoding is strict: an unknown key or a value of the wrong type is an
+// error naming the file, line and column. The defaults live in Default, and
+// config.toml at the repository root documents each key with them (a test
+// holds the two together).
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strings"
+	"time"
+
+	toml "github.com/pelletier/go-toml/v2"
+)
+
+// Duration is a time.Duration written in TOML as a string ("60s", "2m").
+type Duration time.Duration
+
+// UnmarshalText parses a Go duration string.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("not a duration (like \"60s\"): %q", b)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalText prints the duration as Go does.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
+
+// Config is the whole file.
+type Config struct {
+	HTTP     HTTP     `toml:"http"`
+	BOSH     BOSH     `toml:"bosh"`
+	Poll     Poll     `toml:"poll"`
+	Upstream Upstream `toml:"upstream"`
+	Domains  []Domain `toml:"domain"`
+	Log      Log      `toml:"log"`
+}
+
+// HTTP is the [http] table: the listener and what it serves.
+type HTTP struct {
+	Listen         string   `toml:"listen"`
+	Path           string   `toml:"path"`
+	PollPath       string   `toml:"poll_path"`
+	TLSCert        string   `toml:"tls_cert"`
+	TLSKey         string   `toml:"tls_key"`
+	CORSOrigins    []string `toml:"cors_origins"`
+	MaxBodyBytes   int64    `toml:"max_body_bytes"`
+	StaticDir      string   `toml:"static_dir"`
+	TrustedProxies []string `toml:"trusted_proxies"`
+}
+
+// BOSH is the [bosh] table: XEP-0124 session parameters and limits.
+type BOSH struct {
+	MaxWait               Duration `toml:"max_wait"`
+	MaxHold               int      `toml:"max_hold"`
+	Inactivity            Duration `toml:"inactivity"`
+	Polling               Duration `toml:"polling"`
+	MaxPause              Duration `toml:"max_pause"`
+	MaxSessions           int      `toml:"max_sessions"`
+	MaxSessionsPerAddress int      `toml:"max_sessions_per_address"`
+	MaxQueueBytes         int      `toml:"max_queue_bytes"`
+}
+
+// Poll is the [poll] table: XEP-0025 and adaptive poll intervals.
+type Poll struct {
+	PollMin        Duration `toml:"poll_min"`
+	PollMax        Duration `toml:"poll_max"`
+	HoldCap        Duration `toml:"hold_cap"`
+	SessionTimeout Duration `toml:"session_timeout"`
+}
+
+// Upstream is the [upstream] table: how boshd connects to XMPP servers.
+type Upstream struct {
+	TLS                string   `toml:"tls"`
+	CAFile             string   `toml:"ca_file"`
+	InsecureSkipVerify bool     `toml:"insecure_skip_verify"`
+	DialTimeout        Duration `toml:"dial_timeout"`
+	MaxStanzaBytes     int      `toml:"max_stanza_bytes"`
+	MaxDepth           int      `toml:"max_depth"`
+	SourceAddresses    []string `toml:"source_addresses"`
+}
+
+// Domain is one [[domain]]: a served XMPP domain and its routes.
+type Domain struct {
+	Name   string   `toml:"name"`
+	Routes []string `toml:"routes"`
+}
+
+// Log is the [log] table.
+type Log struct {
+	Level  string `toml:"level"`
+	Format string `toml:"format"`
+}
+
+// Default returns the settings used for every key the file leaves out.
+// Keep config.toml in step: TestExampleMatchesDefaults checks it.
+func Default() Config {
+	return Config{
+		HTTP: HTTP{
+			Listen:       "127.0.0.1:5280",
+			Path:         "/http-bind",
+			PollPath:     "/http-poll",
+			CORSOrigins:  []string{"*"},
+			MaxBodyBytes: 1 << 20,
+		},
+		BOSH: BOSH{
+			MaxWait:       Duration(60 * time.Second),
+			MaxHold:       1,
+			Inactivity:    Duration(60 * time.Second),
+			Polling:       Duration(2 * time.Second),
+			MaxPause:      Duration(120 * time.Second),
+			MaxSessions:   20000,
+			MaxQueueBytes: 1 << 20,
+		},
+		Poll: Poll{
+			PollMin:        Duration(2 * time.Second),
+			PollMax:        Duration(30 * time.Second),
+			HoldCap:        Duration(20 * time.Second),
+			SessionTimeout: Duration(5 * time.Minute),
+		},
+		Upstream: Upstream{
+			TLS:            "optional",
+			DialTimeout:    Duration(10 * time.Second),
+			MaxStanzaBytes: 256 << 10,
+			MaxDepth:       64,
+		},
+		Log: Log{Level: "info", Format: "text"},
+	}
+}
+
+// Load reads and validates the file at path over the defaults.
+func Load(path string) (Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, fmt.Errorf("config: %w", err)
+	}
+	return Parse(path, data)
+}
+
+// Parse decodes data (named name in errors) over the defaults, strictly,
+// and validates the result.
+func Parse(name string, data []byte) (Config, error) {
+	c := Default()
+	// A list in the file replaces the default, never extends it; an
+	// explicit empty list decodes as empty, not nil, and turns CORS off.
+	c.HTTP.CORSOrigins = nil
+	dec := toml.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&c); err != nil {
+		return Config{}, decodeError(name, err)
+	}
+	if c.HTTP.CORSOrigins == nil {
+		c.HTTP.CORSOrigins = Default().HTTP.CORSOrigins
+	}
+	if err := c.Validate(); err != nil {
+		return Config{}, fmt.Errorf("config: %s: %w", name, err)
+	}
+	return c, nil
+}
+
+// decodeError names the file, line and column of a decoding error.
+func decodeError(name string, err error) error {
+	var strict *toml.StrictMissingError
+	if errors.As(err, &strict) {
+		var msgs []string
+		for _, e := range strict.Errors {
+			row, col := e.Position()
+			msgs = append(msgs, fmt.Sprintf("%s:%d:%d: unknown key %q", name, row, col, strings.Join(e.Key(), ".")))
+		}
+		return fmt.Errorf("config: %s", strings.Join(msgs, "; "))
+	}
+	var de *toml.DecodeError
+	if errors.As(err, &de) {
+		row, col := de.Position()
+		key := strings.Join(de.Key(), ".")
+		if key != "" {
+			key = " (key " + key + ")"
+		}
+		return fmt.Errorf("config: %s:%d:%d: %v%s", name, row, col, de, key)
+	}
+	return fmt.Errorf("config: %s: %w", name, err)
+}
+
+// Validate checks the values that decoding cannot: ranges, addresses and
+// combinations. Each error names its key.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{key}, args...)...))
+	}
+	if _, _, err := net.SplitHostPort(c.HTTP.Listen); err != nil {
+		bad("http.listen", "%q is not host:port", c.HTTP.Listen)
+	}
+	if !strings.HasPrefix(c.HTTP.Path, "/") {
+		bad("http.path", "must start with /")
+	}
+	if c.HTTP.PollPath != "" && (!strings.HasPrefix(c.HTTP.PollPath, "/") || c.HTTP.PollPath == c.HTTP.Path) {
+		bad("http.poll_path", "must start with / and differ from http.path")
+	}
+	if (c.HTTP.TLSCert == "") != (c.HTTP.TLSKey == "") {
+		bad("http.tls_cert", "tls_cert and tls_key go together")
+	}
+	if c.HTTP.MaxBodyBytes < 1024 {
+		bad("http.max_body_bytes", "must be at least 1024")
+	}
+	for _, p := range c.HTTP.TrustedProxies {
+		if _, _, err := net.ParseCIDR(p); err != nil && net.ParseIP(p) == nil {
+			bad("http.trusted_proxies", "%q is not an address or CIDR", p)
+		}
+	}
+	if d := time.Duration(c.BOSH.MaxWait); d < time.Second || d > 10*time.Minute {
+		bad("bosh.max_wait", "must be between 1s and 10m")
+	}
+	if c.BOSH.MaxHold < 1 || c.BOSH.MaxHold > 8 {
+		bad("bosh.max_hold", "must be between 1 and 8")
+	}
+	if time.Duration(c.BOSH.Inactivity) < time.Second {
+		bad("bosh.inactivity", "must be at least 1s")
+	}
+	if time.Duration(c.BOSH.Polling) < 0 {
+		bad("bosh.polling", "must not be negative")
+	}
+	if time.Duration(c.BOSH.MaxPause) < 0 {
+		bad("bosh.max_pause", "must not be negative")
+	}
+	if c.BOSH.MaxSessions < 0 || c.BOSH.MaxSessionsPerAddress < 0 {
+		bad("bosh.max_sessions", "limits must not be negative")
+	}
+	if c.BOSH.MaxQueueBytes < 4096 {
+		bad("bosh.max_queue_bytes", "must be at least 4096")
+	}
+	if c.Poll.PollMin <= 0 || c.Poll.PollMax < c.Poll.PollMin {
+		bad("poll.poll_max", "need 0 < poll_min <= poll_max")
+	}
+	if c.Poll.HoldCap < 0 {
+		bad("poll.hold_cap", "must not be negative")
+	}
+	if time.Duration(c.Poll.SessionTimeout) < time.Second {
+		bad("poll.session_timeout", "must be at least 1s")
+	}
+	switch c.Upstream.TLS {
+	case "required", "optional", "off":
+	default:
+		bad("upstream.tls", "%q is not one of required, optional, off", c.Upstream.TLS)
+	}
+	if time.Duration(c.Upstream.DialTimeout) <= 0 {
+		bad("upstream.dial_timeout", "must be positive")
+	}
+	if c.Upstream.MaxStanzaBytes < 1024 {
+		bad("upstream.max_stanza_bytes", "must be at least 1024")
+	}
+	if c.Upstream.MaxDepth < 4 {
+		bad("upstream.max_depth", "must be at least 4")
+	}
+	for _, a := range c.Upstream.SourceAddresses {
+		if net.ParseIP(a) == nil {
+			bad("upstream.source_addresses", "%q is not an IP address", a)
+		}
+	}
+	seen := map[string]bool{}
+	for i, d := range c.Domains {
+		key := fmt.Sprintf("domain[%d]", i)
+		if d.Name == "" || strings.ContainsAny(d.Name, "@/ ") {
+			bad(key+".name", "%q is not a domain", d.Name)
+		}
+		if seen[strings.ToLower(d.Name)] {
+			bad(key+".name", "%q is listed twice", d.Name)
+		}
+		seen[strings.ToLower(d.Name)] = true
+		for _, r := range d.Routes {
+			if _, port, err := net.SplitHostPort(r); err != nil || port == "" {
+				bad(key+".routes", "%q is not host:port", r)
+			}
+		}
+	}
+	switch c.Log.Level {
+	case "panic", "fatal", "error", "warn", "warning", "info", "debug", "trace":
+	default:
+		bad("log.level", "%q is not a level", c.Log.Level)
+	}
+	if c.Log.Format != "text" && c.Log.Format != "json" {
+		bad("log.format", "must be text or json")
+	}
+	return errors.Join(errs...)
+}
+
+// AddRoute adds or replaces a domain from a -route DOMAIN=HOST:PORT flag;
+// repeating the flag for one domain adds routes to it.
+func (c *Config) AddRoute(spec string, fromFlag map[string]bool) error {
+	domain, addr, ok := strings.Cut(spec, "=")
+	if !ok || domain == "" || addr == "" {
+		return fmt.Errorf("-route %q: want DOMAIN=HOST:PORT", spec)
+	}
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		return fmt.Errorf("-route %q: %q is not host:port", spec, addr)
+	}
+	domain = strings.ToLower(domain)
+	for i := range c.Domains {
+		if strings.EqualFold(c.Domains[i].Name, domain) {
+			if !fromFlag[domain] {
+				c.Domains[i].Routes = nil
+			}
+			c.Domains[i].Routes = append(c.Domains[i].Routes, addr)
+			fromFlag[domain] = true
+			return nil
+		}
+	}
+	c.Domains = append(c.Domains, Domain{Name: domain, Routes: []string{addr}})
+	fromFlag[domain] = true
+	return nil
+}
+
+// String prints the effective settings as TOML.
+func (c Config) String() string {
+	b, err := toml.Marshal(c)
+	if err != nil {
+		return fmt.Sprintf("config: %v", err)
+	}
+	return string(b)
+}
