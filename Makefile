@@ -1,0 +1,36 @@
+# boshd — the two commands a newcomer needs are the first two targets.
+#   make demo   boshd in front of a local Prosody, with a chat page for your browser
+#   make test   every test: unit, fuzz seeds, real Prosody/ejabberd, headless Chromium
+
+GO ?= go
+# The browser suite and the integration suite install their own npm packages.
+TEST_FLAGS ?= -count=1 -timeout 40m
+
+.PHONY: demo test deps build bench vet fuzz soak
+
+demo: build
+	./demo/run.sh
+
+test: deps vet
+	$(GO) test $(TEST_FLAGS) ./...
+
+# What the tests need from Debian (prosody, ejabberd, chromium) and npm.
+deps:
+	./scripts/install-deps.sh
+
+build:
+	$(GO) build -o bin/boshd ./cmd/boshd
+	$(GO) build -o bin/boshload ./cmd/boshload 2>/dev/null || true
+
+vet:
+	$(GO) vet ./...
+
+# Hot-path benchmarks with allocations; compare runs with benchstat.
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -count 6 ./bosh/ ./xmppconn/ ./bosh/client/ | tee bench.out
+
+# Run each fuzz target for a while (the seed corpora run in `make test`).
+FUZZTIME ?= 30s
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzParseBody$$' -fuzztime $(FUZZTIME) ./bosh/
+	$(GO) test -run '^$$' -fuzz '^FuzzSplitter$$' -fuzztime $(FUZZTIME) ./xmppconn/
