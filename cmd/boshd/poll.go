@@ -15,5 +15,6 @@ func (s *server) addPolling(mux *http.ServeMux, domains *session.Domains, counte
 
 // pollInterval is the adaptive poll interval policy for polling sessions.
 func pollInterval(c config.Poll) func(idle time.Duration) time.Duration {
-	return nil
+	min, max := time.Duration(c.PollMin), time.Duration(c.PollMax)
+	return func(idle time.Duration) time.Duration { return session.PollInterval(idle, min, max) }
 }
