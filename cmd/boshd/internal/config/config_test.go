@@ -1,0 +1,95 @@
+package config
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// TestExampleMatchesDefaults loads the documented config.toml: it must be
+// valid, and every value in it must be the default it documents (its one
+// [[domain]] aside).
+func TestExampleMatchesDefaults(t *testing.T) {
+	c, err := Load("../../../../config.toml")
+	if err != nil {
+		t.Fatalf("config.toml: %v", err)
+	}
+	if len(c.Domains) != 1 || c.Domains[0].Name != "localhost" {
+		t.Fatalf("domains %+v", c.Domains)
+	}
+	c.Domains = nil
+	c.HTTP.TrustedProxies = nil
+	c.Upstream.SourceAddresses = nil
+	if want := Default(); !reflect.DeepEqual(c, want) {
+		t.Fatalf("config.toml and Default() differ:\nfile:    %+v\ndefault: %+v", c, want)
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	tests := []struct {
+		name, in string
+		want     []string // substrings of the error
+	}{
+		{"unknown key names line and column", "[bosh]\nmax_wiat = \"10s\"\n", []string{"x.toml:2:1", "bosh.max_wiat"}},
+		{"wrong type", "[bosh]\nmax_hold = \"one\"\n", []string{"x.toml:2:"}},
+		{"bad duration", "[bosh]\nmax_wait = \"soon\"\n", []string{"x.toml:2:", "duration"}},
+		{"syntax", "[bosh\n", []string{"x.toml:1:"}},
+		{"range", "[bosh]\nmax_hold = 0\n", []string{"bosh.max_hold"}},
+		{"tls policy", "[upstream]\ntls = \"maybe\"\n", []string{"upstream.tls"}},
+		{"route", "[[domain]]\nname = \"a.example\"\nroutes = [\"nohost\"]\n", []string{"domain[0].routes"}},
+		{"duplicate domain", "[[domain]]\nname = \"a\"\n[[domain]]\nname = \"A\"\n", []string{"listed twice"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse("x.toml", []byte(tt.in))
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not contain %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestCORSOrigins(t *testing.T) {
+	tests := []struct {
+		in   string
+		want []string
+	}{
+		{"", []string{"*"}},
+		{"[http]\ncors_origins = []\n", []string{}},
+		{"[http]\ncors_origins = [\"https://a.example\"]\n", []string{"https://a.example"}},
+	}
+	for _, tt := range tests {
+		c, err := Parse("x.toml", []byte(tt.in))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(c.HTTP.CORSOrigins, tt.want) {
+			t.Errorf("%q: origins %q, want %q", tt.in, c.HTTP.CORSOrigins, tt.want)
+		}
+	}
+}
+
+func TestAddRoute(t *testing.T) {
+	c := Default()
+	c.Domains = []Domain{{Name: "a.example", Routes: []string{"10.0.0.1:5222"}}}
+	from := map[string]bool{}
+	for _, r := range []string{"a.example=127.0.0.1:1", "a.example=127.0.0.1:2", "b.example=127.0.0.1:3"} {
+		if err := c.AddRoute(r, from); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := []Domain{{Name: "a.example", Routes: []string{"127.0.0.1:1", "127.0.0.1:2"}}, {Name: "b.example", Routes: []string{"127.0.0.1:3"}}}
+	if !reflect.DeepEqual(c.Domains, want) {
+		t.Fatalf("domains %+v, want %+v", c.Domains, want)
+	}
+	for _, bad := range []string{"nodomain", "=127.0.0.1:1", "a=nohostport"} {
+		if err := c.AddRoute(bad, from); err == nil {
+			t.Errorf("AddRoute(%q) accepted", bad)
+		}
+	}
+}
