@@ -1,0 +1,447 @@
+package browser
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// chromiumPath is Debian's Chromium (package chromium); the tests never use
+// a downloaded browser.
+const chromiumPath = "/usr/bin/chromium"
+
+// boshWait is the longest 'wait' boshd grants in these tests (bosh.max_wait).
+// It is short so that the idle test outlasts it in seconds, not minutes.
+const boshWait = 10
+
+var (
+	// webDir holds the test pages and their node_modules.
+	webDir string
+	// repoRoot is the module root (two levels up from this package).
+	repoRoot string
+	// boshdBin is the boshd binary built once by TestMain; "" when the
+	// tests run against the servers' own BOSH (BROWSER_BOSH=own).
+	boshdBin string
+)
+
+// boshMode says which BOSH endpoint the browsers talk to: "boshd" (the
+// default, and what CI runs) or "own" (Prosody's/ejabberd's mod_bosh, only
+// for debugging the pages and the tests themselves).
+func boshMode() string {
+	if m := os.Getenv("BROWSER_BOSH"); m != "" {
+		return m
+	}
+	return "boshd"
+}
+
+func TestMain(m *testing.M) {
+	os.Exit(testMain(m))
+}
+
+func testMain(m *testing.M) int {
+	_, file, _, _ := runtime.Caller(0)
+	here := filepath.Dir(file)
+	webDir = filepath.Join(here, "web")
+	repoRoot = filepath.Clean(filepath.Join(here, "..", ".."))
+
+	// The pages load Strophe.js and Converse.js from node_modules, which is
+	// not committed: install it from package-lock.json when missing.
+	deps := exec.Command("bash", filepath.Join(repoRoot, "scripts", "npm-deps.sh"), webDir)
+	deps.Stdout, deps.Stderr = os.Stderr, os.Stderr
+	if err := deps.Run(); err != nil {
+		fmt.Fprintf(os.Stderr, "browser: installing the pages' npm packages: %v\n", err)
+		return 1
+	}
+
+	if boshMode() == "boshd" {
+		dir, err := os.MkdirTemp("", "boshd-browser-bin-")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "browser:", err)
+			return 1
+		}
+		defer os.RemoveAll(dir)
+		boshdBin = filepath.Join(dir, "boshd")
+		build := exec.Command("go", "build", "-o", boshdBin, "./cmd/boshd")
+		build.Dir = repoRoot
+		build.Stdout, build.Stderr = os.Stderr, os.Stderr
+		if err := build.Run(); err != nil {
+			fmt.Fprintf(os.Stderr, "browser: go build ./cmd/boshd: %v\n", err)
+			return 1
+		}
+	}
+	return m.Run()
+}
+
+// xmppServer is what the tests need of a real XMPP server.
+type xmppServer struct {
+	domain   string
+	c2sAddr  string // host:port of its client-to-server listener
+	ownBOSH  string // URL of its own BOSH endpoint, when it has one
+	register func(ctx context.Context, user, pass string) error
+}
+
+// env is one XMPP server, the BOSH endpoint under test in front of it, the
+// web server of the pages (another origin, so that every BOSH request is
+// a cross-origin one) and one browser.
+type env struct {
+	srv     *xmppServer
+	boshURL string
+	pageURL string // origin of the pages, e.g. http://127.0.0.1:1234
+	browser context.Context
+}
+
+func newEnv(t *testing.T, srv *xmppServer) *env {
+	t.Helper()
+	e := &env{srv: srv}
+	e.pageURL = servePages(t)
+	switch boshMode() {
+	case "own":
+		if srv.ownBOSH == "" {
+			t.Fatal("BROWSER_BOSH=own but this server has no BOSH endpoint of its own")
+		}
+		e.boshURL = srv.ownBOSH
+	case "boshd":
+		e.boshURL = startBoshd(t, srv, e.pageURL)
+	default:
+		t.Fatalf("BROWSER_BOSH=%q: want boshd or own", boshMode())
+	}
+	t.Logf("BOSH endpoint under test: %s (pages served from %s)", e.boshURL, e.pageURL)
+	e.browser = startBrowser(t)
+	return e
+}
+
+// user is an account created for one scenario.
+type user struct {
+	name, pass, jid string
+}
+
+// users registers fresh accounts named after the scenario, so that no
+// scenario sees another one's roster or messages.
+func (e *env) users(t *testing.T, scenario string, names ...string) []user {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var us []user
+	for _, n := range names {
+		u := user{name: strings.ToLower(scenario + "-" + n), pass: "pw-" + n}
+		u.jid = u.name + "@" + e.srv.domain
+		if err := e.srv.register(ctx, u.name, u.pass); err != nil {
+			t.Fatalf("register %s: %v", u.jid, err)
+		}
+		us = append(us, u)
+	}
+	return us
+}
+
+// servePages serves web/ on a free loopback port and returns its origin.
+func servePages(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: noCache(http.FileServer(http.Dir(webDir))), ReadHeaderTimeout: 10 * time.Second}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		srv.Serve(l)
+	}()
+	t.Cleanup(func() {
+		srv.Close()
+		<-done
+	})
+	return "http://" + l.Addr().String()
+}
+
+func noCache(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		h.ServeHTTP(w, r)
+	})
+}
+
+// startBoshd starts the boshd built by TestMain in front of srv, with a
+// config written to a temp dir, and returns its BOSH URL once it answers.
+func startBoshd(t *testing.T, srv *xmppServer, pageOrigin string) string {
+	t.Helper()
+	dir := t.TempDir()
+	var lastErr error
+	for attempt := 0; attempt < 3; attempt++ {
+		port := freePort(t)
+		listen := fmt.Sprintf("127.0.0.1:%d", port)
+		cfg := filepath.Join(dir, "boshd.toml")
+		conf := fmt.Sprintf(`[http]
+listen = %q
+path = "/http-bind"
+cors_origins = [%q]
+
+[bosh]
+max_wait = "%ds"
+inactivity = "60s"
+
+[upstream]
+tls = "optional"
+insecure_skip_verify = true
+dial_timeout = "10s"
+
+[[domain]]
+name = %q
+routes = [%q]
+
+[log]
+level = "debug"
+`, listen, pageOrigin, boshWait, srv.domain, srv.c2sAddr)
+		if err := os.WriteFile(cfg, []byte(conf), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		logPath := filepath.Join(dir, fmt.Sprintf("boshd-%d.log", attempt))
+		logFile, err := os.Create(logPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(boshdBin, "-config", cfg)
+		cmd.Stdout, cmd.Stderr = logFile, logFile
+		if err := cmd.Start(); err != nil {
+			logFile.Close()
+			t.Fatalf("start boshd: %v", err)
+		}
+		exited := make(chan struct{})
+		go func() {
+			cmd.Wait()
+			logFile.Close()
+			close(exited)
+		}()
+		url := "http://" + listen + "/http-bind"
+		if err := waitHTTP(url, exited, 15*time.Second); err != nil {
+			cmd.Process.Kill()
+			<-exited
+			b, _ := os.ReadFile(logPath)
+			lastErr = fmt.Errorf("%w; boshd log:\n%s", err, b)
+			continue
+		}
+		t.Cleanup(func() {
+			cmd.Process.Signal(os.Interrupt)
+			select {
+			case <-exited:
+			case <-time.After(10 * time.Second):
+				t.Errorf("boshd did not stop within 10s of SIGINT; killing it")
+				cmd.Process.Kill()
+				<-exited
+			}
+			if t.Failed() {
+				b, _ := os.ReadFile(logPath)
+				t.Logf("boshd log (%s), last 120 lines:\n%s", logPath, tailLines(string(b), 120))
+			}
+		})
+		return url
+	}
+	t.Fatalf("boshd did not come up: %v", lastErr)
+	return ""
+}
+
+// waitHTTP waits until url answers a GET with any HTTP status.
+func waitHTTP(url string, exited <-chan struct{}, timeout time.Duration) error {
+	client := &http.Client{Timeout: time.Second}
+	deadline := time.Now().Add(timeout)
+	for {
+		select {
+		case <-exited:
+			return errors.New("boshd exited before answering")
+		default:
+		}
+		resp, err := client.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("no answer from %s within %v: %v", url, timeout, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func tailLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// startBrowser starts Debian's Chromium headless with a fresh profile and
+// the flags that keep it off the network except for the pages' requests.
+func startBrowser(t *testing.T) context.Context {
+	t.Helper()
+	if _, err := os.Stat(chromiumPath); err != nil {
+		t.Fatalf("Debian's chromium is needed (apt-get install chromium): %v", err)
+	}
+	profile, err := os.MkdirTemp("", "boshd-chromium-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromiumPath),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.Flag("disable-gpu", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.NoFirstRun,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(profile),
+		chromedp.WindowSize(1280, 900),
+	)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	browserCtx, cancelBrowser := chromedp.NewContext(allocCtx)
+	t.Cleanup(func() {
+		cancelBrowser()
+		cancelAlloc() // waits for the browser process to exit
+		for range 50 {
+			if os.RemoveAll(profile) == nil {
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	})
+	// The first action starts the browser; its lifetime is browserCtx's.
+	if err := chromedp.Do(browserCtx); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	return browserCtx
+}
+
+// tab is one browser tab, i.e. one user's client.
+type tab struct {
+	t        *testing.T
+	name     string
+	ctx      context.Context
+	deadline time.Time
+}
+
+// openTab opens path (relative to the page origin) in a new tab of the
+// browser and waits until expr is true there. The tab closes when t ends;
+// if t failed, its Strophe traffic log is written to the test log.
+func (e *env) openTab(t *testing.T, name, path, readyExpr string, deadline time.Time) *tab {
+	t.Helper()
+	ctx, cancel := chromedp.NewContext(e.browser)
+	tb := &tab{t: t, name: name, ctx: ctx, deadline: deadline}
+	t.Cleanup(func() {
+		if t.Failed() {
+			tb.dump()
+		}
+		cancel()
+	})
+	// The first run attaches the tab, and the tab lives as long as the
+	// context of that run: so no deadline on it (chromedp's Run says so).
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("%s: open tab: %v", name, err)
+	}
+	tb.navigate(e.pageURL+path, readyExpr)
+	return tb
+}
+
+func (tb *tab) navigate(url, readyExpr string) {
+	tb.t.Helper()
+	ctx, cancel := context.WithDeadline(tb.ctx, tb.deadline)
+	defer cancel()
+	if err := chromedp.Do(ctx, chromedp.Navigate(url)); err != nil {
+		tb.t.Fatalf("%s: navigate %s: %v", tb.name, url, err)
+	}
+	tb.waitFor(readyExpr, 20*time.Second, "page ready")
+}
+
+// reload reloads the page and waits until readyExpr is true again.
+func (tb *tab) reload(readyExpr string) {
+	tb.t.Helper()
+	ctx, cancel := context.WithDeadline(tb.ctx, tb.deadline)
+	defer cancel()
+	if err := chromedp.Do(ctx, chromedp.Reload()); err != nil {
+		tb.t.Fatalf("%s: reload: %v", tb.name, err)
+	}
+	tb.waitFor(readyExpr, 20*time.Second, "page ready after reload")
+}
+
+// evalJS evaluates expr in the tab (awaiting a promise result) and decodes
+// the result into T; it fails the test on any error.
+func evalJS[T any](tb *tab, expr string) T {
+	tb.t.Helper()
+	v, err := tryEvalJS[T](tb, expr)
+	if err != nil {
+		tb.t.Fatalf("%s: %s: %v", tb.name, shorten(expr), err)
+	}
+	return v
+}
+
+func tryEvalJS[T any](tb *tab, expr string) (T, error) {
+	ctx, cancel := context.WithDeadline(tb.ctx, tb.deadline)
+	defer cancel()
+	return chromedp.Run(ctx, chromedp.Evaluate[T](expr, chromedp.EvalAwaitPromise))
+}
+
+// do evaluates expr for its side effect.
+func (tb *tab) do(expr string) {
+	tb.t.Helper()
+	evalJS[chromedp.Void](tb, "void ("+expr+")")
+}
+
+// waitFor polls the JavaScript expression cond until it is true, failing
+// the test after timeout with what (and the tab's state) in the message.
+func (tb *tab) waitFor(cond string, timeout time.Duration, what string) {
+	tb.t.Helper()
+	if err := tb.tryWaitFor(cond, timeout); err != nil {
+		tb.t.Fatalf("%s: waiting %v for %s (%s): %v", tb.name, timeout, what, cond, err)
+	}
+}
+
+func (tb *tab) tryWaitFor(cond string, timeout time.Duration) error {
+	ctx, cancel := context.WithDeadline(tb.ctx, tb.deadline)
+	defer cancel()
+	_, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](cond,
+		chromedp.WithPollingInterval(100*time.Millisecond), chromedp.WithPollingTimeout(timeout)))
+	return err
+}
+
+// dump writes the tab's recorded Strophe state to the test log: what the
+// browser saw is the most useful thing when a scenario fails.
+func (tb *tab) dump() {
+	ctx, cancel := context.WithTimeout(tb.ctx, 5*time.Second)
+	defer cancel()
+	s, err := chromedp.Run(ctx, chromedp.Evaluate[string](`window.H ? JSON.stringify({
+		statuses: H.statuses, messages: H.messages, presences: H.presences,
+		info: H.conn ? H.info() : null, traffic: H.traffic.slice(-60)}, null, 1) : document.body.innerText.slice(0, 3000)`))
+	if err != nil {
+		tb.t.Logf("%s: could not read the page state: %v", tb.name, err)
+		return
+	}
+	tb.t.Logf("%s: page state at failure:\n%s", tb.name, s)
+}
+
+// js renders v as a JavaScript literal (JSON is a subset).
+func js(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
+}
+
+func shorten(s string) string {
+	if len(s) > 200 {
+		return s[:200] + "..."
+	}
+	return s
+}
