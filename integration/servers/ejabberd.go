@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -55,6 +56,10 @@ func ejabberdFlavor() flavor {
 // ejabberdPrepare writes the private ejabberdctl, its configuration, the
 // Erlang cookie and ejabberd.yml for the ports chosen in s.
 func ejabberdPrepare(s *Server) error {
+	// ejabberdctl passes the spool directory to Erlang unquoted.
+	if strings.ContainsAny(s.Dir, " \t\n'\"\\") {
+		return fmt.Errorf("directory %q: ejabberdctl cannot handle spaces or quotes in it", s.Dir)
+	}
 	if s.node == "" {
 		var rnd [5]byte
 		if _, err := rand.Read(rnd[:]); err != nil {
@@ -233,7 +238,7 @@ func (s *Server) ctlRun(ctx context.Context, cmd ...string) (string, error) {
 	c := exec.CommandContext(ctx, s.ctl, s.ctlArgs(cmd...)...)
 	c.Dir = s.Dir
 	c.Env = s.ejabberdEnv()
-	c.WaitDelay = 5 * time.Second
+	groupKillOnCancel(c)
 	out, err := c.CombinedOutput()
 	text := strings.TrimSpace(strings.ReplaceAll(string(out), "WARNING: It is not recommended to run ejabberd as root\n", ""))
 	if err != nil {
@@ -340,7 +345,7 @@ end.`, s.node, erlBinary(s.Domain), erlString(file))
 		"-eval", script)
 	cmd.Dir = s.Dir
 	cmd.Env = s.ejabberdEnv()
-	cmd.WaitDelay = 5 * time.Second
+	groupKillOnCancel(cmd)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("erl rpc ejabberd_auth:try_register: %w: %s", err, strings.TrimSpace(string(out)))
@@ -372,4 +377,13 @@ func erlString(s string) string {
 // shQuote quotes s for a POSIX shell.
 func shQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// groupKillOnCancel makes a short-lived helper command (ejabberdctl runs the
+// Erlang VM as its child) a process group that is killed as a whole when
+// its context ends or the test binary dies.
+func groupKillOnCancel(c *exec.Cmd) {
+	c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	c.Cancel = func() error { return syscall.Kill(-c.Process.Pid, syscall.SIGKILL) }
+	c.WaitDelay = 5 * time.Second
 }

@@ -130,6 +130,7 @@ func prosodyPrepare(s *Server) error {
 func (s *Server) prosodyRegister(ctx context.Context, user, pass string) error {
 	cmd := exec.CommandContext(ctx, prosodyctlBin, "--config", s.cfgFile, "register", user, s.Domain, pass)
 	cmd.Dir = s.Dir
+	groupKillOnCancel(cmd)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("prosodyctl register %s: %w: %s", user, err, strings.TrimSpace(string(out)))

@@ -230,8 +230,10 @@ func (s *Server) attempt(ctx context.Context, f flavor) error {
 // with stream features. It never sleeps a fixed time before the first try.
 func (s *Server) waitReady(ctx context.Context) error {
 	ports := []int{s.c2sPort}
-	if s.httpPort != 0 {
-		ports = append(ports, s.httpPort)
+	for _, p := range []int{s.httpPort, s.distPort} {
+		if p != 0 {
+			ports = append(ports, p)
+		}
 	}
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()

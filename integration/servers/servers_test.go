@@ -289,7 +289,8 @@ func TestStop(t *testing.T) {
 
 // TestConcurrentInstances: two instances of each kind start at the same
 // time with their own ports, directories, processes and node names, and
-// each answers for its own domain.
+// each answers for its own domain, where accounts made by RegisterMany log
+// in (the domain's dot is encoded in Prosody's account path).
 func TestConcurrentInstances(t *testing.T) {
 	t.Parallel()
 	var (
@@ -339,14 +340,17 @@ func TestConcurrentInstances(t *testing.T) {
 			}
 			seen[s.node] = true
 		}
-		r, err := dialRaw(testCtx(t), s.Addr)
-		if err != nil {
+		ctx := testCtx(t)
+		if err := s.RegisterMany(ctx, map[string]string{"carol": "pw1", "Dave": "pw2"}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := r.open(s.Domain); err != nil {
-			t.Errorf("%s %s: %v", s.Kind, s.Domain, err)
+		if err := login(ctx, s, "PLAIN", "carol", "pw1"); err != nil {
+			t.Errorf("%s %s: login carol: %v", s.Kind, s.Domain, err)
 		}
-		r.close()
+		// Nodeprep lower-cases user names, on registration and on login.
+		if err := login(ctx, s, "SCRAM-SHA-1", "dave", "pw2"); err != nil {
+			t.Errorf("%s %s: login dave: %v", s.Kind, s.Domain, err)
+		}
 	}
 }
 
