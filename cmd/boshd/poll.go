@@ -1,15 +1,57 @@
 package main
 
 import (
+	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
+	"boshd/bosh/httppoll"
 	"boshd/bosh/session"
 	"boshd/cmd/boshd/internal/config"
 )
 
-// addPolling mounts the XEP-0025 endpoint when it is configured.
+// addPolling mounts the XEP-0025 endpoint when it is configured. It shares
+// the BOSH front end's domains and dialer (so the allowlist and the
+// upstream TLS policy are the same), the session counter (so the limits
+// cover both), the client address rule and the logger.
 func (s *server) addPolling(mux *http.ServeMux, domains *session.Domains, counter *session.Counter, clientAddr func(string, string) string) error {
+	c := s.cfg
+	if c.HTTP.PollPath == "" {
+		return nil
+	}
+	holdCap := time.Duration(c.Poll.HoldCap)
+	if holdCap == 0 {
+		holdCap = -1 // hold_cap = "0s": answer every poll at once
+	}
+	// A held poll must be answered before the HTTP server's write timeout
+	// (max_wait + 30s, see newServer) cuts it off.
+	if limit := time.Duration(c.BOSH.MaxWait) + 30*time.Second; holdCap >= limit {
+		return fmt.Errorf("config: poll.hold_cap (%v) must be below bosh.max_wait + 30s (%v), the HTTP write timeout", holdCap, limit)
+	}
+	ph := httppoll.New(httppoll.Config{
+		Domains:               domains,
+		Path:                  c.HTTP.PollPath,
+		PollInterval:          pollInterval(c.Poll),
+		HoldCap:               holdCap,
+		SessionTimeout:        time.Duration(c.Poll.SessionTimeout),
+		MaxBodyBytes:          c.HTTP.MaxBodyBytes,
+		MaxSessions:           c.BOSH.MaxSessions,
+		MaxSessionsPerAddress: c.BOSH.MaxSessionsPerAddress,
+		Counter:               counter,
+		MaxQueueBytes:         c.BOSH.MaxQueueBytes,
+		MaxElementBytes:       c.Upstream.MaxStanzaBytes,
+		MaxDepth:              c.Upstream.MaxDepth,
+		DialTimeout:           time.Duration(c.Upstream.DialTimeout),
+		ClientAddr:            clientAddr,
+		Log:                   s.log.WithField("frontend", "xep-0025"),
+	})
+	mux.Handle(c.HTTP.PollPath, ph)
+	if !strings.HasSuffix(c.HTTP.PollPath, "/") {
+		mux.Handle(c.HTTP.PollPath+"/", ph)
+	}
+	s.shutdowns = append(s.shutdowns, ph.Shutdown)
+	s.log.WithField("path", c.HTTP.PollPath).Info("XEP-0025 HTTP Polling endpoint enabled")
 	return nil
 }
 

@@ -1,0 +1,229 @@
+package httppoll
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"boshd/bosh/session"
+)
+
+// Handler is the XEP-0025 endpoint: an http.Handler that serves HTTP
+// Polling sessions to the configured XMPP servers, over the same session
+// core (domains, dialer, limits) as the BOSH front end.
+type Handler struct {
+	cfg  Config
+	reg  *session.Registry[*Session]
+	open openFunc
+
+	closing atomic.Bool
+	// stop is cancelled by Shutdown, so that upstream dials in progress
+	// give up.
+	stop     context.Context
+	stopDial context.CancelFunc
+	// closers tracks the goroutines closing upstream streams of ended
+	// sessions, so that Shutdown can wait for them.
+	closers sync.WaitGroup
+}
+
+// New returns a Handler for cfg (see Config for the defaults).
+func New(cfg Config) *Handler {
+	cfg = cfg.withDefaults()
+	if cfg.Domains == nil {
+		panic("httppoll: Config.Domains is required")
+	}
+	h := &Handler{
+		cfg: cfg,
+		reg: session.NewRegistry[*Session](cfg.MaxSessions, cfg.MaxSessionsPerAddress, cfg.Counter),
+	}
+	h.open = h.openRelay
+	h.stop, h.stopDial = context.WithCancel(context.Background())
+	return h
+}
+
+// Sessions returns the number of live sessions.
+func (h *Handler) Sessions() int { return h.reg.Len() }
+
+// Shutdown refuses new sessions, answers a held poll of every session with
+// a system-shutdown stream error (RFC 6120 §4.9.3.17), closes every
+// upstream stream and waits for that, or for ctx. Call it before
+// http.Server.Shutdown, which does not know about held requests.
+func (h *Handler) Shutdown(ctx context.Context) error {
+	h.closing.Store(true)
+	h.stopDial()
+	for _, s := range h.reg.Close() {
+		s.shutdown()
+	}
+	done := make(chan struct{})
+	go func() {
+		h.closers.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("httppoll: shutdown: %w", ctx.Err())
+	}
+}
+
+// infoPage is what a GET on the endpoint shows a person.
+const infoPage = `<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>boshd</title></head>
+<body><h1>boshd</h1>
+<p>This is an XMPP HTTP Polling endpoint (XEP-0025), the fallback for clients that cannot hold a request open.
+Clients talk to it with POST requests.</p>
+</body></html>
+`
+
+// ServeHTTP answers one HTTP request (XEP-0025 §3).
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	var s *Session
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			h.cfg.Log.WithField("panic", fmt.Sprint(v)).WithField("stack", string(debug.Stack())).Error("request panicked")
+			if s != nil {
+				s.fail(fmt.Errorf("panic: %v", v))
+			}
+			h.write(w, answer{id: IDServerError})
+		}
+	}()
+	switch r.Method {
+	case http.MethodPost:
+	case http.MethodGet, http.MethodHead:
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Content-Length", strconv.Itoa(len(infoPage)))
+		w.Header().Set("Cache-Control", "no-store")
+		if r.Method == http.MethodGet {
+			io.WriteString(w, infoPage)
+		}
+		return
+	default:
+		w.Header().Set("Allow", "POST, GET, HEAD")
+		http.Error(w, "boshd: method not allowed; XEP-0025 polling uses POST", http.StatusMethodNotAllowed)
+		return
+	}
+	body, err := h.readBody(r)
+	if err != nil {
+		// §3: always 200; the client learns of the problem from the ID.
+		h.cfg.Log.WithField("remote", r.RemoteAddr).WithError(err).Info("request refused")
+		w.Header().Set("Connection", "close")
+		h.write(w, answer{id: IDBadRequest})
+		return
+	}
+	req, err := ParseRequest(body)
+	if err != nil {
+		h.cfg.Log.WithField("remote", r.RemoteAddr).WithError(err).Debug("malformed request")
+		h.write(w, answer{id: IDBadRequest})
+		return
+	}
+	if req.ID == "0" {
+		var a answer
+		s, a = h.create(r.Context(), req, h.clientAddr(r))
+		h.write(w, a)
+		return
+	}
+	regID, ok := registryID(req.ID)
+	if ok {
+		s, ok = h.reg.Get(regID)
+	}
+	if !ok {
+		h.write(w, answer{id: IDUnknown})
+		return
+	}
+	if a, ok := s.serve(r.Context(), req, false); ok {
+		h.write(w, a)
+	}
+}
+
+// create opens a session for a request with identifier 0 (XEP-0025 §4 step
+// 2). The upstream stream is opened as soon as the client's stream header
+// is complete, normally in this very request.
+func (h *Handler) create(ctx context.Context, req Request, addr string) (*Session, answer) {
+	log := h.cfg.Log.WithField("remote", addr)
+	if h.closing.Load() {
+		log.Info("session refused: shutting down")
+		return nil, answer{id: IDServerError, body: refusalDocument("", "system-shutdown", "boshd is shutting down")}
+	}
+	res, err := h.reg.Reserve(addr)
+	if err != nil {
+		log.WithError(err).Info("session refused")
+		return nil, answer{id: IDServerError, body: refusalDocument("", "policy-violation", "too many sessions")}
+	}
+	s := newSession(h, req)
+	regID, err := res.Commit(s)
+	if err != nil {
+		log.WithError(err).Info("session refused")
+		return nil, answer{id: IDServerError, body: refusalDocument("", "system-shutdown", "boshd is shutting down")}
+	}
+	s.regID, s.id = regID, wireID(regID)
+	s.log = log.WithField("sid", s.id[:8])
+	s.log.Debug("session created")
+	a, _ := s.serve(ctx, req, true)
+	return s, a
+}
+
+// readBody reads the request body, refusing one over the limit before
+// reading it whole.
+func (h *Handler) readBody(r *http.Request) ([]byte, error) {
+	max := h.cfg.MaxBodyBytes
+	if r.ContentLength > max {
+		return nil, fmt.Errorf("httppoll: request body of %d bytes is over the limit of %d", r.ContentLength, max)
+	}
+	b, err := io.ReadAll(io.LimitReader(r.Body, max+1))
+	if err != nil {
+		return nil, fmt.Errorf("httppoll: reading request body: %w", err)
+	}
+	if int64(len(b)) > max {
+		return nil, fmt.Errorf("httppoll: request body is over the limit of %d bytes", max)
+	}
+	return b, nil
+}
+
+// clientAddr is the address a request counts against for the per-address
+// session limit.
+func (h *Handler) clientAddr(r *http.Request) string {
+	if h.cfg.ClientAddr != nil {
+		return h.cfg.ClientAddr(r.RemoteAddr, r.Header.Get("X-Forwarded-For"))
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// answer is what one request gets: the identifier for the ID cookie, the
+// stream bytes, and for a live session the current poll interval.
+type answer struct {
+	id       string
+	body     []byte
+	interval time.Duration
+}
+
+// write sends an answer as XEP-0025 §3 asks: always 200, text/xml, the ID
+// cookie scoped to the endpoint's path; and boshd's advised poll interval
+// in whole seconds, rounded up.
+func (h *Handler) write(w http.ResponseWriter, a answer) {
+	hdr := w.Header()
+	hdr.Set("Content-Type", "text/xml; charset=utf-8")
+	hdr.Set("Content-Length", strconv.Itoa(len(a.body)))
+	hdr.Set("Cache-Control", "no-store, no-cache, must-revalidate")
+	hdr.Set("Pragma", "no-cache")
+	hdr.Set("Set-Cookie", "ID="+a.id+"; Path="+h.cfg.Path)
+	if a.interval > 0 {
+		hdr.Set("X-Poll-Interval", strconv.FormatInt(int64((a.interval+time.Second-1)/time.Second), 10))
+	}
+	w.WriteHeader(http.StatusOK)
+	w.Write(a.body)
+}

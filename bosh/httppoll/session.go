@@ -1,0 +1,504 @@
+package httppoll
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"boshd/bosh/session"
+	"boshd/xmppconn"
+)
+
+// State is where a polling session is in its life. Transitions go only
+// forward: StateNew → StateOpen → StateClosed, or StateNew → StateClosed.
+type State uint8
+
+const (
+	// StateNew: the session has an identifier but the client's stream
+	// header is not complete yet, so there is no upstream stream.
+	StateNew State = iota
+	// StateOpen: the upstream stream is open and stanzas are relayed.
+	StateOpen
+	// StateClosed: the session has ended (terminal); its identifier now
+	// gets IDUnknown.
+	StateClosed
+)
+
+// String returns the state's name, for logs.
+func (s State) String() string {
+	switch s {
+	case StateNew:
+		return "new"
+	case StateOpen:
+		return "open"
+	case StateClosed:
+		return "closed"
+	}
+	return fmt.Sprintf("State(%d)", uint8(s))
+}
+
+// Reasons a session ends, for the one log line it writes.
+var (
+	errClientEnded = errors.New("httppoll: the client closed its stream")
+	errExpired     = errors.New("httppoll: no successful request within the session timeout")
+	errShutdown    = errors.New("httppoll: boshd is shutting down")
+	errStartTLS    = errors.New("httppoll: the client asked for STARTTLS, which boshd negotiates with the server itself")
+)
+
+// Session is one XEP-0025 session: the client's byte stream cut into
+// elements, the upstream relay, the key sequence, the poll being held, and
+// the keep-alive timer.
+type Session struct {
+	h     *Handler
+	regID string // the key in the registry
+	id    string // the identifier on the wire (wireID of regID)
+	log   logrus.FieldLogger
+
+	// kick is the relay's wake: it has room for one signal, so waking
+	// never blocks and never takes a lock.
+	kick chan struct{}
+	// done is closed when the session ends.
+	done chan struct{}
+
+	mu        sync.Mutex
+	state     State
+	up        upstream
+	endTag    []byte // closes the stream the server's header opened
+	endSent   bool   // the client has been given the end of the stream
+	split     xmppconn.Splitter
+	keyed     bool
+	lastKey   string    // the key of the last request accepted (§4)
+	out       []byte    // bytes for the next answer, in stream order
+	lastReply time.Time // when the last answer was made
+	release   chan struct{}
+	busy      int // requests being processed or held
+	expiry    *time.Timer
+	expiryGen uint64
+}
+
+func newSession(h *Handler, first Request) *Session {
+	s := &Session{
+		h:         h,
+		kick:      make(chan struct{}, 1),
+		done:      make(chan struct{}),
+		keyed:     first.Key != "",
+		lastKey:   first.Key,
+		lastReply: time.Now(),
+		log:       h.cfg.Log,
+	}
+	s.split.MaxElementBytes = h.cfg.MaxElementBytes
+	s.split.MaxDepth = h.cfg.MaxDepth
+	return s
+}
+
+// ID returns the session identifier the client sends.
+func (s *Session) ID() string { return s.id }
+
+func (s *Session) wake() {
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
+}
+
+// checkKey applies XEP-0025 §4 step 5 and the re-keying of step 6. A
+// session whose first request had no key never asks for one. Called with
+// s.mu held.
+func (s *Session) checkKey(r Request) bool {
+	if !s.keyed {
+		return true
+	}
+	if r.Key == "" || !keyFollows(r.Key, s.lastKey) {
+		return false
+	}
+	s.lastKey = r.Key
+	if r.NewKey != "" {
+		s.lastKey = r.NewKey
+	}
+	return true
+}
+
+// serve runs one request of the session (first: the request with
+// identifier 0 that created it) and returns its answer; ok is false when
+// the client went away before it could be answered.
+func (s *Session) serve(ctx context.Context, r Request, first bool) (a answer, ok bool) {
+	s.mu.Lock()
+	if s.state == StateClosed {
+		s.mu.Unlock()
+		return answer{id: IDUnknown}, true
+	}
+	if !first && !s.checkKey(r) {
+		log := s.log
+		s.mu.Unlock()
+		// §4: not processed, keep-alive not extended; the session stays
+		// for its rightful client (ending it would let anyone who saw an
+		// identifier end the session).
+		log.Info("key sequence error: request ignored")
+		return answer{id: IDKeySequence}, true
+	}
+	// A client polls one request at a time; a new one while a poll is
+	// held means the client gave up on it. That one gets an empty answer
+	// and the new request takes over.
+	if s.release != nil {
+		close(s.release)
+		s.release = nil
+	}
+	s.busy++
+	s.stopExpiry()
+
+	if fail, failed := s.feed(ctx, r.XML); failed {
+		s.busy--
+		s.mu.Unlock()
+		return fail, true
+	}
+	now := time.Now()
+	if s.state == StateOpen && len(bytes.TrimSpace(r.XML)) == 0 && s.h.cfg.HoldCap > 0 &&
+		len(s.out) == 0 && !s.up.Pending() {
+		deadline := s.lastReply.Add(s.interval(now))
+		if limit := now.Add(s.h.cfg.HoldCap); deadline.After(limit) {
+			deadline = limit
+		}
+		if deadline.After(now) {
+			return s.hold(ctx, deadline) // unlocks
+		}
+	}
+	a = s.reply(now)
+	s.busy--
+	s.armExpiry()
+	s.mu.Unlock()
+	return a, true
+}
+
+// hold keeps an empty poll of a quiet session open until deadline, and
+// answers it at once when the server sends something or the session ends.
+// Called with s.mu held; returns with it released.
+func (s *Session) hold(ctx context.Context, deadline time.Time) (answer, bool) {
+	rel := make(chan struct{})
+	s.release = rel
+	up := s.up
+	s.mu.Unlock()
+
+	t := time.NewTimer(time.Until(deadline))
+	defer t.Stop()
+	released, gone := false, false
+wait:
+	for {
+		select {
+		case <-s.kick:
+			if up.Pending() {
+				break wait
+			}
+			// A signal for data an earlier answer already took.
+		case <-t.C:
+			break wait
+		case <-rel:
+			released = true
+			break wait
+		case <-s.done:
+			break wait
+		case <-ctx.Done():
+			gone = true
+			break wait
+		}
+	}
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.release == rel {
+		s.release = nil
+	}
+	s.busy--
+	defer s.armExpiry()
+	switch {
+	case gone:
+		// Nobody to answer; what is queued waits for the next poll.
+		return answer{}, false
+	case released:
+		return answer{id: s.id, interval: s.interval(time.Now())}, true
+	}
+	return s.reply(time.Now()), true
+}
+
+// reply makes the answer to a request: everything waiting for the client.
+// Called with s.mu held.
+func (s *Session) reply(now time.Time) answer {
+	s.drain()
+	a := answer{id: s.id, body: s.out}
+	s.out = nil
+	if s.state != StateClosed {
+		a.interval = s.interval(now)
+	}
+	s.lastReply = now
+	return a
+}
+
+// interval is the session's current poll interval: the adaptive policy
+// applied to the time since the last stanza in either direction.
+func (s *Session) interval(now time.Time) time.Duration {
+	if s.up == nil {
+		return s.h.cfg.PollInterval(0)
+	}
+	return s.h.cfg.PollInterval(now.Sub(s.up.LastStanza()))
+}
+
+// drain moves what the server sent into s.out and, when the upstream
+// stream has ended, ends the session with the stream's end (and a stream
+// error explaining boshd's part, if any). Called with s.mu held.
+func (s *Session) drain() {
+	if s.up == nil {
+		return
+	}
+	els, err := s.up.Take()
+	for _, el := range els {
+		s.out = append(s.out, el.Raw...)
+		if el.Kind == xmppconn.KindEnd {
+			s.endSent = true
+		}
+	}
+	if err == nil || s.state == StateClosed {
+		return
+	}
+	reason := err
+	switch {
+	case errors.Is(err, session.ErrQueueFull):
+		reason = fmt.Errorf("httppoll: more than %d bytes waited for the client's next poll (max_queue_bytes): %w",
+			s.h.cfg.MaxQueueBytes, err)
+		s.out = appendStreamError(s.out, "policy-violation", "too much data waiting for the next poll")
+	case errors.Is(err, io.EOF):
+		reason = errors.New("httppoll: the server closed the stream")
+	}
+	s.closeStream()
+	s.end(reason)
+}
+
+// closeStream gives the client the end of its stream, once. Called with
+// s.mu held.
+func (s *Session) closeStream() {
+	if s.endSent || s.endTag == nil {
+		return
+	}
+	s.endSent = true
+	s.out = append(s.out, s.endTag...)
+}
+
+// feed cuts the request's stream bytes into elements and acts on them: a
+// stream header opens (or restarts) the upstream stream, stanzas go to the
+// server in one write, the stream's end ends the session. When the request
+// cannot be served, it returns the error answer and failed=true; the
+// session has then ended. Called with s.mu held.
+func (s *Session) feed(ctx context.Context, p []byte) (fail answer, failed bool) {
+	if len(p) == 0 {
+		return answer{}, false
+	}
+	s.split.Write(p)
+	var batch []byte
+	stanzas := false
+	flush := func() {
+		if len(batch) == 0 {
+			return
+		}
+		if stanzas {
+			s.up.NoteClientStanza()
+		}
+		if err := s.up.Send(batch); err != nil {
+			// The relay has ended or will; the answer reports it.
+			s.log.WithError(err).Debug("stanzas not forwarded")
+		}
+		batch, stanzas = batch[:0], false
+	}
+	for s.state != StateClosed {
+		el, ok, err := s.split.Next()
+		if err != nil {
+			s.end(fmt.Errorf("httppoll: client stream: %w", err))
+			return answer{id: IDBadRequest}, true
+		}
+		if !ok {
+			break
+		}
+		switch el.Kind {
+		case xmppconn.KindHeader:
+			flush()
+			if s.up == nil {
+				if a, failed := s.openUpstream(ctx, el.Raw); failed {
+					return a, true
+				}
+				continue
+			}
+			// RFC 6120 §4.3.3 (after SASL, RFC 6120 §6.4.6): the client
+			// restarts its stream; boshd restarts the upstream one, whose
+			// new header and features reach the client through the relay.
+			if err := s.up.Restart(); err != nil {
+				s.log.WithError(err).Debug("stream restart not forwarded")
+			}
+		case xmppconn.KindEnd, xmppconn.KindError:
+			// RFC 6120 §4.4: the client closes its stream (XEP-0025 §3:
+			// how a client disconnects). A stream error goes to the
+			// server first.
+			if el.Kind == xmppconn.KindError {
+				batch = append(batch, el.Raw...)
+			}
+			flush()
+			s.drain()
+			s.closeStream()
+			s.end(errClientEnded)
+		default:
+			switch {
+			case is(el.Raw, el.Name, "starttls", nsTLS):
+				flush()
+				s.drain()
+				s.out = append(s.out, tlsFailure...)
+				s.closeStream()
+				s.end(errStartTLS)
+			case is(el.Raw, el.Name, "compress", nsCompress):
+				flush()
+				s.drain()
+				s.out = append(s.out, compressFailure...)
+			default:
+				batch = append(batch, el.Raw...)
+				stanzas = true
+			}
+		}
+	}
+	if s.state != StateClosed {
+		flush()
+	}
+	return answer{}, false
+}
+
+// openUpstream checks the domain the client's first stream header names
+// against the allowlist and opens the upstream stream; the server's header
+// and features are the client's first bytes. Called with s.mu held (the
+// client sends one request at a time, so nothing waits for the lock).
+func (s *Session) openUpstream(ctx context.Context, raw []byte) (answer, bool) {
+	sh, ok := parseHeader(raw)
+	if !ok {
+		s.end(errors.New("httppoll: unreadable stream header"))
+		return answer{id: IDBadRequest}, true
+	}
+	target, err := s.h.cfg.Domains.Resolve(sh.To, "")
+	if err != nil {
+		cond := "host-unknown"
+		if errors.Is(err, session.ErrImproperAddressing) {
+			cond = "improper-addressing"
+		}
+		s.end(err)
+		return answer{id: IDUnknown, body: refusalDocument("", cond, "this connection manager does not serve that domain")}, true
+	}
+	s.log = s.log.WithField("domain", target.Domain)
+	dctx, cancel := context.WithTimeout(ctx, s.h.cfg.DialTimeout)
+	stop := context.AfterFunc(s.h.stop, cancel)
+	o, err := s.h.open(dctx, target, sh, s.wake)
+	stop()
+	cancel()
+	if err != nil {
+		err = fmt.Errorf("httppoll: connecting to %s: %w", target.Domain, err)
+		s.end(err)
+		var se *xmppconn.StreamError
+		if errors.As(err, &se) {
+			// The server refused the stream: relay its own error.
+			b := []byte("<?xml version='1.0'?><stream:stream xmlns='" + nsClient + "' xmlns:stream='" + nsStreams + "' version='1.0'>")
+			b = append(b, se.Raw...)
+			b = append(b, "</stream:stream>"...)
+			return answer{id: IDServerError, body: b}, true
+		}
+		return answer{id: IDServerError, body: refusalDocument("", "remote-connection-failed", "cannot connect to the server")}, true
+	}
+	s.up, s.state = o.up, StateOpen
+	s.endTag = endTag(o.header)
+	s.out = append(s.out, o.header...)
+	s.out = append(s.out, o.features...)
+	s.log.WithField("secure", o.secure).Info("session created")
+	return answer{}, false
+}
+
+// end ends the session: forgets it, stops its timer, wakes a held poll
+// (which gets what s.out holds), and has the upstream stream closed
+// politely in the background, so the server bounces or stores what was on
+// its way (XEP-0025 §3). Called with s.mu held.
+func (s *Session) end(reason error) {
+	if s.state == StateClosed {
+		return
+	}
+	s.state = StateClosed
+	s.stopExpiry()
+	close(s.done)
+	s.h.reg.Remove(s.regID)
+	if up := s.up; up != nil {
+		s.h.closers.Add(1)
+		go func() {
+			defer s.h.closers.Done()
+			up.Close()
+		}()
+	}
+	switch {
+	case errors.Is(reason, errClientEnded):
+		s.log.Info("session ended by the client")
+	case errors.Is(reason, session.ErrQueueFull):
+		s.log.WithError(reason).Warn("session ended: too much data waiting for the client")
+	case errors.Is(reason, errExpired):
+		s.log.WithField("timeout", s.h.cfg.SessionTimeout).Info("session expired: no request within the session timeout")
+	default:
+		s.log.WithError(reason).Info("session ended")
+	}
+}
+
+// fail ends the session after an internal error.
+func (s *Session) fail(err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.end(err)
+}
+
+// shutdown ends the session because boshd is stopping; a held poll gets a
+// system-shutdown stream error (RFC 6120 §4.9.3.17).
+func (s *Session) shutdown() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.state == StateClosed {
+		return
+	}
+	s.drain()
+	if s.state == StateOpen {
+		s.out = appendStreamError(s.out, "system-shutdown", "boshd is shutting down")
+		s.closeStream()
+	}
+	s.end(errShutdown)
+}
+
+// armExpiry starts the keep-alive timer when no request is open (XEP-0025
+// §3: a session without a successful POST for the configured time ends).
+// Called with s.mu held.
+func (s *Session) armExpiry() {
+	if s.state == StateClosed || s.busy > 0 {
+		return
+	}
+	s.expiryGen++
+	gen := s.expiryGen
+	if s.expiry != nil {
+		s.expiry.Stop()
+	}
+	s.expiry = time.AfterFunc(s.h.cfg.SessionTimeout, func() { s.expired(gen) })
+}
+
+func (s *Session) stopExpiry() {
+	s.expiryGen++
+	if s.expiry != nil {
+		s.expiry.Stop()
+		s.expiry = nil
+	}
+}
+
+func (s *Session) expired(gen uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if gen != s.expiryGen || s.state == StateClosed || s.busy > 0 {
+		return
+	}
+	s.end(errExpired)
+}

@@ -1,0 +1,145 @@
+package httppoll
+
+import (
+	"bytes"
+	"encoding/xml"
+	"html"
+)
+
+// Namespaces of the client's stream that boshd looks at.
+const (
+	nsStreams      = "http://etherx.jabber.org/streams"    // RFC 6120 §4.8.1
+	nsStreamErrors = "urn:ietf:params:xml:ns:xmpp-streams" // RFC 6120 §4.9.2
+	nsTLS          = "urn:ietf:params:xml:ns:xmpp-tls"     // RFC 6120 §5.4
+	nsCompress     = "http://jabber.org/protocol/compress" // XEP-0138
+	nsClient       = "jabber:client"                       // RFC 6120 §4.8.3
+)
+
+// streamHeader is what boshd reads from the client's <stream:stream>
+// (RFC 6120 §4.7): where to connect, and what to ask the server for.
+type streamHeader struct {
+	To, From, Lang, Version string
+}
+
+// parseHeader reads the attributes of a stream header element (with any
+// XML declaration before it). The Splitter has already checked its syntax.
+func parseHeader(raw []byte) (streamHeader, bool) {
+	start, ok := firstStart(raw)
+	if !ok {
+		return streamHeader{}, false
+	}
+	var h streamHeader
+	for _, a := range start.Attr {
+		switch {
+		case a.Name.Space == "" && a.Name.Local == "to":
+			h.To = a.Value
+		case a.Name.Space == "" && a.Name.Local == "from":
+			h.From = a.Value
+		case a.Name.Space == "" && a.Name.Local == "version":
+			h.Version = a.Value
+		case a.Name.Space == "xml" && a.Name.Local == "lang":
+			h.Lang = a.Value
+		}
+	}
+	return h, true
+}
+
+// firstStart returns the first start tag in raw, names unresolved
+// (Name.Space holds the prefix).
+func firstStart(raw []byte) (xml.StartElement, bool) {
+	d := xml.NewDecoder(bytes.NewReader(raw))
+	d.Strict = true
+	for {
+		tok, err := d.RawToken()
+		if err != nil {
+			return xml.StartElement{}, false
+		}
+		if s, ok := tok.(xml.StartElement); ok {
+			return s, true
+		}
+	}
+}
+
+// qualifiedName returns the prefixed name of a start tag ("stream:stream").
+func qualifiedName(s xml.StartElement) string {
+	if s.Name.Space == "" {
+		return s.Name.Local
+	}
+	return s.Name.Space + ":" + s.Name.Local
+}
+
+// defaultNS returns the default namespace a start tag declares, if any.
+func defaultNS(s xml.StartElement) string {
+	for _, a := range s.Attr {
+		if a.Name.Space == "" && a.Name.Local == "xmlns" {
+			return a.Value
+		}
+	}
+	return ""
+}
+
+// is reports whether a top-level element the client sent is local in
+// namespace ns. Top-level elements of a client stream carry their
+// namespace on themselves (or inherit jabber:client from the header).
+func is(raw []byte, name, local, ns string) bool {
+	if name != local {
+		return false
+	}
+	s, ok := firstStart(raw)
+	if !ok || s.Name.Space != "" {
+		return false
+	}
+	return defaultNS(s) == ns
+}
+
+// endTag returns the closing tag matching the server's stream header, so
+// that the client's XML parser sees the stream it was given end (RFC 6120
+// §4.4).
+func endTag(serverHeader []byte) []byte {
+	name := "stream:stream"
+	if s, ok := firstStart(serverHeader); ok {
+		name = qualifiedName(s)
+	}
+	return []byte("</" + name + ">")
+}
+
+// appendStreamError appends an RFC 6120 §4.9 stream error with a
+// descriptive text. It declares its own 'stream' prefix, so that it is
+// well-formed whatever prefix the server's header bound.
+func appendStreamError(dst []byte, condition, text string) []byte {
+	dst = append(dst, "<stream:error xmlns:stream='"+nsStreams+"'><"...)
+	dst = append(dst, condition...)
+	dst = append(dst, " xmlns='"+nsStreamErrors+"'/>"...)
+	if text != "" {
+		dst = append(dst, "<text xmlns='"+nsStreamErrors+"'>"...)
+		dst = append(dst, html.EscapeString(text)...)
+		dst = append(dst, "</text>"...)
+	}
+	return append(dst, "</stream:error>"...)
+}
+
+// refusalDocument is a whole stream that only says why there is none: a
+// header, a stream error and the end (RFC 6120 §4.9.1.2: an error at stream
+// setup is still sent after a header). It is the body of an error answer
+// to a client that has not been sent a header yet.
+func refusalDocument(from, condition, text string) []byte {
+	b := []byte("<?xml version='1.0'?><stream:stream xmlns='" + nsClient + "' xmlns:stream='" + nsStreams + "'")
+	if from != "" {
+		b = append(b, " from='"...)
+		b = append(b, html.EscapeString(from)...)
+		b = append(b, '\'')
+	}
+	b = append(b, " version='1.0'>"...)
+	b = appendStreamError(b, condition, text)
+	return append(b, "</stream:stream>"...)
+}
+
+// Answers boshd gives itself to requests it must not forward (see doc.go).
+var (
+	// RFC 6120 §5.4.2.2: TLS cannot be negotiated through boshd; the
+	// stream ends after the failure.
+	tlsFailure = []byte("<failure xmlns='" + nsTLS + "'/>")
+	// XEP-0138 §3: compression would hide the stream from boshd; the
+	// client goes on uncompressed.
+	compressFailure = []byte("<failure xmlns='" + nsCompress + "'><setup-failed/></failure>")
+)

@@ -1,0 +1,51 @@
+package httppoll
+
+import (
+	"context"
+	"time"
+
+	"boshd/bosh/session"
+	"boshd/xmppconn"
+)
+
+// upstream is what a polling session needs of its server side.
+// *session.Relay is the real one; tests substitute a scripted one so that
+// timers can run on a fake clock.
+type upstream interface {
+	Take() ([]xmppconn.Element, error)
+	Pending() bool
+	Err() error
+	Send(p []byte) error
+	Restart() error
+	LastStanza() time.Time
+	NoteClientStanza()
+	Close()
+}
+
+// opened is an upstream stream ready for the client: what the server said
+// in its header and first features (without <starttls/>, which boshd has
+// already negotiated per its policy).
+type opened struct {
+	up       upstream
+	header   []byte
+	features []byte
+	secure   bool
+}
+
+// openFunc opens the upstream stream for a checked target; wake is called
+// whenever the server sent something or the stream ended.
+type openFunc func(ctx context.Context, t session.Target, h streamHeader, wake func()) (opened, error)
+
+// openRelay is the real openFunc: the shared dialer and relay.
+func (h *Handler) openRelay(ctx context.Context, t session.Target, sh streamHeader, wake func()) (opened, error) {
+	stream, err := h.cfg.Domains.Open(ctx, t, sh.From, sh.Lang, sh.Version)
+	if err != nil {
+		return opened{}, err
+	}
+	return opened{
+		up:       session.NewRelay(stream, h.cfg.MaxQueueBytes, wake),
+		header:   stream.Header().Raw,
+		features: stream.Features(),
+		secure:   stream.Secure(),
+	}, nil
+}
