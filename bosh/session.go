@@ -338,6 +338,15 @@ func (s *Session) wake() {
 // then the <stream:error/>, with condition remote-stream-error).
 func (s *Session) answerWithQueue(r *request) {
 	els, err := s.relay.Take()
+	// The stream's end may be queued before the relay records it.
+	for _, el := range els {
+		switch {
+		case el.Kind == xmppconn.KindError:
+			err = errors.New("upstream sent a stream error")
+		case el.Kind == xmppconn.KindEnd && err == nil:
+			err = io.EOF
+		}
+	}
 	els = deliverable(els, s)
 	if err != nil {
 		cond, cause := RemoteConnectionFailed, err

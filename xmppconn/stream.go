@@ -44,6 +44,7 @@ type Stream struct {
 	// bytes instead of a reader). The fields below are guarded by it.
 	rmu     sync.Mutex
 	sp      Splitter
+	ahead   *Element // an element Ready found, returned by the next Next
 	readErr error // the last read's error, returned once the splitter is empty
 	done    error // returned by every Next after the stream ended
 
@@ -235,7 +236,13 @@ func (s *Stream) Next() (Element, error) {
 	if s.done != nil {
 		return Element{}, s.done
 	}
-	el, err := s.next()
+	var el Element
+	var err error
+	if s.ahead != nil {
+		el, s.ahead = *s.ahead, nil
+	} else {
+		el, err = s.next()
+	}
 	if err != nil {
 		err = fmt.Errorf("xmppconn: stream from %s: %w", s.addr, err)
 		s.end(err)
@@ -254,6 +261,27 @@ func (s *Stream) Next() (Element, error) {
 		s.end(newStreamError(el.Raw))
 	}
 	return el, nil
+}
+
+// Ready reports whether Next would return an element without reading from
+// the connection: a complete element is already buffered. The reader uses
+// it to hand over, at once, everything one read brought (a stanza and the
+// <stream:error/> behind it, a header and its features) instead of waking
+// its consumer for each element.
+func (s *Stream) Ready() bool {
+	s.rmu.Lock()
+	defer s.rmu.Unlock()
+	if s.done != nil || s.ahead != nil {
+		return s.ahead != nil
+	}
+	el, ok, err := s.sp.Next()
+	if err != nil {
+		return true // sticky: Next reports it at once
+	}
+	if ok {
+		s.ahead = &el
+	}
+	return ok
 }
 
 // end records that the stream ended with err (rmu held) and lets a waiting

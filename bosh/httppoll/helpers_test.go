@@ -168,6 +168,8 @@ func newHarness(t *testing.T, mod func(*Config)) *harness {
 		Domains: &session.Domains{Dialer: &xmppconn.Dialer{}, Served: []string{"example.com"}},
 		Path:    "/http-poll",
 		Log:     log,
+		// Tests that idle for long set their own timeout.
+		SessionTimeout: 24 * time.Hour,
 	}
 	if mod != nil {
 		mod(&cfg)

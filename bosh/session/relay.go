@@ -87,7 +87,12 @@ func (r *Relay) read() {
 			r.lastStanza = time.Now()
 		}
 		r.mu.Unlock()
-		r.wake()
+		// Wake the owner once per batch: not while more elements of the
+		// same read are buffered, and never for a bare stream header,
+		// whose features (or error) follow.
+		if el.Kind != xmppconn.KindHeader && !r.stream.Ready() {
+			r.wake()
+		}
 	}
 }
 

@@ -1,0 +1,160 @@
+// Package xmpptest is a scripted stand-in for an XMPP server, for unit tests
+// of edge cases a real server cannot be made to produce on demand (a stream
+// error at a chosen moment, a connection dropped mid-session). Proof that
+// boshd works with real servers lives in the integration tests.
+//
+// Each accepted connection answers every stream header with a header and
+// the configured features, records every other element the client sends,
+// and lets the test push arbitrary bytes to the client.
+package xmpptest
+
+import (
+	"fmt"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"boshd/xmppconn"
+)
+
+// DefaultFeatures is what the server offers after each stream header.
+const DefaultFeatures = `<stream:features><mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><mechanism>PLAIN</mechanism></mechanisms></stream:features>`
+
+// Server accepts client streams on a loopback port.
+type Server struct {
+	Addr     string
+	Features string
+	// Conns delivers each accepted connection once its first header arrived.
+	Conns chan *Conn
+
+	ln net.Listener
+	wg sync.WaitGroup
+	mu sync.Mutex
+	cs []*Conn
+}
+
+// Conn is one client stream as the server sees it.
+type Conn struct {
+	net.Conn
+	// Received delivers each element the client sent (headers included).
+	Received chan xmppconn.Element
+	ids      int
+}
+
+// Start listens on 127.0.0.1 and serves until the test ends.
+func Start(t testing.TB) *Server {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("xmpptest: %v", err)
+	}
+	s := &Server{Addr: ln.Addr().String(), Features: DefaultFeatures, Conns: make(chan *Conn, 64), ln: ln}
+	s.wg.Add(1)
+	go s.accept()
+	t.Cleanup(s.Close)
+	return s
+}
+
+// Close stops the server and every connection, and waits for them.
+func (s *Server) Close() {
+	s.ln.Close()
+	s.mu.Lock()
+	for _, c := range s.cs {
+		c.Close()
+	}
+	s.mu.Unlock()
+	s.wg.Wait()
+}
+
+func (s *Server) accept() {
+	defer s.wg.Done()
+	for {
+		nc, err := s.ln.Accept()
+		if err != nil {
+			return
+		}
+		c := &Conn{Conn: nc, Received: make(chan xmppconn.Element, 256)}
+		s.mu.Lock()
+		s.cs = append(s.cs, c)
+		s.mu.Unlock()
+		s.wg.Add(1)
+		go s.serve(c)
+	}
+}
+
+func (s *Server) serve(c *Conn) {
+	defer s.wg.Done()
+	defer c.Close()
+	var sp xmppconn.Splitter
+	buf := make([]byte, 4096)
+	first := true
+	for {
+		n, err := c.Read(buf)
+		if err != nil {
+			close(c.Received)
+			return
+		}
+		sp.Write(buf[:n])
+		for {
+			el, ok, err := sp.Next()
+			if err != nil {
+				close(c.Received)
+				return
+			}
+			if !ok {
+				break
+			}
+			switch el.Kind {
+			case xmppconn.KindHeader:
+				c.ids++
+				fmt.Fprintf(c, "<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' id='stream-%d' from='localhost' version='1.0'>%s", c.ids, s.Features)
+			case xmppconn.KindEnd:
+				c.Write([]byte("</stream:stream>"))
+			}
+			select {
+			case c.Received <- el:
+			default:
+			}
+			if el.Kind == xmppconn.KindHeader && first {
+				first = false
+				s.Conns <- c
+			}
+		}
+	}
+}
+
+// Push writes raw bytes to the client.
+func (c *Conn) Push(t testing.TB, raw string) {
+	t.Helper()
+	if _, err := c.Write([]byte(raw)); err != nil {
+		t.Fatalf("xmpptest: push: %v", err)
+	}
+}
+
+// Next returns the next element the client sent, failing the test after 5s.
+func (c *Conn) Next(t testing.TB) xmppconn.Element {
+	t.Helper()
+	select {
+	case el, ok := <-c.Received:
+		if !ok {
+			t.Fatal("xmpptest: connection closed")
+		}
+		return el
+	case <-time.After(5 * time.Second):
+		t.Fatal("xmpptest: nothing received in 5s")
+	}
+	return xmppconn.Element{}
+}
+
+// NextConn returns the next accepted connection, failing after 5s.
+func (s *Server) NextConn(t testing.TB) *Conn {
+	t.Helper()
+	select {
+	case c := <-s.Conns:
+		return c
+	case <-time.After(5 * time.Second):
+		t.Fatal("xmpptest: no connection in 5s")
+	}
+	return nil
+}

@@ -1,0 +1,35 @@
+package integration_test
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// TestImportDirection checks the architecture of docs/ARCHITECTURE.md:
+// imports point from cmd to the front ends to the session core to
+// xmppconn, never back.
+func TestImportDirection(t *testing.T) {
+	forbidden := map[string][]string{
+		"boshd/xmppconn":      {"boshd/bosh", "boshd/cmd", "net/http"},
+		"boshd/bosh/session":  {"boshd/bosh", "boshd/bosh/httppoll", "boshd/cmd", "net/http"},
+		"boshd/bosh":          {"boshd/bosh/httppoll", "boshd/cmd", "boshd/bosh/client"},
+		"boshd/bosh/httppoll": {"boshd/bosh", "boshd/cmd", "boshd/bosh/client"},
+		"boshd/bosh/client":   {"boshd/bosh", "boshd/bosh/session", "boshd/xmppconn", "boshd/cmd"},
+	}
+	for pkg, bad := range forbidden {
+		out, err := exec.Command("go", "list", "-deps", pkg).CombinedOutput()
+		if err != nil {
+			t.Fatalf("go list -deps %s: %v\n%s", pkg, err, out)
+		}
+		deps := map[string]bool{}
+		for _, d := range strings.Fields(string(out)) {
+			deps[d] = true
+		}
+		for _, b := range bad {
+			if deps[b] && b != pkg {
+				t.Errorf("%s imports %s", pkg, b)
+			}
+		}
+	}
+}
