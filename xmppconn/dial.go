@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -180,7 +181,12 @@ func (d *Dialer) Open(ctx context.Context, p StreamParams) (*Stream, error) {
 		err = conn.SetDeadline(time.Time{})
 	}
 	if err != nil {
-		if cerr := context.Cause(ctx); cerr != nil && !errors.Is(err, cerr) {
+		cerr := context.Cause(ctx)
+		if cerr == nil && errors.Is(err, os.ErrDeadlineExceeded) && !time.Now().Before(deadline) {
+			// The connection's deadline fired just before the context's timer.
+			cerr = context.DeadlineExceeded
+		}
+		if cerr != nil && !errors.Is(err, cerr) {
 			err = fmt.Errorf("%w (%w)", err, cerr)
 		}
 		conn.Close()

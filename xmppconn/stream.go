@@ -45,8 +45,8 @@ type Stream struct {
 	rmu     sync.Mutex
 	sp      Splitter
 	ahead   *Element // an element Ready found, returned by the next Next
-	readErr error // the last read's error, returned once the splitter is empty
-	done    error // returned by every Next after the stream ended
+	readErr error    // the last read's error, returned once the splitter is empty
+	done    error    // returned by every Next after the stream ended
 
 	closing    atomic.Bool   // Close was called: read failures are ErrClosed
 	remoteDone chan struct{} // closed when the reader saw the stream end
