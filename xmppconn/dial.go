@@ -84,6 +84,10 @@ type Dialer struct {
 	// CloseTimeout is how long Stream.Close waits for the server to close
 	// its side of the stream (default DefaultCloseTimeout, 1s).
 	CloseTimeout time.Duration
+	// DialContext, when set, connects to a route's "host:port" instead of
+	// net.Dialer (a custom transport; in-memory pipes in tests). SRV
+	// lookups still use the network.
+	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
 
 	next uint32 // round-robin index into LocalAddrs, used atomically
 }
@@ -140,8 +144,12 @@ func (d *Dialer) dial(ctx context.Context, p StreamParams, timeout time.Duration
 	}
 	var errs []error
 	for _, addr := range addrs {
-		nd := net.Dialer{Timeout: timeout, LocalAddr: d.localAddr()}
-		conn, err := nd.DialContext(ctx, "tcp", addr)
+		dialContext := d.DialContext
+		if dialContext == nil {
+			nd := net.Dialer{Timeout: timeout, LocalAddr: d.localAddr()}
+			dialContext = nd.DialContext
+		}
+		conn, err := dialContext(ctx, "tcp", addr)
 		if err == nil {
 			return conn, nil
 		}
