@@ -44,9 +44,10 @@ type Stream struct {
 	// bytes instead of a reader). The fields below are guarded by it.
 	rmu     sync.Mutex
 	sp      Splitter
-	ahead   *Element // an element Ready found, returned by the next Next
-	readErr error    // the last read's error, returned once the splitter is empty
-	done    error    // returned by every Next after the stream ended
+	ahead   Element // an element Ready found, returned by the next Next
+	isAhead bool    // ahead is set
+	readErr error   // the last read's error, returned once the splitter is empty
+	done    error   // returned by every Next after the stream ended
 
 	closing    atomic.Bool   // Close was called: read failures are ErrClosed
 	remoteDone chan struct{} // closed when the reader saw the stream end
@@ -238,8 +239,8 @@ func (s *Stream) Next() (Element, error) {
 	}
 	var el Element
 	var err error
-	if s.ahead != nil {
-		el, s.ahead = *s.ahead, nil
+	if s.isAhead {
+		el, s.ahead, s.isAhead = s.ahead, Element{}, false
 	} else {
 		el, err = s.next()
 	}
@@ -271,15 +272,15 @@ func (s *Stream) Next() (Element, error) {
 func (s *Stream) Ready() bool {
 	s.rmu.Lock()
 	defer s.rmu.Unlock()
-	if s.done != nil || s.ahead != nil {
-		return s.ahead != nil
+	if s.done != nil || s.isAhead {
+		return s.isAhead
 	}
 	el, ok, err := s.sp.Next()
 	if err != nil {
 		return true // sticky: Next reports it at once
 	}
 	if ok {
-		s.ahead = &el
+		s.ahead, s.isAhead = el, true
 	}
 	return ok
 }
@@ -337,7 +338,7 @@ func (s *Stream) awaitEnd(deadline time.Time) {
 		return
 	}
 	defer s.rmu.Unlock()
-	if s.done != nil {
+	if s.done != nil || s.isAhead && (s.ahead.Kind == KindEnd || s.ahead.Kind == KindError) {
 		return
 	}
 	s.conn.SetReadDeadline(deadline)

@@ -531,3 +531,39 @@ func TestSendTimeout(t *testing.T) {
 		}
 	})
 }
+
+// TestReady checks that Ready reports an element already buffered, without
+// reading, and that Next then returns it.
+func TestReady(t *testing.T) {
+	srv := newServer(t, func(p *peer) {
+		if !p.open("id", featuresBind) {
+			return
+		}
+		if !p.expect("<presence/>") {
+			return
+		}
+		// One write: one read brings both elements.
+		p.send("<message/><stream:error><conflict xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error>")
+		p.drain()
+	})
+	s := openStream(t, srv.dialer())
+	if s.Ready() {
+		t.Fatal("Ready before anything was sent")
+	}
+	must(t, s.Send([]byte("<presence/>")))
+	el, err := s.Next()
+	must(t, err)
+	if el.Name != "message" {
+		t.Fatalf("got %q", el.Raw)
+	}
+	if !s.Ready() || !s.Ready() {
+		t.Fatal("Ready = false with <stream:error/> buffered")
+	}
+	el, err = s.Next()
+	if err != nil || el.Kind != KindError {
+		t.Fatalf("got %v %q %v, want the stream error", el.Kind, el.Raw, err)
+	}
+	if s.Ready() {
+		t.Error("Ready after the stream ended")
+	}
+}
