@@ -1,0 +1,272 @@
+package httppoll
+
+import (
+	"context"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"boshd/bosh/session"
+)
+
+// These tests run on synctest's fake clock: time.Sleep and the hold timers
+// advance it instantly once every goroutine is waiting, so durations are
+// exact and the tests never flake.
+
+// TestHoldSchedule: a client that polls again right after each answer is
+// held until the session's current interval has passed since the previous
+// answer, the interval growing with the time since the last stanza and
+// capped by HoldCap.
+func TestHoldSchedule(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := newHarness(t, func(c *Config) {
+			c.PollInterval = func(idle time.Duration) time.Duration { return session.PollInterval(idle, 2*time.Second, 30*time.Second) }
+			c.HoldCap = 20 * time.Second
+		})
+		id, _ := p.open()
+		start := time.Now()
+		var gaps []time.Duration
+		prev := start
+		for time.Since(start) < 3*time.Minute {
+			r := p.post(id + ",")
+			if r.id != id || r.body != "" {
+				t.Fatalf("poll answered %s %q", r.id, r.body)
+			}
+			now := time.Now()
+			gaps = append(gaps, now.Sub(prev))
+			prev = now
+		}
+		// Idle time at each request = time since the stream opened.
+		idle := time.Duration(0)
+		for i, g := range gaps {
+			want := min(session.PollInterval(idle, 2*time.Second, 30*time.Second), 20*time.Second)
+			if g != want {
+				t.Fatalf("poll %d (idle %v): held %v, want %v (all: %v)", i, idle, g, want, gaps)
+			}
+			idle += g
+		}
+		if gaps[0] != 2*time.Second || gaps[len(gaps)-1] != 20*time.Second {
+			t.Fatalf("holds went %v", gaps)
+		}
+	})
+}
+
+// TestHeldPollAnsweredOnData: a held poll is answered the moment the
+// server sends something, not when its hold ends.
+func TestHeldPollAnsweredOnData(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := newHarness(t, nil)
+		id, f := p.open()
+		time.Sleep(10 * time.Minute)
+		p.post(id + ",") // the interval since the last answer has passed
+		got := make(chan reply, 1)
+		asked := time.Now()
+		go func() { got <- p.post(id + ",") }()
+		time.Sleep(3 * time.Second)
+		synctest.Wait()
+		if len(got) != 0 {
+			t.Fatal("idle poll answered before data or the hold's end")
+		}
+		msg := "<message><body>now</body></message>"
+		f.stanza(msg)
+		r := <-got
+		if r.body != msg {
+			t.Fatalf("held poll answered %q", r.body)
+		}
+		if d := time.Since(asked); d != 3*time.Second {
+			t.Fatalf("answered %v after the poll, want 3s: at the data's arrival", d)
+		}
+		if r.interval != 2 {
+			t.Fatalf("X-Poll-Interval %d after a stanza, want poll_min 2", r.interval)
+		}
+	})
+}
+
+// TestPollWithDataNotHeld: a request that carries stream bytes is always
+// answered at once, however idle the session was.
+func TestPollWithDataNotHeld(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := newHarness(t, nil)
+		id, _ := p.open()
+		time.Sleep(10 * time.Minute)
+		p.post(id + ",")
+		start := time.Now()
+		for _, body := range []string{"<presence/>", "<message><bo", "dy/></message>"} {
+			p.post(id + "," + body)
+		}
+		if d := time.Since(start); d != 0 {
+			t.Fatalf("requests with data took %v", d)
+		}
+		// A whitespace keep-alive is an empty poll (RFC 6120 §4.6.1).
+		time.Sleep(time.Minute)
+		p.post(id + ",")
+		start = time.Now()
+		p.post(id + ", ")
+		if d := time.Since(start); d != 15*time.Second {
+			t.Fatalf("whitespace poll held %v, want the interval 15s", d)
+		}
+	})
+}
+
+// TestHoldCapAndOff: no hold exceeds HoldCap; a negative HoldCap turns
+// holding off.
+func TestHoldCapAndOff(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cap  time.Duration
+		want time.Duration
+	}{
+		{"capped", 7 * time.Second, 7 * time.Second},
+		{"uncapped", 50 * time.Second, 30 * time.Second},
+		{"off", -1, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				p := newHarness(t, func(c *Config) { c.HoldCap = tc.cap })
+				id, _ := p.open()
+				time.Sleep(time.Hour)
+				p.post(id + ",")
+				start := time.Now()
+				r := p.post(id + ",")
+				if d := time.Since(start); d != tc.want {
+					t.Fatalf("held %v, want %v", d, tc.want)
+				}
+				if r.interval != 30 {
+					t.Fatalf("X-Poll-Interval %d, want poll_max 30", r.interval)
+				}
+			})
+		})
+	}
+}
+
+// TestNewerRequestReleasesHeld: a client that gives up on a held poll and
+// sends another gets the first answered at once (empty) and the second
+// served; data is never lost between them.
+func TestNewerRequestReleasesHeld(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := newHarness(t, nil)
+		id, f := p.open()
+		time.Sleep(time.Hour)
+		p.post(id + ",")
+		first := make(chan reply, 1)
+		go func() { first <- p.post(id + ",") }()
+		time.Sleep(time.Second)
+		synctest.Wait()
+		second := make(chan reply, 1)
+		go func() { second <- p.post(id + ",<presence/>") }()
+		synctest.Wait()
+		r1 := <-first
+		if r1.id != id || r1.body != "" {
+			t.Fatalf("released poll answered %s %q", r1.id, r1.body)
+		}
+		r2 := <-second
+		if r2.id != id {
+			t.Fatalf("newer request answered %s", r2.id)
+		}
+		if got := f.sentText(); got != "<presence/>" {
+			t.Fatalf("forwarded %q", got)
+		}
+	})
+}
+
+// TestClientGoneWhileHeld: when the client drops a held poll, what arrives
+// afterwards waits for its next poll.
+func TestClientGoneWhileHeld(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := newHarness(t, nil)
+		id, f := p.open()
+		time.Sleep(time.Hour)
+		p.post(id + ",")
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { p.postCtx(ctx, id+","); close(done) }()
+		time.Sleep(time.Second)
+		cancel()
+		<-done
+		f.stanza("<message/>")
+		if r := p.post(id + ","); r.body != "<message/>" {
+			t.Fatalf("next poll got %q", r.body)
+		}
+	})
+}
+
+// TestIntervalAdvertised: every answer tells the current interval; it
+// grows while the session is idle and drops to poll_min on the first
+// stanza in either direction.
+func TestIntervalAdvertised(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := newHarness(t, func(c *Config) { c.HoldCap = -1 })
+		id, f := p.open()
+		for _, tc := range []struct {
+			sleep time.Duration
+			body  string
+			push  string
+			want  int
+		}{
+			{0, "", "", 2},
+			{20 * time.Second, "", "", 5},
+			{40 * time.Second, "", "", 15},
+			{10 * time.Minute, "", "", 30},
+			{0, "<presence/>", "", 2}, // the client's stanza
+			{5 * time.Minute, "", "", 30},
+			{0, "", "<message/>", 2}, // the server's stanza
+		} {
+			time.Sleep(tc.sleep)
+			if tc.push != "" {
+				f.stanza(tc.push)
+			}
+			r := p.post(id + "," + tc.body)
+			if r.interval != tc.want {
+				t.Fatalf("after %v: X-Poll-Interval %d, want %d", tc.sleep, r.interval, tc.want)
+			}
+		}
+	})
+}
+
+// TestIdleRequestCount is the idle-period figure of docs/polling.md on a
+// fake clock: over 10 idle minutes, a client that polls right after each
+// answer makes at least 5 times fewer requests with adaptation on than
+// with a fixed interval, with or without a message in the middle of the
+// period, and that message reaches it with no delay at all (on a real
+// network: one round trip).
+func TestIdleRequestCount(t *testing.T) {
+	fixed := func(time.Duration) time.Duration { return 2 * time.Second }
+	adaptive := func(idle time.Duration) time.Duration { return session.PollInterval(idle, 2*time.Second, 30*time.Second) }
+	run := func(policy func(time.Duration) time.Duration, message bool) (requests int, delay time.Duration) {
+		synctest.Test(t, func(t *testing.T) {
+			p := newHarness(t, func(c *Config) { c.PollInterval = policy; c.HoldCap = 20 * time.Second })
+			id, f := p.open()
+			start := time.Now()
+			msg := "<message><body>during the idle period</body></message>"
+			var sentAt time.Time
+			if message {
+				go func() {
+					time.Sleep(7*time.Minute + 13*time.Second)
+					sentAt = time.Now()
+					f.stanza(msg)
+				}()
+			}
+			delay = -1
+			for time.Since(start) < 10*time.Minute {
+				r := p.post(id + ",")
+				requests++
+				if r.body == msg {
+					delay = time.Since(sentAt)
+				}
+			}
+		})
+		return
+	}
+	for _, message := range []bool{false, true} {
+		on, onDelay := run(adaptive, message)
+		off, offDelay := run(fixed, message)
+		t.Logf("10 idle minutes, message at 7m13s %v: %d requests adaptive, %d fixed at 2s (%.1fx); message delay %v and %v",
+			message, on, off, float64(off)/float64(on), onDelay, offDelay)
+		if on*5 > off {
+			t.Fatalf("adaptive %d requests vs fixed %d: less than 5 times fewer", on, off)
+		}
+		if message && (onDelay != 0 || offDelay != 0) {
+			t.Fatalf("message delayed %v (adaptive) / %v (fixed), want 0", onDelay, offDelay)
+		}
+	}
+}
