@@ -157,7 +157,7 @@ func (h *Handler) create(ctx context.Context, b *Body, rid uint64, addr string) 
 	s.cache.add(rid, a, time.Now())
 	s.lastAt = time.Now()
 	s.armIdle()
-	s.log.WithFields(logrus.Fields{"wait": wait / time.Second, "hold": hold, "secure": stream.Secure()}).Info("session created")
+	s.log.WithFields(logrus.Fields{"wait": wait, "hold": hold, "secure": stream.Secure()}).Info("session created")
 	return a
 }
 

@@ -344,7 +344,7 @@ func TestKeySequencing(t *testing.T) {
 	}
 	// k[4] is sent first as newkey; then k[3], k[2], ...
 	h := newHarness(t, nil)
-	sid, up, _ := h.open(10, 10, " newkey='"+k[4]+"'")
+	sid, up, _ := h.open(10, 1, " newkey='"+k[4]+"'")
 	if r := h.post(body(11, sid, " key='"+k[3]+"'", `<message xmlns='jabber:client' id='ok'/>`)); r.attr("type") != "" {
 		t.Fatalf("good key refused: %s", r.raw)
 	}
@@ -364,7 +364,7 @@ func TestKeySequencing(t *testing.T) {
 
 func TestPauseAnswersAtOnce(t *testing.T) {
 	h := newHarness(t, nil)
-	sid, _, _ := h.open(10, 10, "")
+	sid, _, _ := h.open(10, 1, "")
 	held := h.async(body(11, sid, "", ""))
 	time.Sleep(50 * time.Millisecond)
 	start := time.Now()

@@ -407,12 +407,14 @@ func (s *Session) build(r *request, typ, cond string, els []xmppconn.Element) an
 }
 
 // advisedInterval is the poll interval advised to a polling session now:
-// short while stanzas flow, longer the longer it has been idle.
+// short while stanzas flow, longer the longer it has been idle, and never
+// below the session's 'polling', against which too-frequent polls are
+// judged (XEP-0124 §12).
 func (s *Session) advisedInterval() time.Duration {
 	if !s.polling || s.h.cfg.PollInterval == nil {
 		return 0
 	}
-	return s.h.cfg.PollInterval(time.Since(s.relay.LastStanza()))
+	return max(s.h.cfg.PollInterval(time.Since(s.relay.LastStanza())), s.h.cfg.Polling)
 }
 
 // pollAttrs adds the advised poll interval to an answer of a polling

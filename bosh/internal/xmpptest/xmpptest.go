@@ -9,6 +9,7 @@
 package xmpptest
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"sync"
@@ -56,9 +57,31 @@ func Start(t testing.TB) *Server {
 	return s
 }
 
+// NewPipe returns a server without a listener: its Dial method connects
+// over net.Pipe, so that everything stays in memory (and inside a
+// testing/synctest bubble). The caller must Close it.
+func NewPipe() *Server {
+	return &Server{Addr: "pipe:5222", Features: DefaultFeatures, Conns: make(chan *Conn, 64)}
+}
+
+// Dial connects to the server over an in-memory pipe; it fits
+// xmppconn.Dialer.DialContext.
+func (s *Server) Dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	client, server := net.Pipe()
+	c := &Conn{Conn: server, Received: make(chan xmppconn.Element, 256)}
+	s.mu.Lock()
+	s.cs = append(s.cs, c)
+	s.mu.Unlock()
+	s.wg.Add(1)
+	go s.serve(c)
+	return client, nil
+}
+
 // Close stops the server and every connection, and waits for them.
 func (s *Server) Close() {
-	s.ln.Close()
+	if s.ln != nil {
+		s.ln.Close()
+	}
 	s.mu.Lock()
 	for _, c := range s.cs {
 		c.Close()
