@@ -85,16 +85,14 @@ Clients talk to it with POST requests.</p>
 
 // ServeHTTP answers one HTTP request (XEP-0025 §3).
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	var s *Session
+	// A panic while a session's bytes are handled ends that session (see
+	// Session.feedSafely); one anywhere else is answered here.
 	defer func() {
 		if v := recover(); v != nil {
 			if v == http.ErrAbortHandler {
 				panic(v)
 			}
 			h.cfg.Log.WithField("panic", fmt.Sprint(v)).WithField("stack", string(debug.Stack())).Error("request panicked")
-			if s != nil {
-				s.fail(fmt.Errorf("panic: %v", v))
-			}
 			h.write(w, answer{id: IDServerError})
 		}
 	}()
@@ -128,11 +126,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if req.ID == "0" {
-		var a answer
-		s, a = h.create(r.Context(), req, h.clientAddr(r))
-		h.write(w, a)
+		h.write(w, h.create(r.Context(), req, h.clientAddr(r)))
 		return
 	}
+	var s *Session
 	regID, ok := registryID(req.ID)
 	if ok {
 		s, ok = h.reg.Get(regID)
@@ -149,28 +146,28 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // create opens a session for a request with identifier 0 (XEP-0025 §4 step
 // 2). The upstream stream is opened as soon as the client's stream header
 // is complete, normally in this very request.
-func (h *Handler) create(ctx context.Context, req Request, addr string) (*Session, answer) {
+func (h *Handler) create(ctx context.Context, req Request, addr string) answer {
 	log := h.cfg.Log.WithField("remote", addr)
 	if h.closing.Load() {
 		log.Info("session refused: shutting down")
-		return nil, answer{id: IDServerError, body: refusalDocument("", "system-shutdown", "boshd is shutting down")}
+		return answer{id: IDServerError, body: refusalDocument("", "system-shutdown", "boshd is shutting down")}
 	}
 	res, err := h.reg.Reserve(addr)
 	if err != nil {
 		log.WithError(err).Info("session refused")
-		return nil, answer{id: IDServerError, body: refusalDocument("", "policy-violation", "too many sessions")}
+		return answer{id: IDServerError, body: refusalDocument("", "policy-violation", "too many sessions")}
 	}
 	s := newSession(h, req)
 	regID, err := res.Commit(s)
 	if err != nil {
 		log.WithError(err).Info("session refused")
-		return nil, answer{id: IDServerError, body: refusalDocument("", "system-shutdown", "boshd is shutting down")}
+		return answer{id: IDServerError, body: refusalDocument("", "system-shutdown", "boshd is shutting down")}
 	}
 	s.regID, s.id = regID, wireID(regID)
 	s.log = log.WithField("sid", s.id[:8])
 	s.log.Debug("session created")
 	a, _ := s.serve(ctx, req, true)
-	return s, a
+	return a
 }
 
 // readBody reads the request body, refusing one over the limit before

@@ -444,3 +444,44 @@ func TestShutdown(t *testing.T) {
 		}
 	})
 }
+
+// panicky is an upstream whose Send panics, standing in for a bug.
+type panicky struct{ *fakeUp }
+
+func (panicky) Send([]byte) error { panic("bug in the upstream") }
+
+// TestPanicEndsOneSession: a panic while a request is handled ends that
+// session with -1:0; the others go on.
+func TestPanicEndsOneSession(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := newHarness(t, nil)
+		good, gf := p.open()
+		bad, bf := p.open()
+		// Swap the second session's upstream for one that panics.
+		s, _ := p.h.reg.Get(mustRegistryID(t, bad))
+		s.mu.Lock()
+		s.up = panicky{bf}
+		s.mu.Unlock()
+		if r := p.post(bad + ",<presence/>"); r.id != IDServerError {
+			t.Fatalf("panicking request answered %s, want -1:0", r.id)
+		}
+		if r := p.post(bad + ","); r.id != IDUnknown {
+			t.Fatalf("after the panic the session answered %s, want 0:0", r.id)
+		}
+		if r := p.post(good + ",<presence/>"); r.id != good || gf.sentText() != "<presence/>" {
+			t.Fatalf("the other session answered %s", r.id)
+		}
+		if !p.logged(logrus.ErrorLevel, "request panicked") {
+			t.Fatal("panic not logged")
+		}
+	})
+}
+
+func mustRegistryID(t *testing.T, id string) string {
+	t.Helper()
+	r, ok := registryID(id)
+	if !ok {
+		t.Fatalf("%q is not an identifier boshd issues", id)
+	}
+	return r
+}

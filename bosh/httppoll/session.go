@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -152,7 +153,7 @@ func (s *Session) serve(ctx context.Context, r Request, first bool) (a answer, o
 	s.busy++
 	s.stopExpiry()
 
-	if fail, failed := s.feed(ctx, r.XML); failed {
+	if fail, failed := s.feedSafely(ctx, r.XML); failed {
 		s.busy--
 		s.mu.Unlock()
 		return fail, true
@@ -371,6 +372,20 @@ func (s *Session) feed(ctx context.Context, p []byte) (fail answer, failed bool)
 	return answer{}, false
 }
 
+// feedSafely runs feed, turning a panic into the end of this session only:
+// the request gets IDServerError and every other session goes on. Called
+// with s.mu held, which it still holds after a panic.
+func (s *Session) feedSafely(ctx context.Context, p []byte) (fail answer, failed bool) {
+	defer func() {
+		if v := recover(); v != nil {
+			s.log.WithField("panic", fmt.Sprint(v)).WithField("stack", string(debug.Stack())).Error("request panicked")
+			s.end(fmt.Errorf("httppoll: panic: %v", v))
+			fail, failed = answer{id: IDServerError}, true
+		}
+	}()
+	return s.feed(ctx, p)
+}
+
 // openUpstream checks the domain the client's first stream header names
 // against the allowlist and opens the upstream stream; the server's header
 // and features are the client's first bytes. Called with s.mu held (the
@@ -446,13 +461,6 @@ func (s *Session) end(reason error) {
 	default:
 		s.log.WithError(reason).Info("session ended")
 	}
-}
-
-// fail ends the session after an internal error.
-func (s *Session) fail(err error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.end(err)
 }
 
 // shutdown ends the session because boshd is stopping; a held poll gets a

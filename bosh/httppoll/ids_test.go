@@ -1,0 +1,26 @@
+package httppoll
+
+import (
+	"strings"
+	"testing"
+
+	"boshd/bosh/session"
+)
+
+func TestWireID(t *testing.T) {
+	for range 100 {
+		reg := session.NewID()
+		id := wireID(reg)
+		if err := checkIdentifier([]byte(id)); err != nil || strings.HasSuffix(id, ":0") {
+			t.Fatalf("wireID(%q) = %q: not a valid session identifier (%v)", reg, id, err)
+		}
+		if back, ok := registryID(id); !ok || back != reg {
+			t.Fatalf("registryID(%q) = %q, %v; want %q", id, back, ok, reg)
+		}
+	}
+	for _, bad := range []string{"0", "0:0", "-3:0", "7776:2054", "0123456789abcdef", "0123456789abcdef0123456789abcdeg", strings.Repeat("a", 34)} {
+		if _, ok := registryID(bad); ok {
+			t.Errorf("registryID(%q) accepted", bad)
+		}
+	}
+}
