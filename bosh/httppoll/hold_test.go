@@ -20,7 +20,9 @@ import (
 func TestHoldSchedule(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		p := newHarness(t, func(c *Config) {
-			c.PollInterval = func(idle time.Duration) time.Duration { return session.PollInterval(idle, 2*time.Second, 30*time.Second) }
+			c.PollInterval = func(idle time.Duration) time.Duration {
+				return session.PollInterval(idle, 2*time.Second, 30*time.Second)
+			}
 			c.HoldCap = 20 * time.Second
 		})
 		id, _ := p.open()
@@ -231,7 +233,9 @@ func TestIntervalAdvertised(t *testing.T) {
 // network: one round trip).
 func TestIdleRequestCount(t *testing.T) {
 	fixed := func(time.Duration) time.Duration { return 2 * time.Second }
-	adaptive := func(idle time.Duration) time.Duration { return session.PollInterval(idle, 2*time.Second, 30*time.Second) }
+	adaptive := func(idle time.Duration) time.Duration {
+		return session.PollInterval(idle, 2*time.Second, 30*time.Second)
+	}
 	run := func(policy func(time.Duration) time.Duration, message bool) (requests int, delay time.Duration) {
 		synctest.Test(t, func(t *testing.T) {
 			p := newHarness(t, func(c *Config) { c.PollInterval = policy; c.HoldCap = 20 * time.Second })
