@@ -592,21 +592,22 @@ func (s *Session) terminalAnswer(cond Condition, els []xmppconn.Element) answer 
 // the background (closing waits briefly for the server). Called with s.mu
 // held; err is nil for a clean end.
 func (s *Session) close(err error) {
+	log := s.log.WithField("state", s.state.String())
 	s.state = StateClosed
 	s.stopIdle()
 	switch {
 	case errors.Is(err, errInactive):
-		s.log.Info("session ended: client inactive")
+		log.Info("session ended: client inactive")
 	case err != nil:
 		cond := ConditionOf(err)
-		e := s.log.WithField("condition", string(cond)).WithError(err)
+		e := log.WithField("condition", string(cond)).WithError(err)
 		if cond == InternalServerError {
 			e.Warn("session ended")
 		} else {
 			e.Info("session ended")
 		}
 	default:
-		s.log.Info("session ended by the client")
+		log.Info("session ended by the client")
 	}
 	s.h.retire(s)
 }

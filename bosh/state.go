@@ -4,7 +4,7 @@ package bosh
 // written next to each state; StateClosed is terminal.
 type State uint8
 
-//go:generate stringer -type=State -trimprefix=State
+//go:generate go run golang.org/x/tools/cmd/stringer@v0.51.0 -type=State -trimprefix=State
 
 const (
 	// StateOpen: the upstream stream is open and requests are processed.
