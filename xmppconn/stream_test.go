@@ -567,3 +567,33 @@ func TestReady(t *testing.T) {
 		t.Error("Ready after the stream ended")
 	}
 }
+
+// TestIdleStreamMemory checks that a stream that has read a large element
+// does not keep a large buffer while it waits for the next one: thousands
+// of idle streams must stay cheap.
+func TestIdleStreamMemory(t *testing.T) {
+	srv := newServer(t, func(p *peer) {
+		if !p.open("id", featuresBind) {
+			return
+		}
+		p.send("<message><body>" + strings.Repeat("x", 200<<10) + "</body></message>")
+		if p.expect("<presence/>") {
+			p.send("<iq/>")
+		}
+		p.drain()
+	})
+	s := openStream(t, srv.dialer())
+	el, err := s.Next()
+	must(t, err)
+	if len(el.Raw) < 200<<10 {
+		t.Fatalf("read %d bytes", len(el.Raw))
+	}
+	must(t, s.Send([]byte("<presence/>")))
+	// The read that brings <iq/> happens after the buffer was let go.
+	if _, err := s.Next(); err != nil {
+		t.Fatal(err)
+	}
+	if c := cap(s.sp.buf); c > keepBufCap {
+		t.Errorf("buffer of %d bytes kept after a large element, want at most %d", c, keepBufCap)
+	}
+}
