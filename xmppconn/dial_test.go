@@ -101,3 +101,32 @@ func TestDialSRV(t *testing.T) {
 		t.Error("Open accepted an invalid domain")
 	}
 }
+
+// TestDialContext checks that a custom DialContext replaces the network for
+// routes: here an in-memory pipe to a scripted server.
+func TestDialContext(t *testing.T) {
+	var wg sync.WaitGroup
+	t.Cleanup(wg.Wait)
+	d := &Dialer{
+		Routes: map[string][]string{"example.net": {"upstream:5222"}},
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			if addr != "upstream:5222" {
+				t.Errorf("dialled %q, want the route", addr)
+			}
+			client, server := net.Pipe()
+			wg.Go(func() {
+				defer server.Close()
+				p := &peer{t: t, conn: server}
+				if p.open("pipe", featuresBind) {
+					p.drain()
+				}
+			})
+			return client, nil
+		},
+	}
+	s := openStream(t, d)
+	if s.Header().ID != "pipe" || string(s.Features()) != featuresBind {
+		t.Errorf("header %+v features %q", s.Header(), s.Features())
+	}
+	within(t, time.Second, "Close", func() { must(t, s.Close()) })
+}
