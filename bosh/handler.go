@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -22,9 +21,6 @@ type Handler struct {
 	cfg     Config
 	reg     *session.Registry[*Session]
 	closing atomic.Bool
-	// closers tracks the goroutines closing upstream streams of ended
-	// sessions, so that Shutdown can wait for them.
-	closers sync.WaitGroup
 }
 
 // New returns a Handler for cfg (see Config for the defaults).
@@ -45,15 +41,11 @@ func (h *Handler) Sessions() int { return h.reg.Len() }
 // retire forgets an ended session and closes its upstream stream in the
 // background. Called with s.mu held.
 func (h *Handler) retire(s *Session) {
-	h.reg.Remove(s.id)
-	if s.relay == nil {
-		return
+	var stop func()
+	if s.relay != nil {
+		stop = s.relay.Close
 	}
-	h.closers.Add(1)
-	go func() {
-		defer h.closers.Done()
-		s.relay.Close()
-	}()
+	h.reg.Retire(s.id, stop)
 }
 
 // Shutdown refuses new sessions, answers every held request with
@@ -62,20 +54,10 @@ func (h *Handler) retire(s *Session) {
 // know about held requests.
 func (h *Handler) Shutdown(ctx context.Context) error {
 	h.closing.Store(true)
-	for _, s := range h.reg.Close() {
-		s.shutdown()
+	if err := h.reg.Shutdown(ctx, (*Session).shutdown); err != nil {
+		return fmt.Errorf("bosh: %w", err)
 	}
-	done := make(chan struct{})
-	go func() {
-		h.closers.Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("bosh: shutdown: %w", ctx.Err())
-	}
+	return nil
 }
 
 // infoPage is what a GET on the endpoint shows a person.

@@ -1,6 +1,7 @@
 package session
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
@@ -31,6 +32,10 @@ type Registry[V any] struct {
 	mu       sync.Mutex
 	sessions map[string]entry[V]
 	closed   bool
+
+	// retiring tracks the goroutines stopping ended sessions' upstream
+	// streams, so that Shutdown can wait for them.
+	retiring sync.WaitGroup
 }
 
 type entry[V any] struct {
@@ -165,6 +170,41 @@ func (g *Registry[V]) Remove(id string) {
 	g.mu.Unlock()
 	if ok {
 		g.release(e.addr)
+	}
+}
+
+// Retire forgets id and runs stop (closing the session's upstream stream,
+// which waits briefly for the server) in a goroutine the registry owns:
+// Shutdown waits for it.
+func (g *Registry[V]) Retire(id string, stop func()) {
+	g.Remove(id)
+	if stop == nil {
+		return
+	}
+	g.retiring.Add(1)
+	go func() {
+		defer g.retiring.Done()
+		stop()
+	}()
+}
+
+// Shutdown refuses new sessions, calls end on every live session (which
+// answers its waiting requests and retires it), and waits until every
+// retired session has stopped, or ctx is done.
+func (g *Registry[V]) Shutdown(ctx context.Context, end func(V)) error {
+	for _, v := range g.Close() {
+		end(v)
+	}
+	done := make(chan struct{})
+	go func() {
+		g.retiring.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("session: shutdown: %w", ctx.Err())
 	}
 }
 
