@@ -1,0 +1,398 @@
+// Command compare runs boshload against four BOSH targets on this machine
+// in one run and writes the tables of docs/benchmarks.md:
+//
+//   - boshd in front of Prosody's c2s,
+//   - boshd in front of ejabberd's c2s,
+//   - Prosody's own mod_bosh,
+//   - ejabberd's own mod_bosh.
+//
+// It starts Prosody and ejabberd from the Debian packages with
+// configurations it writes (integration/servers: listen backlog 1024,
+// traffic shapers off, logs at warning level), registers the accounts,
+// starts a fresh boshd process per run (so that its RSS and CPU are its
+// own, read from /proc by boshload), raises the open-file limit to 20 000
+// for everything it starts, and quotes the median of the runs.
+//
+//	go run ./bench/compare -n 1000,5000 -rates 200,1000 -runs 3 -duration 60s
+//
+// The tables replace what lies between the markers
+// "<!-- results:begin -->" and "<!-- results:end -->" of -out; the prose
+// around them is left alone.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"boshd/integration/servers"
+)
+
+const (
+	beginMark = "<!-- results:begin -->"
+	endMark   = "<!-- results:end -->"
+	password  = "secret"
+)
+
+// Targets, in table order.
+var allTargets = []string{"boshd+prosody", "boshd+ejabberd", "prosody-bosh", "ejabberd-bosh"}
+
+type config struct {
+	ns       []int
+	rates    string
+	runs     int
+	duration time.Duration
+	targets  []string
+	out      string
+	jsonDir  string
+	conc     int
+	settle   time.Duration
+	extra    string
+}
+
+func main() {
+	var c config
+	nList := flag.String("n", "1000,5000", "session counts")
+	flag.StringVar(&c.rates, "rates", "200,1000", "message rates (one message phase each, on the same sessions)")
+	flag.IntVar(&c.runs, "runs", 3, "runs per target and N; the tables quote the median")
+	flag.DurationVar(&c.duration, "duration", 60*time.Second, "length of each message phase")
+	tList := flag.String("targets", strings.Join(allTargets, ","), "targets to run")
+	flag.StringVar(&c.out, "out", "docs/benchmarks.md", "markdown file whose results section is rewritten")
+	flag.StringVar(&c.jsonDir, "json-dir", "", "keep every boshload JSON result here (default: a temporary directory)")
+	flag.IntVar(&c.conc, "c", 100, "setup concurrency")
+	flag.DurationVar(&c.settle, "settle", 5*time.Second, "idle time before memory is read")
+	flag.StringVar(&c.extra, "boshload-args", "", "extra boshload arguments, space separated")
+	flag.Parse()
+	for _, f := range strings.Split(*nList, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 2 {
+			fatalf("bad -n %q", f)
+		}
+		c.ns = append(c.ns, n)
+	}
+	c.targets = strings.Split(*tList, ",")
+	if err := runAll(c); err != nil {
+		fatalf("%v", err)
+	}
+}
+
+func fatalf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "compare: "+format+"\n", args...)
+	os.Exit(1)
+}
+
+func logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "%s compare: "+format+"\n", append([]any{time.Now().Format("15:04:05")}, args...)...)
+}
+
+// result is the part of boshload's JSON the tables use.
+type result struct {
+	Setup struct {
+		Ok, Failed int
+		PerSecond  float64 `json:"per_second"`
+		LoginP50Ms float64 `json:"login_p50_ms"`
+		LoginP99Ms float64 `json:"login_p99_ms"`
+		FirstError string  `json:"first_error"`
+	} `json:"setup"`
+	Memory []struct {
+		Name         string  `json:"name"`
+		PerSessionKB float64 `json:"per_session_kb"`
+		RSSAfterKB   int64   `json:"rss_after_kb"`
+	} `json:"memory"`
+	Phases []struct {
+		Rate                       float64 `json:"rate"`
+		Sent, Delivered, Lost      int64
+		Duplicated, SendErrors     int64
+		P50Ms, P90Ms, P99Ms, MaxMs float64
+		AchievedRate               float64 `json:"achieved_rate"`
+		CPU                        []struct {
+			Name           string  `json:"name"`
+			MsPerDelivered float64 `json:"ms_per_delivered"`
+		} `json:"cpu"`
+	} `json:"phases"`
+	SessionsEnded int64  `json:"sessions_ended_early"`
+	Error         string `json:"error"`
+}
+
+type key struct {
+	target string
+	n      int
+}
+
+func runAll(c config) error {
+	lim := syscall.Rlimit{Cur: 20000, Max: 20000}
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		logf("raising the open-file limit to 20000: %v (continuing)", err)
+	}
+	tmp, err := os.MkdirTemp("", "bench-compare-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	if c.jsonDir == "" {
+		c.jsonDir = filepath.Join(tmp, "json")
+	}
+	if err := os.MkdirAll(c.jsonDir, 0o755); err != nil {
+		return err
+	}
+	boshd, boshload := filepath.Join(tmp, "boshd"), filepath.Join(tmp, "boshload")
+	for bin, pkg := range map[string]string{boshd: "./cmd/boshd", boshload: "./cmd/boshload"} {
+		if out, err := exec.Command("go", "build", "-o", bin, pkg).CombinedOutput(); err != nil {
+			return fmt.Errorf("build %s: %v\n%s", pkg, err, out)
+		}
+	}
+	maxN := slices.Max(c.ns)
+	users := make(map[string]string, maxN)
+	for i := range maxN {
+		users["load"+strconv.Itoa(i)] = password
+	}
+
+	results := map[key][]*result{}
+	versions := map[string]string{}
+	for _, kind := range []string{servers.KindProsody, servers.KindEjabberd} {
+		var mine []string
+		for _, t := range c.targets {
+			if strings.Contains(t, kind) {
+				mine = append(mine, t)
+			}
+		}
+		if len(mine) == 0 {
+			continue
+		}
+		versions[kind] = pkgVersion(kind)
+		if err := withServer(kind, users, func(srv *servers.Server) error {
+			for _, n := range c.ns {
+				for _, t := range mine {
+					for run := 1; run <= c.runs; run++ {
+						r, err := runOne(c, srv, t, n, run, boshd, boshload)
+						if err != nil {
+							logf("%s N=%d run %d: %v", t, n, run, err)
+						}
+						if r != nil {
+							results[key{t, n}] = append(results[key{t, n}], r)
+						}
+					}
+				}
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+	}
+	return writeDoc(c, results, versions)
+}
+
+func withServer(kind string, users map[string]string, f func(*servers.Server) error) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	opts := servers.Options{OwnBOSH: true, Backlog: 1024, LoadTest: true}
+	var srv *servers.Server
+	var err error
+	if kind == servers.KindProsody {
+		srv, err = servers.StartProsody(ctx, opts)
+	} else {
+		srv, err = servers.StartEjabberd(ctx, opts)
+	}
+	if err != nil {
+		return fmt.Errorf("start %s: %w", kind, err)
+	}
+	defer srv.Stop()
+	logf("%s up: c2s %s, BOSH %s, pid %d; registering %d accounts", kind, srv.Addr, srv.BOSHURL, srv.PID, len(users))
+	if err := srv.RegisterMany(ctx, users); err != nil {
+		return err
+	}
+	return f(srv)
+}
+
+// runOne runs boshload once against target t with n sessions.
+func runOne(c config, srv *servers.Server, t string, n, run int, boshdBin, boshloadBin string) (*result, error) {
+	url := srv.BOSHURL
+	pids := fmt.Sprintf("%s=%d", srv.Kind, srv.PID)
+	if strings.HasPrefix(t, "boshd+") {
+		b, err := startBoshd(boshdBin, srv)
+		if err != nil {
+			return nil, err
+		}
+		defer b.stop()
+		url = b.url
+		pids = fmt.Sprintf("boshd=%d,%s", b.cmd.Process.Pid, pids)
+	}
+	jsonPath := filepath.Join(c.jsonDir, fmt.Sprintf("%s-n%d-run%d.json", t, n, run))
+	args := []string{"-url", url, "-domain", srv.Domain, "-n", strconv.Itoa(n), "-c", strconv.Itoa(c.conc),
+		"-user", "load%d", "-password", password, "-rate", c.rates, "-duration", c.duration.String(),
+		"-settle", c.settle.String(), "-pids", pids, "-json", jsonPath, "-label", t}
+	args = append(args, strings.Fields(c.extra)...)
+	logf("%s N=%d run %d: boshload %s", t, n, run, strings.Join(args, " "))
+	// Every phase of boshload is bounded; this bounds the whole.
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute+time.Duration(len(strings.Split(c.rates, ",")))*(c.duration+time.Minute))
+	defer cancel()
+	cmd := exec.CommandContext(ctx, boshloadBin, args...)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	runErr := cmd.Run()
+	raw, err := os.ReadFile(jsonPath)
+	if err != nil {
+		return nil, fmt.Errorf("boshload: %v (no result: %v)", runErr, err)
+	}
+	var r result
+	if err := json.Unmarshal(raw, &r); err != nil {
+		return nil, err
+	}
+	return &r, runErr
+}
+
+type boshdProc struct {
+	cmd *exec.Cmd
+	url string
+	log *os.File
+}
+
+func startBoshd(bin string, srv *servers.Server) (*boshdProc, error) {
+	dir, err := os.MkdirTemp("", "boshd-bench-")
+	if err != nil {
+		return nil, err
+	}
+	for attempt := 0; attempt < 3; attempt++ {
+		port, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		cfg := fmt.Sprintf(`[http]
+listen = "127.0.0.1:%d"
+[bosh]
+max_sessions = 30000
+[upstream]
+tls = "off"
+[[domain]]
+name = %q
+routes = [%q]
+[log]
+level = "warn"
+`, port, srv.Domain, srv.Addr)
+		path := filepath.Join(dir, "boshd.toml")
+		if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+			return nil, err
+		}
+		logFile, err := os.Create(filepath.Join(dir, "boshd.log"))
+		if err != nil {
+			return nil, err
+		}
+		cmd := exec.Command(bin, "-config", path)
+		cmd.Stdout, cmd.Stderr = logFile, logFile
+		if err := cmd.Start(); err != nil {
+			return nil, err
+		}
+		b := &boshdProc{cmd: cmd, url: fmt.Sprintf("http://127.0.0.1:%d/http-bind", port), log: logFile}
+		if waitHTTP(b.url, 10*time.Second) == nil {
+			return b, nil
+		}
+		b.stop()
+		tail, _ := os.ReadFile(logFile.Name())
+		if !strings.Contains(string(tail), "address already in use") {
+			return nil, fmt.Errorf("boshd did not start:\n%s", tail)
+		}
+	}
+	return nil, fmt.Errorf("boshd: no free port after 3 attempts")
+}
+
+func (b *boshdProc) stop() {
+	b.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { b.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(15 * time.Second):
+		b.cmd.Process.Kill()
+		<-done
+	}
+	b.log.Close()
+	if out, err := os.ReadFile(b.log.Name()); err == nil && len(out) > 0 {
+		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+		logf("boshd log: %d lines, last: %s", len(lines), lines[len(lines)-1])
+	}
+	os.RemoveAll(filepath.Dir(b.log.Name()))
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func waitHTTP(url string, d time.Duration) error {
+	deadline := time.Now().Add(d)
+	for {
+		resp, err := http.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func pkgVersion(pkg string) string {
+	out, err := exec.Command("dpkg-query", "-W", "-f", "${Version}", pkg).Output()
+	if err != nil {
+		return "unknown"
+	}
+	return string(out)
+}
+
+// median of the values f extracts; NaN-free inputs assumed.
+func median(rs []*result, f func(*result) (float64, bool)) (float64, int) {
+	var xs []float64
+	for _, r := range rs {
+		if v, ok := f(r); ok {
+			xs = append(xs, v)
+		}
+	}
+	if len(xs) == 0 {
+		return 0, 0
+	}
+	slices.Sort(xs)
+	m := xs[len(xs)/2]
+	if len(xs)%2 == 0 {
+		m = (xs[len(xs)/2-1] + xs[len(xs)/2]) / 2
+	}
+	return m, len(xs)
+}
+
+func machine() string {
+	model := "unknown CPU"
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(l, "model name"); ok {
+				model = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(v), ":"))
+				break
+			}
+		}
+	}
+	mem := ""
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		f := strings.Fields(strings.SplitN(string(b), "\n", 2)[0])
+		if len(f) >= 2 {
+			kb, _ := strconv.Atoi(f[1])
+			mem = fmt.Sprintf(", %.1f GiB RAM", float64(kb)/1024/1024)
+		}
+	}
+	kernel, _ := exec.Command("uname", "-r").Output()
+	return fmt.Sprintf("%d × %s%s, Linux %s, %s", runtime.NumCPU(), model, mem, strings.TrimSpace(string(kernel)), runtime.Version())
+}

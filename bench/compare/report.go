@@ -1,0 +1,237 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// writeDoc replaces the results section of c.out with the tables.
+func writeDoc(c config, results map[key][]*result, versions map[string]string) error {
+	var b strings.Builder
+	p := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
+	p("%s\n", beginMark)
+	p("_Written by `go run ./bench/compare %s` on %s._\n\n", strings.Join(os.Args[1:], " "), time.Now().UTC().Format("2006-01-02 15:04 MST"))
+	p("- Machine: %s\n", machine())
+	for _, k := range []string{"prosody", "ejabberd"} {
+		if v, ok := versions[k]; ok {
+			p("- %s %s (Debian package)\n", k, v)
+		}
+	}
+	p("- boshd: %s\n", gitHead())
+	p("- %d run(s) per row, median quoted; message phases of %s at %s messages/s on the same sessions; setup concurrency %d\n\n",
+		c.runs, c.duration, c.rates, c.conc)
+
+	var rates []float64
+	for _, f := range strings.Split(c.rates, ",") {
+		r, _ := strconv.ParseFloat(strings.TrimSpace(f), 64)
+		rates = append(rates, r)
+	}
+	peersOf := func(n int) []key {
+		var ks []key
+		for _, t := range []string{"prosody-bosh", "ejabberd-bosh"} {
+			if len(results[key{t, n}]) > 0 {
+				ks = append(ks, key{t, n})
+			}
+		}
+		return ks
+	}
+	isBoshd := func(t string) bool { return strings.HasPrefix(t, "boshd+") }
+	// ratio formats boshd's value over the best peer's; lower says whether
+	// lower is better.
+	ratio := func(k key, f func(*result) (float64, bool), lower bool) string {
+		if !isBoshd(k.target) {
+			return ""
+		}
+		v, nv := median(results[k], f)
+		best, found := 0.0, false
+		for _, pk := range peersOf(k.n) {
+			pv, np := median(results[pk], f)
+			if np == 0 || pv <= 0 {
+				continue
+			}
+			if !found || lower && pv < best || !lower && pv > best {
+				best, found = pv, true
+			}
+		}
+		if !found || nv == 0 {
+			return "n/a"
+		}
+		return fmt.Sprintf("%.2f", v/best)
+	}
+	rows := func(fn func(k key)) {
+		for _, n := range c.ns {
+			for _, t := range allTargets {
+				k := key{t, n}
+				if len(results[k]) > 0 {
+					fn(k)
+				}
+			}
+		}
+	}
+	phase := func(r *result, rate float64) int {
+		for i, ph := range r.Phases {
+			if ph.Rate == rate {
+				return i
+			}
+		}
+		return -1
+	}
+	mem := func(name string) func(*result) (float64, bool) {
+		return func(r *result) (float64, bool) {
+			for _, m := range r.Memory {
+				if m.Name == name {
+					return m.PerSessionKB, true
+				}
+			}
+			return 0, false
+		}
+	}
+	memTotal := func(r *result) (float64, bool) {
+		s := 0.0
+		for _, m := range r.Memory {
+			s += m.PerSessionKB
+		}
+		return s, len(r.Memory) > 0
+	}
+	cpu := func(rate float64, name string) func(*result) (float64, bool) {
+		return func(r *result) (float64, bool) {
+			i := phase(r, rate)
+			if i < 0 {
+				return 0, false
+			}
+			s, found := 0.0, false
+			for _, c := range r.Phases[i].CPU {
+				if name == "" || c.Name == name {
+					s += c.MsPerDelivered
+					found = true
+				}
+			}
+			return s, found
+		}
+	}
+	lat := func(rate float64, which string) func(*result) (float64, bool) {
+		return func(r *result) (float64, bool) {
+			i := phase(r, rate)
+			if i < 0 || r.Phases[i].Delivered == 0 {
+				return 0, false
+			}
+			ph := r.Phases[i]
+			return map[string]float64{"p50": ph.P50Ms, "p90": ph.P90Ms, "p99": ph.P99Ms, "max": ph.MaxMs}[which], true
+		}
+	}
+	f1 := func(v float64, n int) string {
+		if n == 0 {
+			return "–"
+		}
+		return fmt.Sprintf("%.1f", v)
+	}
+	f2 := func(v float64, n int) string {
+		if n == 0 {
+			return "–"
+		}
+		return fmt.Sprintf("%.3f", v)
+	}
+
+	p("### Session setup\n\nSessions created and logged in (SASL PLAIN, restart, bind, presence) per second, and the time of one login. Ratio: boshd's sessions/s over the best peer's (higher is better).\n\n")
+	p("| target | N | logged in (median) | sessions/s | login p50 ms | login p99 ms | ratio |\n|---|---|---|---|---|---|---|\n")
+	rows(func(k key) {
+		rs := results[k]
+		ok, _ := median(rs, func(r *result) (float64, bool) { return float64(r.Setup.Ok), true })
+		ps, n := median(rs, func(r *result) (float64, bool) { return r.Setup.PerSecond, true })
+		l50, _ := median(rs, func(r *result) (float64, bool) { return r.Setup.LoginP50Ms, r.Setup.Ok > 0 })
+		l99, _ := median(rs, func(r *result) (float64, bool) { return r.Setup.LoginP99Ms, r.Setup.Ok > 0 })
+		p("| %s | %d | %.0f | %s | %s | %s | %s |\n", k.target, k.n, ok, f1(ps, n), f1(l50, n), f1(l99, n),
+			ratio(k, func(r *result) (float64, bool) { return r.Setup.PerSecond, true }, false))
+	})
+
+	p("\n### Memory per idle logged-in session\n\nRSS growth of each process from before setup to after %s idle, divided by the sessions logged in (KiB). For boshd rows the XMPP server behind it is measured too; the ratio compares boshd + server with the best peer's server alone (lower is better).\n\n", c.settle)
+	p("| target | N | boshd KiB | server KiB | total KiB | ratio |\n|---|---|---|---|---|---|\n")
+	rows(func(k key) {
+		rs := results[k]
+		bd, nb := median(rs, mem("boshd"))
+		kind := "prosody"
+		if strings.Contains(k.target, "ejabberd") {
+			kind = "ejabberd"
+		}
+		sv, ns := median(rs, mem(kind))
+		tot, nt := median(rs, memTotal)
+		p("| %s | %d | %s | %s | %s | %s |\n", k.target, k.n, f1(bd, nb), f1(sv, ns), f1(tot, nt), ratio(k, memTotal, true))
+	})
+
+	for _, rate := range rates {
+		p("\n### Message latency at %.0f messages/s\n\nFrom the send of the request carrying the message to its arrival at the partner session (ms). Ratio: boshd's p99 over the best peer's (lower is better).\n\n", rate)
+		p("| target | N | p50 | p90 | p99 | max | ratio p99 |\n|---|---|---|---|---|---|---|\n")
+		rows(func(k key) {
+			rs := results[k]
+			v50, n := median(rs, lat(rate, "p50"))
+			v90, _ := median(rs, lat(rate, "p90"))
+			v99, _ := median(rs, lat(rate, "p99"))
+			vmax, _ := median(rs, lat(rate, "max"))
+			p("| %s | %d | %s | %s | %s | %s | %s |\n", k.target, k.n, f1(v50, n), f1(v90, n), f1(v99, n), f1(vmax, n), ratio(k, lat(rate, "p99"), true))
+		})
+	}
+
+	p("\n### Delivery\n\nTotals over all runs (not medians): every lost or duplicated message counts. Send errors are requests that failed; sessions ended early were terminated before the close phase.\n\n")
+	p("| target | N | rate | runs | sent | delivered | lost | duplicated | send errors | sessions ended early | setup failures |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
+	rows(func(k key) {
+		for _, rate := range rates {
+			var sent, del, lost, dup, serr, ended, sfail int64
+			for _, r := range results[k] {
+				ended += r.SessionsEnded
+				sfail += int64(r.Setup.Failed)
+				if i := phase(r, rate); i >= 0 {
+					ph := r.Phases[i]
+					sent, del, lost, dup, serr = sent+ph.Sent, del+ph.Delivered, lost+ph.Lost, dup+ph.Duplicated, serr+ph.SendErrors
+				}
+			}
+			p("| %s | %d | %.0f | %d | %d | %d | %d | %d | %d | %d | %d |\n", k.target, k.n, rate, len(results[k]), sent, del, lost, dup, serr, ended, sfail)
+		}
+	})
+
+	for _, rate := range rates {
+		p("\n### CPU per delivered message at %.0f messages/s\n\nCPU time (user + system, /proc/PID/stat) of each process during the message phase divided by the messages delivered (ms). It includes the cost of re-issuing the held requests that each message answers. Ratio: boshd + server over the best peer's server (lower is better).\n\n", rate)
+		p("| target | N | boshd ms | server ms | total ms | ratio |\n|---|---|---|---|---|---|\n")
+		rows(func(k key) {
+			rs := results[k]
+			bd, nb := median(rs, cpu(rate, "boshd"))
+			kind := "prosody"
+			if strings.Contains(k.target, "ejabberd") {
+				kind = "ejabberd"
+			}
+			sv, ns := median(rs, cpu(rate, kind))
+			tot, nt := median(rs, cpu(rate, ""))
+			p("| %s | %d | %s | %s | %s | %s |\n", k.target, k.n, f2(bd, nb), f2(sv, ns), f2(tot, nt), ratio(k, cpu(rate, ""), true))
+		})
+	}
+	p("\n%s\n", endMark)
+
+	old, err := os.ReadFile(c.out)
+	if err != nil && !os.IsNotExist(err) {
+		return err
+	}
+	doc := string(old)
+	i, j := strings.Index(doc, beginMark), strings.Index(doc, endMark)
+	if i >= 0 && j > i {
+		doc = doc[:i] + b.String() + strings.TrimPrefix(doc[j+len(endMark):], "\n")
+	} else {
+		doc += "\n## Results\n\n" + b.String()
+	}
+	return os.WriteFile(c.out, []byte(doc), 0o644)
+}
+
+func gitHead() string {
+	out, err := execOutput("git", "log", "-1", "--format=%h %s")
+	if err != nil {
+		return "unknown commit"
+	}
+	return "commit " + strings.TrimSpace(out)
+}
+
+func execOutput(name string, args ...string) (string, error) {
+	out, err := exec.Command(name, args...).Output()
+	return string(out), err
+}
