@@ -309,9 +309,9 @@ func (s *Server) ejabberdRegisterMany(ctx context.Context, users map[string]stri
 	}
 	defer os.Remove(file)
 
-	// The accounts are registered by a few hundred concurrent callers on
-	// the server side; each reports to the collector, which halts with the
-	// failures if there are any.
+	// 32 workers in the helper node share the accounts and call the server
+	// concurrently (one mnesia transaction each); the collector halts with
+	// a non-zero status and a sample of the failures if there are any.
 	script := fmt.Sprintf(`
 Node = '%s',
 Host = %s,

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -94,16 +95,107 @@ func (p *process) signal(sig syscall.Signal) error {
 	return nil
 }
 
-// kill sends SIGKILL to the whole process group and waits until the
-// process is reaped.
+// kill sends SIGKILL to the whole process group and to every descendant
+// (some, like Erlang's erl_child_setup and its port programs, run in
+// sessions of their own), and waits until all of them are gone.
 func (p *process) kill() error {
+	var kids []procID
 	if !p.exited() {
+		kids = descendants(p.pid)
 		if err := syscall.Kill(-p.pid, syscall.SIGKILL); err != nil && err != syscall.ESRCH {
 			return err
 		}
 	}
 	<-p.done
-	return nil
+	return reapDescendants(kids)
+}
+
+// procID names a process unambiguously: a PID plus its start time, so a
+// recycled PID is never mistaken for the process it named.
+type procID struct {
+	pid   int
+	start string
+}
+
+// procStat returns the state, parent PID and start time of pid from
+// /proc/PID/stat (fields 3, 4 and 22; the command name before them is in
+// parentheses and may contain spaces).
+func procStat(pid int) (state byte, ppid int, start string, ok bool) {
+	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return 0, 0, "", false
+	}
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 {
+		return 0, 0, "", false
+	}
+	f := strings.Fields(string(b[i+1:])) // f[0] is field 3
+	if len(f) < 20 || f[0] == "" {
+		return 0, 0, "", false
+	}
+	ppid, err = strconv.Atoi(f[1])
+	if err != nil {
+		return 0, 0, "", false
+	}
+	return f[0][0], ppid, f[19], true
+}
+
+// descendants lists every process below pid (children, grandchildren...).
+func descendants(pid int) []procID {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	children := map[int][]procID{}
+	for _, e := range ents {
+		n, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if _, ppid, start, ok := procStat(n); ok {
+			children[ppid] = append(children[ppid], procID{n, start})
+		}
+	}
+	var out []procID
+	queue := []int{pid}
+	for len(queue) > 0 {
+		for _, c := range children[queue[0]] {
+			out = append(out, c)
+			queue = append(queue, c.pid)
+		}
+		queue = queue[1:]
+	}
+	return out
+}
+
+// alive reports whether the process named by id still exists (a zombie
+// awaiting its new parent counts as gone).
+func (id procID) alive() bool {
+	state, _, start, ok := procStat(id.pid)
+	return ok && start == id.start && state != 'Z'
+}
+
+// reapDescendants kills the listed processes that are still alive (once
+// orphaned they would only exit when they notice their pipes closed) and
+// waits until they are gone.
+func reapDescendants(kids []procID) error {
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		var left []int
+		for _, k := range kids {
+			if k.alive() {
+				_ = syscall.Kill(k.pid, syscall.SIGKILL)
+				left = append(left, k.pid)
+			}
+		}
+		if len(left) == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("processes %v survived SIGKILL", left)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // freePorts returns n distinct loopback TCP ports that were free a moment

@@ -36,6 +36,9 @@ func (s *Server) Register(ctx context.Context, user, pass string) error {
 // printable ASCII. Accounts that exist are an error for ejabberd and are
 // overwritten for Prosody.
 func (s *Server) RegisterMany(ctx context.Context, users map[string]string) error {
+	if len(users) == 0 {
+		return nil
+	}
 	start := time.Now()
 	var err error
 	switch s.Kind {

@@ -361,7 +361,11 @@ func (s *Server) Stop() error {
 
 func (s *Server) stop() error {
 	var errs []error
+	var kids []procID
 	if s.proc != nil && !s.proc.exited() {
+		// Descendants outside the process group (Erlang's port
+		// programs) are found now, while they are still below the server.
+		kids = descendants(s.proc.pid)
 		ctx, cancel := context.WithTimeout(context.Background(), stopTimeout)
 		defer cancel()
 		var err error
@@ -386,6 +390,9 @@ func (s *Server) stop() error {
 	}
 	if s.proc != nil {
 		<-s.proc.done
+	}
+	if err := reapDescendants(kids); err != nil {
+		errs = append(errs, err)
 	}
 	if err := s.removeDir(); err != nil {
 		errs = append(errs, err)

@@ -173,6 +173,8 @@ func TestTLSServer(t *testing.T) {
 // checkOwnBOSH creates a BOSH session (XEP-0124 §7.1, XEP-0206 §4) at the
 // server's own endpoint and checks the CORS preflight answer.
 func checkOwnBOSH(t *testing.T, ctx context.Context, s *Server) {
+	// No keep-alive: no transport goroutine outlives the check.
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
 	wantSuffix := map[string]string{KindProsody: "/http-bind", KindEjabberd: "/bosh"}[s.Kind]
 	if !strings.HasPrefix(s.BOSHURL, "http://127.0.0.1:") || !strings.HasSuffix(s.BOSHURL, wantSuffix) {
 		t.Fatalf("BOSHURL = %q", s.BOSHURL)
@@ -180,7 +182,7 @@ func checkOwnBOSH(t *testing.T, ctx context.Context, s *Server) {
 	body := fmt.Sprintf("<body content='text/xml; charset=utf-8' hold='1' rid='1573741820' to='%s' ver='1.6' wait='10' xml:lang='en' xmlns='http://jabber.org/protocol/httpbind' xmlns:xmpp='urn:xmpp:xbosh' xmpp:version='1.0'/>", s.Domain)
 	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, s.BOSHURL, strings.NewReader(body))
 	req.Header.Set("Content-Type", "text/xml; charset=utf-8")
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,7 +196,7 @@ func checkOwnBOSH(t *testing.T, ctx context.Context, s *Server) {
 	req.Header.Set("Origin", "http://app.example")
 	req.Header.Set("Access-Control-Request-Method", "POST")
 	req.Header.Set("Access-Control-Request-Headers", "content-type")
-	resp, err = http.DefaultClient.Do(req)
+	resp, err = client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

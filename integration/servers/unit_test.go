@@ -3,8 +3,10 @@ package servers
 import (
 	"net"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestProsodyEncode(t *testing.T) {
@@ -140,5 +142,31 @@ func TestListenerOwnedBy(t *testing.T) {
 	l.Close()
 	if _, listening, err = listenerOwnedBy(os.Getpid(), port); listening || err != nil {
 		t.Errorf("closed port: listening=%v err=%v", listening, err)
+	}
+}
+
+// TestKillReachesOtherSessions: kill also ends descendants that left the
+// process group (as Erlang's port programs do with setsid).
+func TestKillReachesOtherSessions(t *testing.T) {
+	p, err := startProcess("/bin/sh", []string{"-c", "setsid sleep 60 & exec sleep 60"}, os.Environ(), t.TempDir(), filepath.Join(t.TempDir(), "console.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kids []procID
+	for deadline := time.Now().Add(5 * time.Second); len(kids) == 0; {
+		if time.Now().After(deadline) {
+			p.kill()
+			t.Fatal("the setsid child never appeared")
+		}
+		time.Sleep(10 * time.Millisecond)
+		kids = descendants(p.pid)
+	}
+	if err := p.kill(); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range kids {
+		if k.alive() {
+			t.Errorf("descendant %d survived kill", k.pid)
+		}
 	}
 }
