@@ -22,6 +22,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -47,7 +48,9 @@ const (
 )
 
 // Targets, in table order.
-var allTargets = []string{"boshd+prosody", "boshd+ejabberd", "prosody-bosh", "ejabberd-bosh"}
+// The "boshd-h2" targets serve HTTPS and boshload speaks HTTP/2 to them,
+// so that held requests share connections (for the per-process ceiling).
+var allTargets = []string{"boshd+prosody", "boshd+ejabberd", "boshd-h2+prosody", "boshd-h2+ejabberd", "prosody-bosh", "ejabberd-bosh"}
 
 type config struct {
 	ns       []int
@@ -68,7 +71,7 @@ func main() {
 	flag.StringVar(&c.rates, "rates", "200,1000", "message rates (one message phase each, on the same sessions)")
 	flag.IntVar(&c.runs, "runs", 3, "runs per target and N; the tables quote the median")
 	flag.DurationVar(&c.duration, "duration", 60*time.Second, "length of each message phase")
-	tList := flag.String("targets", strings.Join(allTargets, ","), "targets to run")
+	tList := flag.String("targets", "boshd+prosody,boshd+ejabberd,prosody-bosh,ejabberd-bosh", "targets to run, of: "+strings.Join(allTargets, ","))
 	flag.StringVar(&c.out, "out", "docs/benchmarks.md", "markdown file whose results section is rewritten")
 	flag.StringVar(&c.jsonDir, "json-dir", "", "keep every boshload JSON result here (default: a temporary directory)")
 	flag.IntVar(&c.conc, "c", 100, "setup concurrency")
@@ -220,19 +223,25 @@ func withServer(kind string, users map[string]string, f func(*servers.Server) er
 func runOne(c config, srv *servers.Server, t string, n, run int, boshdBin, boshloadBin string) (*result, error) {
 	url := srv.BOSHURL
 	pids := fmt.Sprintf("%s=%d", srv.Kind, srv.PID)
-	if strings.HasPrefix(t, "boshd+") {
-		b, err := startBoshd(boshdBin, srv)
+	var extra []string
+	if strings.HasPrefix(t, "boshd") {
+		h2 := strings.HasPrefix(t, "boshd-h2+")
+		b, err := startBoshd(boshdBin, srv, h2)
 		if err != nil {
 			return nil, err
 		}
 		defer b.stop()
 		url = b.url
 		pids = fmt.Sprintf("boshd=%d,%s", b.cmd.Process.Pid, pids)
+		if h2 {
+			extra = []string{"-h2", "-insecure"}
+		}
 	}
 	jsonPath := filepath.Join(c.jsonDir, fmt.Sprintf("%s-n%d-run%d.json", t, n, run))
 	args := []string{"-url", url, "-domain", srv.Domain, "-n", strconv.Itoa(n), "-c", strconv.Itoa(c.conc),
 		"-user", "load%d", "-password", password, "-rate", c.rates, "-duration", c.duration.String(),
 		"-settle", c.settle.String(), "-pids", pids, "-json", jsonPath, "-label", t}
+	args = append(args, extra...)
 	args = append(args, strings.Fields(c.extra)...)
 	logf("%s N=%d run %d: boshload %s", t, n, run, strings.Join(args, " "))
 	// Every phase of boshload is bounded; this bounds the whole.
@@ -258,10 +267,19 @@ type boshdProc struct {
 	log *os.File
 }
 
-func startBoshd(bin string, srv *servers.Server) (*boshdProc, error) {
+func startBoshd(bin string, srv *servers.Server, tlsOn bool) (*boshdProc, error) {
 	dir, err := os.MkdirTemp("", "boshd-bench-")
 	if err != nil {
 		return nil, err
+	}
+	scheme, tlsKeys, client := "http", "", http.DefaultClient
+	if tlsOn {
+		cert, key := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+		if err := selfSigned(cert, key); err != nil {
+			return nil, err
+		}
+		scheme, tlsKeys = "https", fmt.Sprintf("tls_cert = %q\ntls_key = %q\n", cert, key)
+		client = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
 	}
 	for attempt := 0; attempt < 3; attempt++ {
 		port, err := freePort()
@@ -270,7 +288,7 @@ func startBoshd(bin string, srv *servers.Server) (*boshdProc, error) {
 		}
 		cfg := fmt.Sprintf(`[http]
 listen = "127.0.0.1:%d"
-[bosh]
+%s[bosh]
 max_sessions = 30000
 [upstream]
 tls = "off"
@@ -279,7 +297,7 @@ name = %q
 routes = [%q]
 [log]
 level = "warn"
-`, port, srv.Domain, srv.Addr)
+`, port, tlsKeys, srv.Domain, srv.Addr)
 		path := filepath.Join(dir, "boshd.toml")
 		if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 			return nil, err
@@ -293,8 +311,8 @@ level = "warn"
 		if err := cmd.Start(); err != nil {
 			return nil, err
 		}
-		b := &boshdProc{cmd: cmd, url: fmt.Sprintf("http://127.0.0.1:%d/http-bind", port), log: logFile}
-		if waitHTTP(b.url, 10*time.Second) == nil {
+		b := &boshdProc{cmd: cmd, url: fmt.Sprintf("%s://127.0.0.1:%d/http-bind", scheme, port), log: logFile}
+		if waitHTTP(client, b.url, 10*time.Second) == nil {
 			return b, nil
 		}
 		b.stop()
@@ -333,10 +351,10 @@ func freePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-func waitHTTP(url string, d time.Duration) error {
+func waitHTTP(c *http.Client, url string, d time.Duration) error {
 	deadline := time.Now().Add(d)
 	for {
-		resp, err := http.Get(url)
+		resp, err := c.Get(url)
 		if err == nil {
 			resp.Body.Close()
 			return nil
