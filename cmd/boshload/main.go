@@ -249,6 +249,9 @@ type MessagePhase struct {
 	PhaseSeconds                                         float64   `json:"phase_seconds"`
 	AchievedRate                                         float64   `json:"achieved_rate"`
 	CPU                                                  []ProcCPU `json:"cpu"`
+	// GeneratorCPUSeconds is boshload's own CPU time in the phase: on a
+	// small machine the generator competes with the target for the cores.
+	GeneratorCPUSeconds float64 `json:"generator_cpu_s"`
 }
 
 // ProcMemory is the RSS of one measured process around the setup phase.
@@ -388,9 +391,11 @@ func (l *loader) run(ctx context.Context) (*Result, error) {
 			continue
 		}
 		n := int(rate*o.duration.Seconds()) + 1
-		c0 := readCPU(l.pids)
+		self := []namedPID{{"boshload", os.Getpid()}}
+		c0, s0 := readCPU(l.pids), readCPU(self)
 		ph := l.messages(ctx, rate, first, n)
-		c1 := readCPU(l.pids)
+		c1, s1 := readCPU(l.pids), readCPU(self)
+		ph.GeneratorCPUSeconds = s1[0] - s0[0]
 		for i, p := range l.pids {
 			c := ProcCPU{Name: p.Name, PID: p.PID, Seconds: c1[i] - c0[i]}
 			if ph.Delivered > 0 {
