@@ -3,6 +3,8 @@ package browser
 import (
 	"testing"
 	"time"
+
+	"boshd/integration/servers"
 )
 
 // scenario is one browser test, run against every server.
@@ -19,23 +21,26 @@ var scenarios = []scenario{
 	{"StropheCleanDisconnect", 60 * time.Second, testStropheDisconnect},
 	{"StropheNetworkDrop", 90 * time.Second, testStropheNetworkDrop},
 	{"StropheKeepaliveReload", 60 * time.Second, testStropheReload},
+	{"ConverseUI", 90 * time.Second, testConverseUI},
 }
 
 // servers are the real XMPP servers the browsers reach through BOSH.
-var servers = []struct {
+var xmppServers = []struct {
 	name  string
-	start func(t *testing.T) *xmppServer
+	start func(t testing.TB, o servers.Options) *servers.Server
 }{
-	{"prosody", startProsody},
+	{servers.KindProsody, servers.Prosody},
+	{servers.KindEjabberd, servers.Ejabberd},
 }
 
 // TestBrowser drives headless Chromium, with the real Strophe.js and
 // Converse.js, through the BOSH endpoint under test (boshd unless
 // BROWSER_BOSH=own) to each real XMPP server.
 func TestBrowser(t *testing.T) {
-	for _, s := range servers {
+	for _, s := range xmppServers {
 		t.Run(s.name, func(t *testing.T) {
-			e := newEnv(t, s.start(t))
+			srv := s.start(t, servers.Options{OwnBOSH: boshMode() == "own"})
+			e := newEnv(t, &xmppServer{domain: srv.Domain, c2sAddr: srv.Addr, ownBOSH: srv.BOSHURL, register: srv.Register})
 			for _, sc := range scenarios {
 				t.Run(sc.name, func(t *testing.T) {
 					sc.run(t, e, time.Now().Add(sc.timeout))
@@ -43,9 +48,4 @@ func TestBrowser(t *testing.T) {
 			}
 		})
 	}
-}
-
-func startProsody(t *testing.T) *xmppServer {
-	p := startLocalProsody(t)
-	return &xmppServer{domain: p.domain, c2sAddr: p.c2sAddr, ownBOSH: p.boshURL, register: p.Register}
 }

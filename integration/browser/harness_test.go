@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -330,6 +331,42 @@ type tab struct {
 	name     string
 	ctx      context.Context
 	deadline time.Time
+
+	consoleMu sync.Mutex
+	console   []string // the page's console messages and exceptions, bounded
+}
+
+// collectConsole records the tab's console messages and uncaught
+// exceptions until t ends; a failed test gets them in its log.
+func (tb *tab) collectConsole(t *testing.T) {
+	ctx, cancel := context.WithCancel(tb.ctx)
+	msgs := chromedp.Console(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for m, err := range msgs {
+			if err != nil {
+				return
+			}
+			if m.Type == chromedp.ConsoleDebug {
+				continue
+			}
+			line := m.String()
+			if m.URL != "" {
+				line += fmt.Sprintf(" (%s:%d)", m.URL, m.Line+1)
+			}
+			tb.consoleMu.Lock()
+			tb.console = append(tb.console, line)
+			if len(tb.console) > 200 {
+				tb.console = tb.console[len(tb.console)-200:]
+			}
+			tb.consoleMu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
 }
 
 // openTab opens path (relative to the page origin) in a new tab of the
@@ -350,6 +387,7 @@ func (e *env) openTab(t *testing.T, name, path, readyExpr string, deadline time.
 	if err := chromedp.Do(ctx); err != nil {
 		t.Fatalf("%s: open tab: %v", name, err)
 	}
+	tb.collectConsole(t)
 	tb.navigate(e.pageURL+path, readyExpr)
 	return tb
 }
@@ -392,6 +430,12 @@ func tryEvalJS[T any](tb *tab, expr string) (T, error) {
 	return chromedp.Run(ctx, chromedp.Evaluate[T](expr, chromedp.EvalAwaitPromise))
 }
 
+// runCtx is a context for one action in the tab, bounded by the
+// scenario's deadline.
+func (tb *tab) runCtx() (context.Context, context.CancelFunc) {
+	return context.WithDeadline(tb.ctx, tb.deadline)
+}
+
 // do evaluates expr for its side effect.
 func (tb *tab) do(expr string) {
 	tb.t.Helper()
@@ -418,6 +462,11 @@ func (tb *tab) tryWaitFor(cond string, timeout time.Duration) error {
 // dump writes the tab's recorded Strophe state to the test log: what the
 // browser saw is the most useful thing when a scenario fails.
 func (tb *tab) dump() {
+	tb.consoleMu.Lock()
+	if len(tb.console) > 0 {
+		tb.t.Logf("%s: console:\n  %s", tb.name, strings.Join(tb.console, "\n  "))
+	}
+	tb.consoleMu.Unlock()
 	ctx, cancel := context.WithTimeout(tb.ctx, 5*time.Second)
 	defer cancel()
 	s, err := chromedp.Run(ctx, chromedp.Evaluate[string](`window.H ? JSON.stringify({
@@ -444,4 +493,15 @@ func shorten(s string) string {
 		return s[:200] + "..."
 	}
 	return s
+}
+
+// freePort returns a loopback TCP port that was free a moment ago.
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
 }

@@ -81,7 +81,7 @@ const H = {
   async connect(service, jid, password, opts = {}) {
     const conn = this._setup(service, opts);
     const done = this.waitStatus(['CONNECTED'], FAILED);
-    conn.connect(jid, password, (s, c) => this._onStatus(s, c));
+    conn.connect(jid, password, (s, c) => this._onStatus(s, c), opts.wait);
     const info = await done;
     if (opts.noPresence !== true) conn.send($pres());
     return info;
