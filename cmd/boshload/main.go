@@ -252,6 +252,10 @@ type MessagePhase struct {
 	// GeneratorCPUSeconds is boshload's own CPU time in the phase: on a
 	// small machine the generator competes with the target for the cores.
 	GeneratorCPUSeconds float64 `json:"generator_cpu_s"`
+	// LoadAvg1 is the machine's one-minute load average at the end of
+	// the phase (/proc/loadavg): a value far above the core count says
+	// that other work shared the machine.
+	LoadAvg1 float64 `json:"loadavg1"`
 }
 
 // ProcMemory is the RSS of one measured process around the setup phase.
@@ -396,6 +400,7 @@ func (l *loader) run(ctx context.Context) (*Result, error) {
 		ph := l.messages(ctx, rate, first, n)
 		c1, s1 := readCPU(l.pids), readCPU(self)
 		ph.GeneratorCPUSeconds = s1[0] - s0[0]
+		ph.LoadAvg1 = loadAvg1()
 		for i, p := range l.pids {
 			c := ProcCPU{Name: p.Name, PID: p.PID, Seconds: c1[i] - c0[i]}
 			if ph.Delivered > 0 {

@@ -82,3 +82,20 @@ func percentile(xs []float64, p float64) float64 {
 	k = max(0, min(k, len(s)-1))
 	return s[k]
 }
+
+// loadAvg1 is the one-minute load average, -1 when unreadable.
+func loadAvg1() float64 {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return -1
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return -1
+	}
+	v, err := strconv.ParseFloat(f[0], 64)
+	if err != nil {
+		return -1
+	}
+	return v
+}
