@@ -77,6 +77,7 @@ func main() {
 	flag.IntVar(&c.conc, "c", 100, "setup concurrency")
 	flag.DurationVar(&c.settle, "settle", 5*time.Second, "idle time before memory is read")
 	flag.StringVar(&c.extra, "boshload-args", "", "extra boshload arguments, space separated")
+	reportOnly := flag.Bool("report-only", false, "run nothing: rewrite -out from the JSON results kept in -json-dir")
 	flag.Parse()
 	for _, f := range strings.Split(*nList, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
@@ -86,6 +87,12 @@ func main() {
 		c.ns = append(c.ns, n)
 	}
 	c.targets = strings.Split(*tList, ",")
+	if *reportOnly {
+		if err := reportFromDir(c); err != nil {
+			fatalf("%v", err)
+		}
+		return
+	}
 	if err := runAll(c); err != nil {
 		fatalf("%v", err)
 	}
@@ -194,6 +201,35 @@ func runAll(c config) error {
 			return err
 		}
 	}
+	return writeDoc(c, results, versions)
+}
+
+// reportFromDir rebuilds the tables from the files runOne wrote
+// (TARGET-nN-runR.json), for the N values of -n.
+func reportFromDir(c config) error {
+	results := map[key][]*result{}
+	runs := 0
+	for _, t := range allTargets {
+		for _, n := range c.ns {
+			for run := 1; ; run++ {
+				raw, err := os.ReadFile(filepath.Join(c.jsonDir, fmt.Sprintf("%s-n%d-run%d.json", t, n, run)))
+				if err != nil {
+					break
+				}
+				var r result
+				if err := json.Unmarshal(raw, &r); err != nil {
+					return err
+				}
+				results[key{t, n}] = append(results[key{t, n}], &r)
+				runs = max(runs, run)
+			}
+		}
+	}
+	if len(results) == 0 {
+		return fmt.Errorf("no results in %s", c.jsonDir)
+	}
+	c.runs = runs
+	versions := map[string]string{"prosody": pkgVersion("prosody"), "ejabberd": pkgVersion("ejabberd")}
 	return writeDoc(c, results, versions)
 }
 

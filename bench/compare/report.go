@@ -164,14 +164,28 @@ func writeDoc(c config, results map[key][]*result, versions map[string]string) e
 
 	for _, rate := range rates {
 		p("\n### Message latency at %.0f messages/s\n\nFrom the send of the request carrying the message to its arrival at the partner session (ms). Ratio: boshd's p99 over the best peer's (lower is better).\n\n", rate)
-		p("| target | N | p50 | p90 | p99 | max | ratio p99 |\n|---|---|---|---|---|---|---|\n")
+		p("Also shown: the rate achieved, boshload's own CPU seconds in the phase and the machine's load average at its end (median of runs).\n\n")
+		p("| target | N | p50 | p90 | p99 | max | ratio p99 | achieved/s | boshload CPU s | load avg |\n|---|---|---|---|---|---|---|---|---|---|\n")
 		rows(func(k key) {
 			rs := results[k]
 			v50, n := median(rs, lat(rate, "p50"))
 			v90, _ := median(rs, lat(rate, "p90"))
 			v99, _ := median(rs, lat(rate, "p99"))
 			vmax, _ := median(rs, lat(rate, "max"))
-			p("| %s | %d | %s | %s | %s | %s | %s |\n", k.target, k.n, f1(v50, n), f1(v90, n), f1(v99, n), f1(vmax, n), ratio(k, lat(rate, "p99"), true))
+			field := func(g func(i int, r *result) float64) func(*result) (float64, bool) {
+				return func(r *result) (float64, bool) {
+					i := phase(r, rate)
+					if i < 0 {
+						return 0, false
+					}
+					return g(i, r), true
+				}
+			}
+			ach, na := median(rs, field(func(i int, r *result) float64 { return r.Phases[i].AchievedRate }))
+			gen, ng := median(rs, field(func(i int, r *result) float64 { return r.Phases[i].GeneratorCPUSeconds }))
+			la, nl := median(rs, field(func(i int, r *result) float64 { return r.Phases[i].LoadAvg1 }))
+			p("| %s | %d | %s | %s | %s | %s | %s | %s | %s | %s |\n", k.target, k.n, f1(v50, n), f1(v90, n), f1(v99, n), f1(vmax, n),
+				ratio(k, lat(rate, "p99"), true), f1(ach, na), f1(gen, ng), f1(la, nl))
 		})
 	}
 
