@@ -127,6 +127,8 @@ type result struct {
 		Duplicated, SendErrors     int64
 		P50Ms, P90Ms, P99Ms, MaxMs float64
 		AchievedRate               float64 `json:"achieved_rate"`
+		GeneratorCPUSeconds        float64 `json:"generator_cpu_s"`
+		LoadAvg1                   float64 `json:"loadavg1"`
 		CPU                        []struct {
 			Name           string  `json:"name"`
 			MsPerDelivered float64 `json:"ms_per_delivered"`
