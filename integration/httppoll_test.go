@@ -434,12 +434,15 @@ func TestHTTPPollProsody(t *testing.T) {
 }
 
 // TestHTTPPollIdleMeasure is the measurement of docs/polling.md, 10 real
-// minutes long: two clients that poll right after each answer sit idle,
-// one on a boshd with adaptive intervals (the defaults: poll_min 2s,
-// poll_max 30s, hold_cap 20s), one with a fixed 2s interval; a BOSH user
-// sends both a message 7m13s into the period. Run it with
+// minutes long: clients that poll right after each answer sit idle, on a
+// boshd with adaptive intervals (the defaults: poll_min 2s, poll_max 30s,
+// hold_cap 20s) and on one with a fixed 2s interval; in one pair a BOSH
+// user sends each a message 7m13s into the period, the other pair stays
+// idle throughout. All four run at once. Run it with
 //
 //	BOSHD_POLL_MEASURE=1 go test ./integration -run TestHTTPPollIdleMeasure -v -timeout 20m
+//
+// (BOSHD_POLL_MEASURE_PERIOD=1m shortens the period, for a try-out.)
 func TestHTTPPollIdleMeasure(t *testing.T) {
 	if os.Getenv("BOSHD_POLL_MEASURE") == "" {
 		t.Skip("10-minute measurement; set BOSHD_POLL_MEASURE=1")
@@ -453,7 +456,7 @@ func TestHTTPPollIdleMeasure(t *testing.T) {
 		period = d
 	}
 	msgAt := period * 433 / 600 // 7m13s of 10m
-	f := newPollFixture(t, "alice", "bob", "bob2")
+	f := newPollFixture(t, "alice", "on-msg", "off-msg", "on-idle", "off-idle")
 	fixed := httppoll.New(httppoll.Config{
 		Domains: f.domains, Path: "/http-poll-fixed",
 		PollInterval: func(time.Duration) time.Duration { return 2 * time.Second },
@@ -470,28 +473,30 @@ func TestHTTPPollIdleMeasure(t *testing.T) {
 		delay     time.Duration
 		intervals []int
 	}
-	measure := func(url, user string) result {
+	measure := func(url, user string, message bool) result {
 		c := newPollClient(t, url, true)
 		jid := c.login(ctx, f.xmpp.Domain, user, f.users[user])
 		c.requests = 0
 		c.intervals = nil
 		start := time.Now()
-		var sentAt time.Time
-		var once sync.Once
-		var res result
+		// The message is sent from its own goroutine, so that the client
+		// keeps polling as it would: its held poll is what gets it.
+		sent := make(chan time.Time, 1)
+		if message {
+			go func() {
+				time.Sleep(msgAt)
+				sent <- time.Now()
+				if err := sender.Send(ctx, []byte("<message to='"+jid+"' type='chat' id='idle-msg'><body>ping</body></message>")); err != nil {
+					t.Error(err)
+				}
+			}()
+		}
+		res := result{delay: -1}
 		for time.Since(start) < period {
-			if time.Since(start) >= msgAt {
-				once.Do(func() {
-					sentAt = time.Now()
-					if err := sender.Send(ctx, []byte("<message to='"+jid+"' type='chat' id='idle-msg'><body>ping</body></message>")); err != nil {
-						t.Error(err)
-					}
-				})
-			}
 			c.post("")
 			for _, el := range c.got {
 				if strings.Contains(string(el.Raw), "idle-msg") {
-					res.delay = time.Since(sentAt)
+					res.delay = time.Since(<-sent)
 				}
 			}
 			c.got = c.got[:0]
@@ -499,16 +504,33 @@ func TestHTTPPollIdleMeasure(t *testing.T) {
 		res.requests, res.intervals = c.requests, c.intervals
 		return res
 	}
-	var on, off result
+	var onMsg, offMsg, onIdle, offIdle result
 	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() { defer wg.Done(); on = measure(f.srv.URL+"/http-poll", "bob") }()
-	go func() { defer wg.Done(); off = measure(fixedSrv.URL, "bob2") }()
+	for _, run := range []struct {
+		res     *result
+		url     string
+		user    string
+		message bool
+	}{
+		{&onMsg, f.srv.URL + "/http-poll", "on-msg", true},
+		{&offMsg, fixedSrv.URL, "off-msg", true},
+		{&onIdle, f.srv.URL + "/http-poll", "on-idle", false},
+		{&offIdle, fixedSrv.URL, "off-idle", false},
+	} {
+		wg.Add(1)
+		go func() { defer wg.Done(); *run.res = measure(run.url, run.user, run.message) }()
+	}
 	wg.Wait()
+	t.Logf("%v idle: adaptive %d requests, fixed 2s %d requests (%.1fx fewer)",
+		period, onIdle.requests, offIdle.requests, float64(offIdle.requests)/float64(onIdle.requests))
 	t.Logf("%v idle, message at %v: adaptive %d requests, fixed 2s %d requests (%.1fx fewer); message delay adaptive %v, fixed %v",
-		period, msgAt, on.requests, off.requests, float64(off.requests)/float64(on.requests), on.delay, off.delay)
-	t.Logf("adaptive X-Poll-Interval sequence: %v", on.intervals)
-	if on.requests*5 > off.requests {
-		t.Errorf("adaptive made %d requests, fixed %d: not 5 times fewer", on.requests, off.requests)
+		period, msgAt, onMsg.requests, offMsg.requests, float64(offMsg.requests)/float64(onMsg.requests), onMsg.delay, offMsg.delay)
+	t.Logf("adaptive X-Poll-Interval sequence, idle: %v", onIdle.intervals)
+	t.Logf("adaptive X-Poll-Interval sequence, message: %v", onMsg.intervals)
+	if onIdle.requests*5 > offIdle.requests || onMsg.requests*5 > offMsg.requests {
+		t.Errorf("adaptive polling is not 5 times fewer requests")
+	}
+	if onMsg.delay < 0 || onMsg.delay > time.Second {
+		t.Errorf("message delay %v with adaptive polling: want well under a second", onMsg.delay)
 	}
 }
