@@ -4,16 +4,26 @@ import (
 	"bytes"
 	"encoding/xml"
 	"fmt"
+	"strings"
 )
 
-// removeStartTLS looks for the STARTTLS feature (RFC 6120 §5.4.1) among
-// the children of a <stream:features/> element and returns the element
-// without it, byte-exact otherwise: the client of a connection manager
-// cannot negotiate TLS on the upstream connection, so it must not see the
-// offer (XEP-0206 §4).
-func removeStartTLS(features []byte) (rest []byte, offered bool, err error) {
+// clientFeatures returns a <stream:features/> element without what the
+// client of a connection manager cannot use, byte-exact otherwise, and
+// whether STARTTLS was offered:
+//
+//   - the STARTTLS feature (RFC 6120 §5.4.1): the client cannot negotiate
+//     TLS on the upstream connection, so it must not see the offer
+//     (XEP-0206 §4);
+//   - SASL mechanisms with channel binding (SCRAM-*-PLUS, RFC 5802 §6):
+//     the client's TLS channel is not the upstream one, so binding to it
+//     can never succeed, and a client that supports binding would read the
+//     offer as a downgrade attack when it cannot use it.
+func clientFeatures(features []byte) (rest []byte, offered bool, err error) {
 	d := xml.NewDecoder(bytes.NewReader(features))
+	type cut struct{ from, to int64 }
+	var cuts []cut
 	depth := 0
+	inMechanisms := false
 	for {
 		before := d.InputOffset()
 		tok, err := d.Token()
@@ -23,20 +33,42 @@ func removeStartTLS(features []byte) (rest []byte, offered bool, err error) {
 		switch t := tok.(type) {
 		case xml.StartElement:
 			depth++
-			if depth == 2 && t.Name.Local == "starttls" && t.Name.Space == nsTLS {
+			switch {
+			case depth == 2 && t.Name.Local == "starttls" && t.Name.Space == nsTLS:
 				if err := d.Skip(); err != nil {
 					return nil, false, fmt.Errorf("stream features: %w", err)
 				}
-				after := d.InputOffset()
-				rest = make([]byte, 0, len(features)-int(after-before))
-				rest = append(rest, features[:before]...)
-				rest = append(rest, features[after:]...)
-				return rest, true, nil
+				depth--
+				offered = true
+				cuts = append(cuts, cut{before, d.InputOffset()})
+			case depth == 2 && t.Name.Local == "mechanisms" && t.Name.Space == nsSASL:
+				inMechanisms = true
+			case depth == 3 && inMechanisms && t.Name.Local == "mechanism":
+				var name string
+				if err := d.DecodeElement(&name, &t); err != nil {
+					return nil, false, fmt.Errorf("stream features: %w", err)
+				}
+				depth--
+				if strings.HasSuffix(strings.TrimSpace(name), "-PLUS") {
+					cuts = append(cuts, cut{before, d.InputOffset()})
+				}
 			}
 		case xml.EndElement:
 			depth--
+			if depth == 1 {
+				inMechanisms = false
+			}
 			if depth == 0 {
-				return features, false, nil
+				if len(cuts) == 0 {
+					return features, offered, nil
+				}
+				rest = make([]byte, 0, len(features))
+				last := int64(0)
+				for _, c := range cuts {
+					rest = append(rest, features[last:c.from]...)
+					last = c.to
+				}
+				return append(rest, features[last:]...), offered, nil
 			}
 		}
 	}

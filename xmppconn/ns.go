@@ -11,4 +11,6 @@ const (
 	nsStreamErrors = "urn:ietf:params:xml:ns:xmpp-streams"
 	// nsTLS qualifies <starttls/>, <proceed/> and <failure/> (RFC 6120 §5.4).
 	nsTLS = "urn:ietf:params:xml:ns:xmpp-tls"
+	// nsSASL qualifies <mechanisms/> (RFC 6120 §6.4.1).
+	nsSASL = "urn:ietf:params:xml:ns:xmpp-sasl"
 )

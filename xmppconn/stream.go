@@ -78,7 +78,7 @@ func (s *Stream) negotiate(ctx context.Context, d *Dialer) error {
 	}
 	offered := false
 	if s.features != nil {
-		rest, ok, err := removeStartTLS(s.features)
+		rest, ok, err := clientFeatures(s.features)
 		if err != nil {
 			return err
 		}
@@ -94,7 +94,7 @@ func (s *Stream) negotiate(ctx context.Context, d *Dialer) error {
 			return fmt.Errorf("after starttls: %w", err)
 		}
 		if s.features != nil {
-			rest, _, err := removeStartTLS(s.features)
+			rest, _, err := clientFeatures(s.features)
 			if err != nil {
 				return err
 			}
