@@ -49,6 +49,7 @@ var (
 	errClientEnded = errors.New("httppoll: the client closed its stream")
 	errExpired     = errors.New("httppoll: no successful request within the session timeout")
 	errShutdown    = errors.New("httppoll: boshd is shutting down")
+	errRefused     = errors.New("stream refused")
 	errStartTLS    = errors.New("httppoll: the client asked for STARTTLS, which boshd negotiates with the server itself")
 )
 
@@ -402,7 +403,7 @@ func (s *Session) openUpstream(ctx context.Context, raw []byte) (answer, bool) {
 		if errors.Is(err, session.ErrImproperAddressing) {
 			cond = "improper-addressing"
 		}
-		s.end(err)
+		s.end(fmt.Errorf("httppoll: %w: %w", errRefused, err))
 		return answer{id: IDUnknown, body: refusalDocument("", cond, "this connection manager does not serve that domain")}, true
 	}
 	s.log = s.log.WithField("domain", target.Domain)
@@ -412,7 +413,7 @@ func (s *Session) openUpstream(ctx context.Context, raw []byte) (answer, bool) {
 	stop()
 	cancel()
 	if err != nil {
-		err = fmt.Errorf("httppoll: connecting to %s: %w", target.Domain, err)
+		err = fmt.Errorf("httppoll: %w: connecting to %s: %w", errRefused, target.Domain, err)
 		s.end(err)
 		var se *xmppconn.StreamError
 		if errors.As(err, &se) {
@@ -456,6 +457,8 @@ func (s *Session) end(reason error) {
 		s.log.Info("session ended by the client")
 	case errors.Is(reason, session.ErrQueueFull):
 		s.log.WithError(reason).Warn("session ended: too much data waiting for the client")
+	case errors.Is(reason, errRefused):
+		s.log.WithError(reason).Info("session refused")
 	case errors.Is(reason, errExpired):
 		s.log.WithField("timeout", s.h.cfg.SessionTimeout).Info("session expired: no request within the session timeout")
 	default:
