@@ -22,11 +22,7 @@ func (w *responseBuilder) start(hint int) {
 }
 
 func (w *responseBuilder) attr(name, value string) {
-	w.buf = append(w.buf, ' ')
-	w.buf = append(w.buf, name...)
-	w.buf = append(w.buf, "='"...)
-	w.buf = appendEscaped(w.buf, value)
-	w.buf = append(w.buf, '\'')
+	w.buf = xmppconn.AppendAttr(w.buf, name, value)
 }
 
 func (w *responseBuilder) attrInt(name string, v int64) {
@@ -45,7 +41,7 @@ func (w *responseBuilder) attrUint(name string, v uint64) {
 	w.buf = append(w.buf, '\'')
 }
 
-// payloads closes the start tag and appends the elements, declaring the
+// elements closes the start tag and appends the elements, declaring the
 // stream prefix when a <stream:features/> or <stream:error/> is among them
 // (XEP-0206 §2) and qualifying top-level stanzas that inherited
 // jabber:client from the upstream stream header (RFC 6120 §4.8.3): inside
@@ -98,30 +94,3 @@ func elementsLen(els []xmppconn.Element) int {
 }
 
 func (w *responseBuilder) empty() { w.buf = append(w.buf, "/>"...) }
-
-// appendEscaped appends s escaped for a single-quoted attribute value.
-func appendEscaped(dst []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; c {
-		case '&':
-			dst = append(dst, "&amp;"...)
-		case '<':
-			dst = append(dst, "&lt;"...)
-		case '>':
-			dst = append(dst, "&gt;"...)
-		case '\'':
-			dst = append(dst, "&apos;"...)
-		case '"':
-			dst = append(dst, "&quot;"...)
-		case '\t':
-			dst = append(dst, "&#x9;"...)
-		case '\n':
-			dst = append(dst, "&#xA;"...)
-		case '\r':
-			dst = append(dst, "&#xD;"...)
-		default:
-			dst = append(dst, c)
-		}
-	}
-	return dst
-}

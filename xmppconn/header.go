@@ -29,25 +29,26 @@ const xmlDecl = "<?xml version='1.0'?>"
 // the XML declaration, in the order mellium and most clients use.
 func appendHeader(dst []byte, p StreamParams) []byte {
 	dst = append(dst, "<stream:stream"...)
-	dst = appendAttr(dst, "to", p.To)
+	dst = AppendAttr(dst, "to", p.To)
 	if p.From != "" {
-		dst = appendAttr(dst, "from", p.From)
+		dst = AppendAttr(dst, "from", p.From)
 	}
 	if p.Version != "" {
-		dst = appendAttr(dst, "version", p.Version)
+		dst = AppendAttr(dst, "version", p.Version)
 	}
 	if p.Lang != "" {
-		dst = appendAttr(dst, "xml:lang", p.Lang)
+		dst = AppendAttr(dst, "xml:lang", p.Lang)
 	}
-	dst = appendAttr(dst, "xmlns", nsClient)
-	dst = appendAttr(dst, "xmlns:stream", nsStream)
+	dst = AppendAttr(dst, "xmlns", nsClient)
+	dst = AppendAttr(dst, "xmlns:stream", nsStream)
 	return append(dst, '>')
 }
 
-// appendAttr appends ` name='value'` with value escaped for a single-quoted
+// AppendAttr appends ` name='value'` with value escaped for a single-quoted
 // attribute (XML 1.0 §2.3, §3.3.3: whitespace characters are written as
-// character references so that they survive attribute normalisation).
-func appendAttr(dst []byte, name, value string) []byte {
+// character references so that they survive attribute normalisation). The
+// front ends build their wrappers with it too.
+func AppendAttr(dst []byte, name, value string) []byte {
 	dst = append(dst, ' ')
 	dst = append(dst, name...)
 	dst = append(dst, '=', '\'')
