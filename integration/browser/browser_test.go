@@ -24,7 +24,7 @@ var scenarios = []scenario{
 	{"ConverseUI", 90 * time.Second, testConverseUI},
 }
 
-// servers are the real XMPP servers the browsers reach through BOSH.
+// xmppServers are the real XMPP servers the browsers reach through BOSH.
 var xmppServers = []struct {
 	name  string
 	start func(t testing.TB, o servers.Options) *servers.Server
