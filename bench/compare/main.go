@@ -30,11 +30,13 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -93,9 +95,51 @@ func main() {
 		}
 		return
 	}
+	stopOnSignal()
 	if err := runAll(c); err != nil {
 		fatalf("%v", err)
 	}
+}
+
+// cleanups stop what the program started (servers, boshd) when it is
+// interrupted; each is also run normally by its owner.
+var (
+	cleanupMu sync.Mutex
+	cleanups  = map[int]func(){}
+	cleanupID int
+)
+
+func atExit(f func()) (remove func()) {
+	cleanupMu.Lock()
+	defer cleanupMu.Unlock()
+	cleanupID++
+	id := cleanupID
+	cleanups[id] = f
+	return func() {
+		cleanupMu.Lock()
+		delete(cleanups, id)
+		cleanupMu.Unlock()
+	}
+}
+
+// stopOnSignal stops everything started and exits on SIGINT or SIGTERM.
+func stopOnSignal() {
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		sig := <-ch
+		logf("%v: stopping what was started", sig)
+		cleanupMu.Lock()
+		fs := make([]func(), 0, len(cleanups))
+		for _, f := range cleanups {
+			fs = append(fs, f)
+		}
+		cleanupMu.Unlock()
+		for _, f := range fs {
+			f()
+		}
+		os.Exit(1)
+	}()
 }
 
 func fatalf(format string, args ...any) {
@@ -250,6 +294,7 @@ func withServer(kind string, users map[string]string, f func(*servers.Server) er
 		return fmt.Errorf("start %s: %w", kind, err)
 	}
 	defer srv.Stop()
+	defer atExit(func() { srv.Stop() })()
 	logf("%s up: c2s %s, BOSH %s, pid %d; registering %d accounts", kind, srv.Addr, srv.BOSHURL, srv.PID, len(users))
 	if err := srv.RegisterMany(ctx, users); err != nil {
 		return err
@@ -269,6 +314,7 @@ func runOne(c config, srv *servers.Server, t string, n, run int, boshdBin, boshl
 			return nil, err
 		}
 		defer b.stop()
+		defer atExit(b.stop)()
 		url = b.url
 		pids = fmt.Sprintf("boshd=%d,%s", b.cmd.Process.Pid, pids)
 		if h2 {
@@ -287,7 +333,13 @@ func runOne(c config, srv *servers.Server, t string, n, run int, boshdBin, boshl
 	defer cancel()
 	cmd := exec.CommandContext(ctx, boshloadBin, args...)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	runErr := cmd.Run()
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	// boshload closes its sessions on SIGTERM before exiting.
+	remove := atExit(func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() })
+	runErr := cmd.Wait()
+	remove()
 	raw, err := os.ReadFile(jsonPath)
 	if err != nil {
 		return nil, fmt.Errorf("boshload: %v (no result: %v)", runErr, err)
