@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 )
@@ -107,7 +108,9 @@ func ParseBody(raw []byte) (*Body, error) {
 	if err := checkChars(raw); err != nil {
 		return nil, err
 	}
-	p := scanner{b: raw}
+	p := scanners.Get().(*scanner)
+	defer p.release()
+	p.b, p.i = raw, 0
 	if err := p.prolog(); err != nil {
 		return nil, err
 	}
@@ -116,6 +119,17 @@ func ParseBody(raw []byte) (*Body, error) {
 		return nil, err
 	}
 	return b, nil
+}
+
+// scanners recycles scanner state (a few hundred bytes of span buffers).
+var scanners = sync.Pool{New: func() any { return new(scanner) }}
+
+func (p *scanner) release() {
+	if cap(p.attrs) > 64 || cap(p.stack) > 64 || cap(p.decls) > 64 {
+		return // grown by an unusual body: let it go
+	}
+	p.b = nil
+	scanners.Put(p)
 }
 
 func malformed(format string, args ...any) error {
@@ -175,9 +189,6 @@ type scanner struct {
 	attrs []attrSpan
 	decls []nsDecl
 	stack []span
-	buf   [8]attrSpan
-	sbuf  [8]span
-	dbuf  [8]nsDecl
 }
 
 func (p *scanner) str(s span) []byte { return p.b[s.start:s.end] }
@@ -490,9 +501,9 @@ func (p *scanner) checkPrefixes(name span) error {
 
 // wrapper scans the <body/> element and everything after it.
 func (p *scanner) wrapper(b *Body) error {
-	p.attrs = p.buf[:0]
-	p.stack = p.sbuf[:0]
-	p.decls = p.dbuf[:0]
+	p.attrs = p.attrs[:0]
+	p.stack = p.stack[:0]
+	p.decls = p.decls[:0]
 	tagStart := p.i
 	name, empty, err := p.startTag()
 	if err != nil {
@@ -602,7 +613,7 @@ func (p *scanner) children(b *Body, wrapper span) error {
 			p.popDecls(depth)
 			depth--
 			if depth == 0 {
-				b.Payloads = append(b.Payloads, p.b[childStart:p.i:p.i])
+				b.addPayload(p.b[childStart:p.i:p.i])
 			}
 		case p.has("<![CDATA["):
 			if depth == 0 {
@@ -634,7 +645,7 @@ func (p *scanner) children(b *Body, wrapper span) error {
 			if empty {
 				p.popDecls(depth + 1)
 				if depth == 0 {
-					b.Payloads = append(b.Payloads, p.b[start:p.i:p.i])
+					b.addPayload(p.b[start:p.i:p.i])
 				}
 				continue
 			}
@@ -645,6 +656,14 @@ func (p *scanner) children(b *Body, wrapper span) error {
 			p.stack = append(p.stack, n)
 		}
 	}
+}
+
+// addPayload appends a payload, sized for a typical batch at first.
+func (b *Body) addPayload(p []byte) {
+	if b.Payloads == nil {
+		b.Payloads = make([][]byte, 0, 4)
+	}
+	b.Payloads = append(b.Payloads, p)
 }
 
 // popDecls forgets the declarations made at depth.

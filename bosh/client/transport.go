@@ -42,6 +42,8 @@ type Pool struct {
 
 	mu   sync.Mutex
 	idle map[string][]*pconn
+
+	wrote func(body []byte) // test hook: a request body is on the wire
 }
 
 // DefaultPool is the pool of sessions whose Config has neither HTTPClient
@@ -194,7 +196,12 @@ func (p *Pool) do(ctx context.Context, t *target, body []byte, maxSize int64, wr
 			fresh = true
 		}
 		stop := context.AfterFunc(ctx, func() { c.SetDeadline(longAgo) })
-		b, reusable, sentNothing, err := c.roundTrip(t, cl, body, maxSize, written)
+		b, reusable, sentNothing, err := c.roundTrip(t, cl, body, maxSize, func() {
+			if p.wrote != nil {
+				p.wrote(body)
+			}
+			written()
+		})
 		interrupted := !stop()
 		if err == nil && reusable && !interrupted {
 			p.put(c)
