@@ -30,7 +30,7 @@ func TestParseBody(t *testing.T) {
 			name: "creation response with features",
 			in: "<body " + hb + " xmlns:stream='" + NSStream + "' xmlns:xmpp='" + NSXBOSH + "' sid='a' wait='60' xmpp:restartlogic='true' xmpp:version='1.0'>" +
 				"<stream:features><mechanisms xmlns='" + NSSASL + "'><mechanism>PLAIN</mechanism></mechanisms></stream:features></body>",
-			attrs: map[string]string{"xmpp:restartlogic": "true", "xmpp:version": "1.0", "xmlns:stream": NSStream, "wait": "60"},
+			attrs:    map[string]string{"xmpp:restartlogic": "true", "xmpp:version": "1.0", "xmlns:stream": NSStream, "wait": "60"},
 			payloads: []string{"<stream:features><mechanisms xmlns='" + NSSASL + "'><mechanism>PLAIN</mechanism></mechanisms></stream:features>"},
 		},
 		{
