@@ -216,7 +216,9 @@ func TestPollingInterval(t *testing.T) {
 func TestPollingSessionAdvice(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newFakeClock(t, func(c *Config) {
-			c.PollInterval = func(idle time.Duration) time.Duration { return session.PollInterval(idle, 2*time.Second, 60*time.Second) }
+			c.PollInterval = func(idle time.Duration) time.Duration {
+				return session.PollInterval(idle, 2*time.Second, 60*time.Second)
+			}
 		})
 		sid := f.create("wait='10' hold='0'")
 		up := <-f.up.Conns

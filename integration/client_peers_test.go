@@ -43,9 +43,19 @@ func TestClientAgainstPeerBOSH(t *testing.T) {
 			if err := srv.RegisterMany(ctx, users); err != nil {
 				t.Fatal(err)
 			}
-			for _, mech := range []string{"PLAIN", "SCRAM-SHA-1"} {
-				t.Run(mech, func(t *testing.T) {
-					chat(t, srv, mech, users)
+			variants := []struct {
+				name, mech string
+				config     func(*client.Config)
+			}{
+				{"PLAIN", "PLAIN", func(*client.Config) {}},
+				{"SCRAM-SHA-1", "SCRAM-SHA-1", func(*client.Config) {}},
+				// Key sequencing (XEP-0124 §15, switching sequences every
+				// three requests, §15.5) and acknowledgements (§9.2).
+				{"keys-and-acks", "SCRAM-SHA-1", func(c *client.Config) { c.Keys, c.KeyCount, c.Ack = true, 4, true }},
+			}
+			for _, v := range variants {
+				t.Run(v.name, func(t *testing.T) {
+					chat(t, srv, v.mech, users, v.config)
 				})
 			}
 			t.Run("wrong-password", func(t *testing.T) {
@@ -67,12 +77,16 @@ func TestClientAgainstPeerBOSH(t *testing.T) {
 }
 
 // chat logs alice and bob in with mech, has them exchange messages in both
-// directions and closes both sessions.
-func chat(t *testing.T, srv *servers.Server, mech string, users map[string]string) {
+// directions, then play ping-pong (each answers the moment the other's
+// message arrives, the pattern that makes a client's next poll and its
+// answer race to the CM), and closes both sessions.
+func chat(t *testing.T, srv *servers.Server, mech string, users map[string]string, config func(*client.Config)) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	login := func(user string) *client.Session {
-		s, err := client.Connect(ctx, client.Config{URL: srv.BOSHURL, Domain: srv.Domain, Wait: 10, HTTPClient: traceClient(t, user)})
+		c := client.Config{URL: srv.BOSHURL, Domain: srv.Domain, Wait: 10, HTTPClient: traceClient(t, user)}
+		config(&c)
+		s, err := client.Connect(ctx, c)
 		if err != nil {
 			t.Fatalf("%s: %v", user, err)
 		}
@@ -132,6 +146,36 @@ func chat(t *testing.T, srv *servers.Server, mech string, users map[string]strin
 		return bytes.Contains(st, []byte("<body>second</body>"))
 	})
 
+	// Ping-pong: bob answers each ping as soon as it arrives.
+	const rounds = 30
+	pongs := make(chan error, 1)
+	go func() {
+		for i := range rounds {
+			want := fmt.Appendf(nil, "<body>ping-%d</body>", i)
+			st, err := nextStanza(ctx, bob, func(st []byte) bool { return bytes.Contains(st, want) })
+			if err == nil {
+				err = bob.Send(ctx, fmt.Appendf(nil, "<message xmlns='jabber:client' type='chat' to='%s'><body>pong-%d</body></message>", alice.JID, i))
+			}
+			if err != nil {
+				pongs <- fmt.Errorf("bob, round %d: %w (last %s)", i, err, st)
+				return
+			}
+		}
+		pongs <- nil
+	}()
+	for i := range rounds {
+		if err := alice.Send(ctx, fmt.Appendf(nil, "<message xmlns='jabber:client' type='chat' to='%s'><body>ping-%d</body></message>", bob.JID, i)); err != nil {
+			t.Fatal(err)
+		}
+		want := fmt.Appendf(nil, "<body>pong-%d</body>", i)
+		if _, err := nextStanza(ctx, alice, func(st []byte) bool { return bytes.Contains(st, want) }); err != nil {
+			t.Fatalf("alice, round %d: %v", i, err)
+		}
+	}
+	if err := <-pongs; err != nil {
+		t.Fatal(err)
+	}
+
 	for _, s := range []*client.Session{alice, bob} {
 		if err := s.Close(ctx, []byte("<presence xmlns='jabber:client' type='unavailable'/>")); err != nil {
 			t.Errorf("close %s: %v", s.JID, err)
@@ -150,6 +194,23 @@ func chat(t *testing.T, srv *servers.Server, mech string, users map[string]strin
 	for i, err := range runErr {
 		if !errors.Is(err, client.ErrClosed) {
 			t.Errorf("Run of session %d ended with %v, want ErrClosed", i, err)
+		}
+	}
+}
+
+// nextStanza reads s's stanzas until match accepts one.
+func nextStanza(ctx context.Context, s *client.Session, match func([]byte) bool) ([]byte, error) {
+	for {
+		select {
+		case st, ok := <-s.Receive():
+			if !ok {
+				return nil, fmt.Errorf("%s: session ended: %v", s.JID, s.Err())
+			}
+			if match(st) {
+				return st, nil
+			}
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%s: %w", s.JID, ctx.Err())
 		}
 	}
 }

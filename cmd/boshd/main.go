@@ -116,10 +116,10 @@ func newLogger(c config.Log) (*logrus.Logger, error) {
 
 // server is the running process: the HTTP listener and the front ends.
 type server struct {
-	cfg     config.Config
-	log     *logrus.Logger
-	http    *http.Server
-	bosh    *bosh.Handler
+	cfg  config.Config
+	log  *logrus.Logger
+	http *http.Server
+	bosh *bosh.Handler
 	// shutdowns are the front ends' Shutdown methods, called before the
 	// HTTP server's so that held requests are answered first.
 	shutdowns []func(context.Context) error
