@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"strings"
@@ -294,6 +295,14 @@ func (s *server) run(ctx context.Context) error {
 		entry = entry.WithField("domain:"+d.Name, strings.Join(d.Routes, " "))
 	}
 	entry.Infof("boshd serving %s://%s%s", scheme, ln.Addr(), s.cfg.HTTP.Path)
+	if s.cfg.Debug.PprofListen != "" {
+		stopPprof, err := s.servePprof(s.cfg.Debug.PprofListen)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		defer stopPprof()
+	}
 	errc := make(chan error, 1)
 	go func() {
 		if scheme == "https" {
@@ -322,4 +331,28 @@ func (s *server) run(ctx context.Context) error {
 	<-errc
 	s.log.Info("stopped")
 	return nil
+}
+
+// servePprof serves Go's runtime profiles (net/http/pprof) on addr, a
+// loopback address ([debug] pprof_listen), until the returned function is
+// called; that function stops the listener and waits for its goroutine.
+func (s *server) servePprof(addr string) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("debug.pprof_listen: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		hs.Serve(ln)
+	}()
+	s.log.Warnf("serving profiles on http://%s/debug/pprof/ (debug.pprof_listen)", ln.Addr())
+	return func() { hs.Close(); <-done }, nil
 }

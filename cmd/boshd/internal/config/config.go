@@ -41,6 +41,7 @@ type Config struct {
 	Upstream Upstream `toml:"upstream"`
 	Domains  []Domain `toml:"domain"`
 	Log      Log      `toml:"log"`
+	Debug    Debug    `toml:"debug"`
 }
 
 // HTTP is the [http] table: the listener and what it serves.
@@ -97,6 +98,13 @@ type Domain struct {
 type Log struct {
 	Level  string `toml:"level"`
 	Format string `toml:"format"`
+}
+
+// Debug is the [debug] table: diagnostics that are off by default.
+type Debug struct {
+	// PprofListen, when not empty, serves Go's net/http/pprof profiles on
+	// this loopback host:port (for benchmarks and profiling only).
+	PprofListen string `toml:"pprof_listen"`
 }
 
 // Default returns the settings used for every key the file leaves out.
@@ -287,6 +295,12 @@ func (c *Config) Validate() error {
 	}
 	if c.Log.Format != "text" && c.Log.Format != "json" {
 		bad("log.format", "must be text or json")
+	}
+	if c.Debug.PprofListen != "" {
+		host, _, err := net.SplitHostPort(c.Debug.PprofListen)
+		if ip := net.ParseIP(host); err != nil || (host != "localhost" && (ip == nil || !ip.IsLoopback())) {
+			bad("debug.pprof_listen", "%q is not a loopback host:port", c.Debug.PprofListen)
+		}
 	}
 	return errors.Join(errs...)
 }

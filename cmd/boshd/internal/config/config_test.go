@@ -38,6 +38,7 @@ func TestParseErrors(t *testing.T) {
 		{"tls policy", "[upstream]\ntls = \"maybe\"\n", []string{"upstream.tls"}},
 		{"route", "[[domain]]\nname = \"a.example\"\nroutes = [\"nohost\"]\n", []string{"domain[0].routes"}},
 		{"duplicate domain", "[[domain]]\nname = \"a\"\n[[domain]]\nname = \"A\"\n", []string{"listed twice"}},
+		{"pprof not on loopback", "[debug]\npprof_listen = \"0.0.0.0:6060\"\n", []string{"debug.pprof_listen"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
