@@ -65,6 +65,7 @@ type config struct {
 	conc     int
 	settle   time.Duration
 	extra    string
+	pprof    string
 }
 
 func main() {
@@ -79,6 +80,7 @@ func main() {
 	flag.IntVar(&c.conc, "c", 100, "setup concurrency")
 	flag.DurationVar(&c.settle, "settle", 5*time.Second, "idle time before memory is read")
 	flag.StringVar(&c.extra, "boshload-args", "", "extra boshload arguments, space separated")
+	flag.StringVar(&c.pprof, "pprof", "", "serve boshd's profiles on this loopback host:port ([debug] pprof_listen), to profile a run")
 	reportOnly := flag.Bool("report-only", false, "run nothing: rewrite -out from the JSON results kept in -json-dir")
 	flag.Parse()
 	for _, f := range strings.Split(*nList, ",") {
@@ -309,7 +311,7 @@ func runOne(c config, srv *servers.Server, t string, n, run int, boshdBin, boshl
 	var extra []string
 	if strings.HasPrefix(t, "boshd") {
 		h2 := strings.HasPrefix(t, "boshd-h2+")
-		b, err := startBoshd(boshdBin, srv, h2)
+		b, err := startBoshd(boshdBin, srv, h2, c.pprof)
 		if err != nil {
 			return nil, err
 		}
@@ -357,7 +359,7 @@ type boshdProc struct {
 	log *os.File
 }
 
-func startBoshd(bin string, srv *servers.Server, tlsOn bool) (*boshdProc, error) {
+func startBoshd(bin string, srv *servers.Server, tlsOn bool, pprofAddr string) (*boshdProc, error) {
 	dir, err := os.MkdirTemp("", "boshd-bench-")
 	if err != nil {
 		return nil, err
@@ -387,7 +389,9 @@ name = %q
 routes = [%q]
 [log]
 level = "warn"
-`, port, tlsKeys, srv.Domain, srv.Addr)
+[debug]
+pprof_listen = %q
+`, port, tlsKeys, srv.Domain, srv.Addr, pprofAddr)
 		path := filepath.Join(dir, "boshd.toml")
 		if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 			return nil, err
