@@ -65,7 +65,7 @@ func (s *Session) Login(ctx context.Context, user, pass, mechanism, resource str
 	auth := []byte("<auth xmlns='" + NSSASL + "' mechanism='" + mechanism + "'>")
 	auth = appendSASLData(auth, resp)
 	auth = append(auth, "</auth>"...)
-	if err := s.loginRequest(ctx, nil, auth); err != nil {
+	if _, err := s.loginRequest(ctx, nil, auth); err != nil {
 		return fmt.Errorf("client: login: send auth: %w", err)
 	}
 	for done := false; !done; {
@@ -89,7 +89,7 @@ func (s *Session) Login(ctx context.Context, user, pass, mechanism, resource str
 			r := []byte("<response xmlns='" + NSSASL + "'>")
 			r = appendSASLData(r, resp)
 			r = append(r, "</response>"...)
-			if err := s.loginRequest(ctx, nil, r); err != nil {
+			if _, err := s.loginRequest(ctx, nil, r); err != nil {
 				return fmt.Errorf("client: login: send response: %w", err)
 			}
 		case "success":
@@ -117,7 +117,7 @@ func (s *Session) Login(ctx context.Context, user, pass, mechanism, resource str
 	// Restart (XEP-0206 §5): the CM opens a new stream upstream and sends
 	// its features.
 	restart := map[string]string{"to": s.cfg.Domain, "xml:lang": s.cfg.Lang, "xmpp:restart": "true"}
-	if err := s.loginRequest(ctx, restart); err != nil {
+	if _, err := s.loginRequest(ctx, restart); err != nil {
 		return fmt.Errorf("client: login: restart: %w", err)
 	}
 	if _, err := s.awaitLogin(ctx, isFeatures); err != nil {
@@ -173,7 +173,7 @@ const (
 
 // iq sends an iq and waits for the answer with the same id.
 func (s *Session) iq(ctx context.Context, step, id string, iq []byte) (*element, error) {
-	if err := s.loginRequest(ctx, nil, iq); err != nil {
+	if _, err := s.loginRequest(ctx, nil, iq); err != nil {
 		return nil, fmt.Errorf("%s: %w", step, err)
 	}
 	raw, err := s.awaitLogin(ctx, func(p []byte) bool { return localName(p) == "iq" && attrOf(p, "id") == id })
@@ -203,29 +203,33 @@ func (s *Session) iq(ctx context.Context, step, id string, iq []byte) (*element,
 }
 
 // loginRequest sends one request of the login sequence; the login
-// elements of the answer join the login queue, the rest is delivered.
-func (s *Session) loginRequest(ctx context.Context, attrs map[string]string, payloads ...[]byte) error {
+// elements of the answer join the login queue, the rest is delivered. It
+// returns how many payloads the answer carried.
+func (s *Session) loginRequest(ctx context.Context, attrs map[string]string, payloads ...[]byte) (int, error) {
 	fl, err := s.begin(payloads, attrs, false)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	b, deliver, err := s.exchange(ctx, fl, isLoginElement)
 	s.complete(fl.rid, deliver)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	for _, p := range b.Payloads {
 		if isLoginElement(p) {
 			s.loginQueue = append(s.loginQueue, p)
 		}
 	}
-	return nil
+	return len(b.Payloads), nil
 }
 
 // awaitLogin returns the first queued login element that matches, sending
 // empty requests until one arrives (XEP-0206 §4: a client without features
-// polls). Features also update s.Features.
+// polls). In a polling session an empty answer to an empty request is
+// followed by a pause of 'polling' seconds, as in Run (XEP-0124 §12).
+// Features also update s.Features.
 func (s *Session) awaitLogin(ctx context.Context, match func([]byte) bool) ([]byte, error) {
+	pause := false
 	for {
 		for i, p := range s.loginQueue {
 			if match(p) {
@@ -238,9 +242,16 @@ func (s *Session) awaitLogin(ctx context.Context, match func([]byte) bool) ([]by
 				return p, nil
 			}
 		}
-		if err := s.loginRequest(ctx, nil); err != nil {
+		if pause {
+			if err := s.sleep(ctx, s.pollPause()); err != nil {
+				return nil, err
+			}
+		}
+		n, err := s.loginRequest(ctx, nil)
+		if err != nil {
 			return nil, err
 		}
+		pause = n == 0 && s.Polling()
 	}
 }
 

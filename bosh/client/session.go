@@ -333,7 +333,7 @@ func (s *Session) Send(ctx context.Context, stanzas ...[]byte) error {
 // Config.MaxRetries). Run returns when the session ends (its Err) or ctx
 // is done; call it after Login.
 func (s *Session) Run(ctx context.Context) error {
-	polling := s.Params.Hold == 0 && s.CreateResponse.Attrs["hold"] == "0" || s.Params.Requests == 1
+	polling := s.Polling()
 	var prev func() // delivers the previous answer
 	defer func() {
 		if prev != nil {
@@ -364,11 +364,25 @@ func (s *Session) Run(ctx context.Context) error {
 		if polling && len(b.Payloads) == 0 {
 			prev()
 			prev = nil
-			if err := s.sleep(ctx, time.Duration(s.Params.Polling)*time.Second+100*time.Millisecond); err != nil {
+			if err := s.sleep(ctx, s.pollPause()); err != nil {
 				return err
 			}
 		}
 	}
+}
+
+// Polling reports whether the CM made this a polling session (XEP-0124
+// §12): it said hold='0', or allows one request at a time. Such a session
+// must leave 'polling' seconds between two empty requests when the first
+// was answered without payloads, or the CM ends it with policy-violation.
+func (s *Session) Polling() bool {
+	return s.Params.Hold == 0 && s.CreateResponse.Attrs["hold"] == "0" || s.Params.Requests == 1
+}
+
+// pollPause is the pause after an empty answer in a polling session: the
+// CM's 'polling' (XEP-0124 §12) and a margin for clock granularity.
+func (s *Session) pollPause() time.Duration {
+	return time.Duration(s.Params.Polling)*time.Second + 100*time.Millisecond
 }
 
 // begin takes the turn to write a new request (requests go on the wire in

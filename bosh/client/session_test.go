@@ -884,6 +884,87 @@ func TestPollingSession(t *testing.T) {
 	}
 }
 
+// TestPollingLogin checks that Login keeps the pace of a polling session
+// (XEP-0124 §12) when the server is slow: the CM answers every request at
+// once and gives the SASL success only to the second empty poll, so Login
+// must poll twice in a row, at least 'polling' apart, and must not pause
+// after a request that was not empty.
+func TestPollingLogin(t *testing.T) {
+	var (
+		mu      sync.Mutex
+		later   []string  // reactions not given to the client yet
+		empties int       // empty polls since later was filled
+		lastAt  time.Time // the previous request, when it was empty and answered empty
+		gaps    []time.Duration
+	)
+	f := newFakeCM(t)
+	f.setHook(func(f *fakeCM, b *Body, raw []byte) (int, string, bool) {
+		if b.Attrs["sid"] == "" {
+			return 200, wrap(" sid='"+fakeSID+"' wait='10' hold='0' requests='1' polling='1' ver='1.6' xmpp:restartlogic='true' xmlns:xmpp='"+NSXBOSH+"'",
+				f.features()), true
+		}
+		now := time.Now()
+		f.mu.Lock()
+		var got []string
+		for _, p := range b.Payloads {
+			got = append(got, f.reactLocked(p)...)
+		}
+		if b.Attrs["xmpp:restart"] == "true" {
+			got = append(got, f.features())
+		}
+		f.mu.Unlock()
+		mu.Lock()
+		defer mu.Unlock()
+		empty := len(b.Payloads) == 0 && b.Attrs["xmpp:restart"] == ""
+		if empty && !lastAt.IsZero() {
+			gaps = append(gaps, now.Sub(lastAt))
+		}
+		lastAt = time.Time{}
+		if len(got) > 0 {
+			later, empties = got, 0
+			return 200, emptyBody, true // processed, but not ready yet
+		}
+		if empty {
+			empties++
+			// The first reaction (SASL) waits for the second empty poll,
+			// the others for the first.
+			if len(later) > 0 && (empties >= 2 || !strings.Contains(later[0], "<success")) {
+				ans := wrap("", later...)
+				later = nil
+				return 200, ans, true
+			}
+			lastAt = now
+		}
+		return 200, emptyBody, true
+	})
+	c := testConfig(t, f)
+	c.CreateAttrs = map[string]string{"hold": "0"}
+	ctx := testContext(t)
+	s, err := Connect(ctx, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !s.Polling() {
+		t.Fatalf("hold='0' answered with hold='0' requests='1': Polling() is false")
+	}
+	start := time.Now()
+	if err := s.Login(ctx, f.user, f.pass, "PLAIN", "r"); err != nil {
+		t.Fatal(err)
+	}
+	took := time.Since(start)
+	mu.Lock()
+	defer mu.Unlock()
+	if len(gaps) != 1 {
+		t.Fatalf("%d empty polls followed an empty answer to an empty poll, want 1 (the SASL wait)", len(gaps))
+	}
+	if gaps[0] < time.Second {
+		t.Errorf("empty polls %v apart with polling='1'", gaps[0])
+	}
+	if took > 3*time.Second {
+		t.Errorf("login took %v: paused where it did not need to", took)
+	}
+}
+
 // TestConnectionReuse checks that the pool keeps connections alive and
 // replaces one the server closed without counting a failure.
 func TestConnectionReuse(t *testing.T) {
