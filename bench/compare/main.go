@@ -211,42 +211,40 @@ func runAll(c config) error {
 			return fmt.Errorf("build %s: %v\n%s", pkg, err, out)
 		}
 	}
-	maxN := slices.Max(c.ns)
-	users := make(map[string]string, maxN)
-	for i := range maxN {
-		users["load"+strconv.Itoa(i)] = password
-	}
-
 	results := map[key][]*result{}
 	versions := map[string]string{}
-	for _, kind := range []string{servers.KindProsody, servers.KindEjabberd} {
-		var mine []string
-		for _, t := range c.targets {
-			if strings.Contains(t, kind) {
-				mine = append(mine, t)
-			}
+	// Every run gets fresh processes (server and boshd), so that each
+	// process's RSS growth is its own and not what its allocator kept from
+	// an earlier target. Runs are interleaved (run 1 of every target, then
+	// run 2, ...) so that a change in the machine's background load falls
+	// on every target alike.
+	for _, n := range c.ns {
+		users := make(map[string]string, n)
+		for i := range n {
+			users["load"+strconv.Itoa(i)] = password
 		}
-		if len(mine) == 0 {
-			continue
-		}
-		versions[kind] = pkgVersion(kind)
-		if err := withServer(kind, users, func(srv *servers.Server) error {
-			for _, n := range c.ns {
-				for _, t := range mine {
-					for run := 1; run <= c.runs; run++ {
-						r, err := runOne(c, srv, t, n, run, boshd, boshload)
-						if err != nil {
-							logf("%s N=%d run %d: %v", t, n, run, err)
-						}
-						if r != nil {
-							results[key{t, n}] = append(results[key{t, n}], r)
-						}
+		for run := 1; run <= c.runs; run++ {
+			for _, t := range c.targets {
+				kind := servers.KindEjabberd
+				if strings.Contains(t, servers.KindProsody) {
+					kind = servers.KindProsody
+				}
+				if _, ok := versions[kind]; !ok {
+					versions[kind] = pkgVersion(kind)
+				}
+				if err := withServer(kind, users, func(srv *servers.Server) error {
+					r, err := runOne(c, srv, t, n, run, boshd, boshload)
+					if err != nil {
+						logf("%s N=%d run %d: %v", t, n, run, err)
 					}
+					if r != nil {
+						results[key{t, n}] = append(results[key{t, n}], r)
+					}
+					return nil
+				}); err != nil {
+					return err
 				}
 			}
-			return nil
-		}); err != nil {
-			return err
 		}
 	}
 	return writeDoc(c, results, versions)
