@@ -10,12 +10,15 @@ import (
 	"strings"
 )
 
-// Header is what the server said in its stream header (RFC 6120 §4.7).
+// Header is what a peer said in its stream header (RFC 6120 §4.7): the
+// server's, or a client's where a front end reads the client's own stream
+// (XEP-0025).
 type Header struct {
-	Raw     []byte // the server's header bytes as sent (XML declaration + <stream:stream ...>)
+	Raw     []byte // the header bytes as sent (XML declaration + <stream:stream ...>)
 	ID      string // RFC 6120 §4.7.3
 	From    string // RFC 6120 §4.7.1
-	Version string // RFC 6120 §4.7.5; "" for a pre-1.0 server
+	To      string // RFC 6120 §4.7.2
+	Version string // RFC 6120 §4.7.5; "" for a pre-1.0 peer
 	Lang    string // RFC 6120 §4.7.4
 }
 
@@ -77,12 +80,14 @@ func AppendAttr(dst []byte, name, value string) []byte {
 	return append(dst, '\'')
 }
 
-// parseHeader reads the attributes of a server's stream header (RFC 6120
-// §4.7) and checks that its prefix is bound to the streams namespace
-// (RFC 6120 §4.8.1, 'invalid-namespace').
-func parseHeader(raw []byte) (Header, error) {
+// ParseHeader reads the attributes of a stream header (RFC 6120 §4.7), as
+// a Splitter returns it (KindHeader), and checks that its prefix is bound
+// to the streams namespace (RFC 6120 §4.8.1, 'invalid-namespace'). Stream
+// uses it for the server's headers, the XEP-0025 front end for the
+// client's.
+func ParseHeader(raw []byte) (Header, error) {
 	h := Header{Raw: raw}
-	start, err := firstStart(raw)
+	start, err := StartTag(raw)
 	if err != nil {
 		return h, fmt.Errorf("stream header: %w", err)
 	}
@@ -93,6 +98,8 @@ func parseHeader(raw []byte) (Header, error) {
 			h.ID = a.Value
 		case a.Name.Space == "" && a.Name.Local == "from":
 			h.From = a.Value
+		case a.Name.Space == "" && a.Name.Local == "to":
+			h.To = a.Value
 		case a.Name.Space == "" && a.Name.Local == "version":
 			h.Version = a.Value
 		case a.Name.Space == "xml" && a.Name.Local == "lang":
@@ -107,9 +114,11 @@ func parseHeader(raw []byte) (Header, error) {
 	return h, nil
 }
 
-// firstStart returns the first start tag in raw, with prefixes as written
-// (Name.Space is the prefix) and attribute values unescaped.
-func firstStart(raw []byte) (xml.StartElement, error) {
+// StartTag returns the first start tag in raw (an Element's Raw), with
+// prefixes as written (Name.Space is the prefix, not a namespace) and
+// attribute values unescaped: enough to read a header's or a top-level
+// element's attributes without parsing the whole element.
+func StartTag(raw []byte) (xml.StartElement, error) {
 	d := xml.NewDecoder(bytes.NewReader(raw))
 	for {
 		tok, err := d.RawToken()

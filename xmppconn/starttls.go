@@ -59,7 +59,7 @@ func (s *Stream) startTLS(ctx context.Context, d *Dialer) error {
 // xmlnsIs reports whether the first start tag of raw declares the default
 // namespace ns.
 func xmlnsIs(raw []byte, ns string) bool {
-	se, err := firstStart(raw)
+	se, err := StartTag(raw)
 	if err != nil {
 		return false
 	}

@@ -126,7 +126,7 @@ func (s *Stream) open() error {
 	default:
 		return fmt.Errorf("expected a stream header, got %s %.100q", el.Kind, el.Raw)
 	}
-	h, err := parseHeader(el.Raw)
+	h, err := ParseHeader(el.Raw)
 	if err != nil {
 		return err
 	}
@@ -251,7 +251,7 @@ func (s *Stream) Next() (Element, error) {
 	}
 	switch el.Kind {
 	case KindHeader:
-		if h, err := parseHeader(el.Raw); err == nil {
+		if h, err := ParseHeader(el.Raw); err == nil {
 			s.mu.Lock()
 			s.header = h
 			s.mu.Unlock()

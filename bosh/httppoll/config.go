@@ -90,13 +90,7 @@ func (c Config) withDefaults() Config {
 		c.DialTimeout = DefaultDialTimeout
 	}
 	if c.Log == nil {
-		l := logrus.New()
-		l.SetOutput(discard{})
-		c.Log = l
+		c.Log = session.DiscardLogger()
 	}
 	return c
 }
-
-type discard struct{}
-
-func (discard) Write(p []byte) (int, error) { return len(p), nil }

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -28,9 +27,6 @@ type Handler struct {
 	// give up.
 	stop     context.Context
 	stopDial context.CancelFunc
-	// closers tracks the goroutines closing upstream streams of ended
-	// sessions, so that Shutdown can wait for them.
-	closers sync.WaitGroup
 }
 
 // New returns a Handler for cfg (see Config for the defaults).
@@ -58,20 +54,10 @@ func (h *Handler) Sessions() int { return h.reg.Len() }
 func (h *Handler) Shutdown(ctx context.Context) error {
 	h.closing.Store(true)
 	h.stopDial()
-	for _, s := range h.reg.Close() {
-		s.shutdown()
+	if err := h.reg.Shutdown(ctx, (*Session).shutdown); err != nil {
+		return fmt.Errorf("httppoll: %w", err)
 	}
-	done := make(chan struct{})
-	go func() {
-		h.closers.Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("httppoll: shutdown: %w", ctx.Err())
-	}
+	return nil
 }
 
 // infoPage is what a GET on the endpoint shows a person.

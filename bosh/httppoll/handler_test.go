@@ -31,8 +31,8 @@ func TestLogin(t *testing.T) {
 			t.Fatalf("X-Poll-Interval %d, want poll_min 2", r.interval)
 		}
 		f := <-p.ups
-		if f.hdr != (streamHeader{To: "example.com", From: "alice@example.com", Lang: "en", Version: "1.0"}) {
-			t.Fatalf("upstream opened with %+v", f.hdr)
+		if h := f.hdr; h.To != "example.com" || h.From != "alice@example.com" || h.Lang != "en" || h.Version != "1.0" {
+			t.Fatalf("upstream opened with %+v", h)
 		}
 		id := r.id
 
@@ -220,6 +220,16 @@ func TestBadRequest(t *testing.T) {
 		}
 		if r := p.post(id + ","); r.id != IDUnknown {
 			t.Fatalf("after the end: %s", r.id)
+		}
+		// A stream header whose prefix is not bound to the streams
+		// namespace (RFC 6120 §4.8.1) opens nothing.
+		wrongNS := strings.Replace(clientHeader, "http://etherx.jabber.org/streams", "urn:not-streams", 1)
+		if r := p.post("0," + wrongNS); r.id != IDBadRequest {
+			t.Fatalf("header in the wrong namespace answered %s, want -2:0", r.id)
+		}
+		synctest.Wait()
+		if len(p.ups) != 0 || p.h.Sessions() != 0 {
+			t.Fatal("a header in the wrong namespace opened an upstream stream or kept a session")
 		}
 	})
 }

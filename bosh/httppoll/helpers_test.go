@@ -32,7 +32,7 @@ const (
 type fakeUp struct {
 	wake     func()
 	maxQueue int
-	hdr      streamHeader
+	hdr      xmppconn.Header
 
 	mu       sync.Mutex
 	queue    []xmppconn.Element
@@ -175,7 +175,7 @@ func newHarness(t *testing.T, mod func(*Config)) *harness {
 		mod(&cfg)
 	}
 	p := &harness{t: t, h: New(cfg), logs: hook, ups: make(chan *fakeUp, 16)}
-	p.h.open = func(ctx context.Context, target session.Target, sh streamHeader, wake func()) (opened, error) {
+	p.h.open = func(ctx context.Context, target session.Target, sh xmppconn.Header, wake func()) (opened, error) {
 		if p.openErr != nil {
 			return opened{}, p.openErr
 		}

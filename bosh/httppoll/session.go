@@ -392,9 +392,9 @@ func (s *Session) feedSafely(ctx context.Context, p []byte) (fail answer, failed
 // and features are the client's first bytes. Called with s.mu held (the
 // client sends one request at a time, so nothing waits for the lock).
 func (s *Session) openUpstream(ctx context.Context, raw []byte) (answer, bool) {
-	sh, ok := parseHeader(raw)
-	if !ok {
-		s.end(errors.New("httppoll: unreadable stream header"))
+	sh, err := xmppconn.ParseHeader(raw)
+	if err != nil {
+		s.end(fmt.Errorf("httppoll: client stream: %w", err))
 		return answer{id: IDBadRequest}, true
 	}
 	target, err := s.h.cfg.Domains.Resolve(sh.To, "")
@@ -444,14 +444,11 @@ func (s *Session) end(reason error) {
 	s.state = StateClosed
 	s.stopExpiry()
 	close(s.done)
-	s.h.reg.Remove(s.regID)
-	if up := s.up; up != nil {
-		s.h.closers.Add(1)
-		go func() {
-			defer s.h.closers.Done()
-			up.Close()
-		}()
+	var stop func()
+	if s.up != nil {
+		stop = s.up.Close
 	}
+	s.h.reg.Retire(s.regID, stop)
 	switch {
 	case errors.Is(reason, errClientEnded):
 		s.log.Info("session ended by the client")

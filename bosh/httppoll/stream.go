@@ -1,9 +1,10 @@
 package httppoll
 
 import (
-	"bytes"
 	"encoding/xml"
 	"html"
+
+	"boshd/xmppconn"
 )
 
 // Namespaces of the client's stream that boshd looks at.
@@ -14,51 +15,6 @@ const (
 	nsCompress     = "http://jabber.org/protocol/compress" // XEP-0138
 	nsClient       = "jabber:client"                       // RFC 6120 §4.8.3
 )
-
-// streamHeader is what boshd reads from the client's <stream:stream>
-// (RFC 6120 §4.7): where to connect, and what to ask the server for.
-type streamHeader struct {
-	To, From, Lang, Version string
-}
-
-// parseHeader reads the attributes of a stream header element (with any
-// XML declaration before it). The Splitter has already checked its syntax.
-func parseHeader(raw []byte) (streamHeader, bool) {
-	start, ok := firstStart(raw)
-	if !ok {
-		return streamHeader{}, false
-	}
-	var h streamHeader
-	for _, a := range start.Attr {
-		switch {
-		case a.Name.Space == "" && a.Name.Local == "to":
-			h.To = a.Value
-		case a.Name.Space == "" && a.Name.Local == "from":
-			h.From = a.Value
-		case a.Name.Space == "" && a.Name.Local == "version":
-			h.Version = a.Value
-		case a.Name.Space == "xml" && a.Name.Local == "lang":
-			h.Lang = a.Value
-		}
-	}
-	return h, true
-}
-
-// firstStart returns the first start tag in raw, names unresolved
-// (Name.Space holds the prefix).
-func firstStart(raw []byte) (xml.StartElement, bool) {
-	d := xml.NewDecoder(bytes.NewReader(raw))
-	d.Strict = true
-	for {
-		tok, err := d.RawToken()
-		if err != nil {
-			return xml.StartElement{}, false
-		}
-		if s, ok := tok.(xml.StartElement); ok {
-			return s, true
-		}
-	}
-}
 
 // qualifiedName returns the prefixed name of a start tag ("stream:stream").
 func qualifiedName(s xml.StartElement) string {
@@ -85,8 +41,8 @@ func is(raw []byte, name, local, ns string) bool {
 	if name != local {
 		return false
 	}
-	s, ok := firstStart(raw)
-	if !ok || s.Name.Space != "" {
+	s, err := xmppconn.StartTag(raw)
+	if err != nil || s.Name.Space != "" {
 		return false
 	}
 	return defaultNS(s) == ns
@@ -97,7 +53,7 @@ func is(raw []byte, name, local, ns string) bool {
 // §4.4).
 func endTag(serverHeader []byte) []byte {
 	name := "stream:stream"
-	if s, ok := firstStart(serverHeader); ok {
+	if s, err := xmppconn.StartTag(serverHeader); err == nil {
 		name = qualifiedName(s)
 	}
 	return []byte("</" + name + ">")

@@ -34,10 +34,10 @@ type opened struct {
 
 // openFunc opens the upstream stream for a checked target; wake is called
 // whenever the server sent something or the stream ended.
-type openFunc func(ctx context.Context, t session.Target, h streamHeader, wake func()) (opened, error)
+type openFunc func(ctx context.Context, t session.Target, h xmppconn.Header, wake func()) (opened, error)
 
 // openRelay is the real openFunc: the shared dialer and relay.
-func (h *Handler) openRelay(ctx context.Context, t session.Target, sh streamHeader, wake func()) (opened, error) {
+func (h *Handler) openRelay(ctx context.Context, t session.Target, sh xmppconn.Header, wake func()) (opened, error) {
 	stream, err := h.cfg.Domains.Open(ctx, t, sh.From, sh.Lang, sh.Version)
 	if err != nil {
 		return opened{}, err
