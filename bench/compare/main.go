@@ -66,6 +66,7 @@ type config struct {
 	settle   time.Duration
 	extra    string
 	pprof    string
+	boshdBin string
 }
 
 func main() {
@@ -81,6 +82,7 @@ func main() {
 	flag.DurationVar(&c.settle, "settle", 5*time.Second, "idle time before memory is read")
 	flag.StringVar(&c.extra, "boshload-args", "", "extra boshload arguments, space separated")
 	flag.StringVar(&c.pprof, "pprof", "", "serve boshd's profiles on this loopback host:port ([debug] pprof_listen), to profile a run")
+	flag.StringVar(&c.boshdBin, "boshd", "", "use this boshd binary instead of building ./cmd/boshd (to compare builds)")
 	reportOnly := flag.Bool("report-only", false, "run nothing: rewrite -out from the JSON results kept in -json-dir")
 	flag.Parse()
 	for _, f := range strings.Split(*nList, ",") {
@@ -206,7 +208,12 @@ func runAll(c config) error {
 		return err
 	}
 	boshd, boshload := filepath.Join(tmp, "boshd"), filepath.Join(tmp, "boshload")
-	for bin, pkg := range map[string]string{boshd: "./cmd/boshd", boshload: "./cmd/boshload"} {
+	builds := map[string]string{boshd: "./cmd/boshd", boshload: "./cmd/boshload"}
+	if c.boshdBin != "" {
+		delete(builds, boshd)
+		boshd = c.boshdBin
+	}
+	for bin, pkg := range builds {
 		if out, err := exec.Command("go", "build", "-o", bin, pkg).CombinedOutput(); err != nil {
 			return fmt.Errorf("build %s: %v\n%s", pkg, err, out)
 		}
