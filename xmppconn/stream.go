@@ -18,9 +18,11 @@ var ErrClosed = errors.New("xmppconn: stream closed")
 // Stream is one upstream XML stream. Send and Restart may be called from any
 // goroutine; Next from one reader goroutine only; Close from any, more than once.
 //
-// A Stream starts no goroutine. Its memory while idle is the connection,
-// the splitter's small buffer (elements larger than a few KiB grow it
-// only while they are read) and, with TLS, crypto/tls's record buffers.
+// A Stream starts no goroutine. Its memory while idle is the connection
+// and, with TLS, crypto/tls's record buffers and the splitter's small
+// buffer; without TLS, a stream with nothing pending waits for the server
+// without any read buffer (elements larger than a few KiB grow the buffer
+// only while they are read).
 type Stream struct {
 	conn   net.Conn // *tls.Conn after STARTTLS; fixed once Open returns
 	raw    net.Conn // the TCP connection
@@ -163,7 +165,13 @@ func (s *Stream) next() (Element, error) {
 		if s.readErr != nil {
 			return Element{}, s.readErr
 		}
-		_, err = s.sp.fill(s.conn)
+		used := false
+		if s.conn == s.raw {
+			_, used, err = s.sp.fillIdle(s.raw)
+		}
+		if !used {
+			_, err = s.sp.fill(s.conn)
+		}
 		if err != nil {
 			switch {
 			case s.closing.Load():

@@ -597,3 +597,63 @@ func TestIdleStreamMemory(t *testing.T) {
 		t.Errorf("buffer of %d bytes kept after a large element, want at most %d", c, keepBufCap)
 	}
 }
+
+// TestIdleStreamHoldsNoBuffer checks that a plain TCP stream with nothing
+// pending waits for the server without a read buffer, and that elements
+// still arrive whole afterwards, including one larger than the pooled
+// buffer.
+func TestIdleStreamHoldsNoBuffer(t *testing.T) {
+	waiting := make(chan bool, 16)
+	idleWaitHook = func(sp *Splitter) {
+		select {
+		case waiting <- sp.buf == nil:
+		default:
+		}
+	}
+	t.Cleanup(func() { idleWaitHook = nil })
+	big := "<message><body>" + strings.Repeat("y", 3*initBufCap) + "</body></message>"
+	srv := newServer(t, func(p *peer) {
+		if !p.open("id", featuresBind) {
+			return
+		}
+		p.send("<message/>")
+		if p.expect("<presence/>") {
+			p.send(big)
+		}
+		p.drain()
+	})
+	s := openStream(t, srv.dialer())
+	el, err := s.Next()
+	must(t, err)
+	if string(el.Raw) != "<message/>" {
+		t.Fatalf("got %q", el.Raw)
+	}
+	for len(waiting) > 0 {
+		<-waiting // waits during Open and the first Next
+	}
+	got := make(chan Element, 1)
+	go func() {
+		el, err := s.Next()
+		if err != nil {
+			t.Error(err)
+		}
+		got <- el
+	}()
+	select {
+	case nilBuf := <-waiting:
+		if !nilBuf {
+			t.Error("an idle stream waits holding its read buffer")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the reader never waited without a buffer")
+	}
+	must(t, s.Send([]byte("<presence/>")))
+	select {
+	case el := <-got:
+		if string(el.Raw) != big {
+			t.Errorf("got %d bytes, want the %d-byte message", len(el.Raw), len(big))
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no element after the wait")
+	}
+}
