@@ -326,6 +326,9 @@ func (s *Session) wake() {
 		return
 	}
 	s.flush()
+	// The answer may have emptied the session's open requests: from now
+	// the client has to come back within 'inactivity' (§10).
+	s.armIdle()
 	if err := s.relay.Err(); err != nil && len(s.held) == 0 && s.relay.Pending() {
 		// Nobody to tell now; the next request (or the inactivity timer)
 		// ends the session. Keep the queue for it.

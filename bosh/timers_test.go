@@ -258,3 +258,37 @@ func TestPollingSessionAdvice(t *testing.T) {
 		}
 	})
 }
+
+// TestInactivityAfterAnswerWithData: a held request answered because the
+// server sent something (not because its wait ran out) starts the
+// inactivity clock too, so a client that then leaves is reaped.
+func TestInactivityAfterAnswerWithData(t *testing.T) {
+	tests := []struct {
+		name  string
+		quiet time.Duration
+		alive bool
+	}{
+		{"back just inside inactivity", 29 * time.Second, true},
+		{"silent past inactivity", 31 * time.Second, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				f := newFakeClock(t, nil)
+				sid := f.create("wait='50' hold='1'")
+				up := <-f.up.Conns
+				held := f.start(body(2, sid, "", ""))
+				synctest.Wait()
+				up.Push(t, `<message id='m'/>`)
+				if root := held(); root.FindElement("./message") == nil {
+					t.Fatalf("held request answered %v", root)
+				}
+				time.Sleep(tt.quiet)
+				root := f.do(body(3, sid, " type='terminate'", ""))
+				if alive := root.SelectAttrValue("condition", "") == ""; alive != tt.alive {
+					t.Fatalf("after %v of silence: %v, want alive=%v", tt.quiet, root.Attr, tt.alive)
+				}
+			})
+		})
+	}
+}
