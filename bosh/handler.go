@@ -169,7 +169,14 @@ func (s *Session) await(ctx context.Context, req *request) answer {
 		return a
 	default:
 	}
-	t := time.NewTimer(s.wait)
+	// In a session with wait='0' nothing is held, but a request that came
+	// ahead of its turn still waits for the missing rid: give it the
+	// inactivity period per round instead of none at all.
+	step := s.wait
+	if step <= 0 {
+		step = s.inactivity
+	}
+	t := time.NewTimer(step)
 	defer t.Stop()
 	for expiries := 0; ; {
 		select {
@@ -178,7 +185,7 @@ func (s *Session) await(ctx context.Context, req *request) answer {
 		case <-t.C:
 			expiries++
 			s.expire(req, expiries)
-			t.Reset(s.wait)
+			t.Reset(step)
 		case <-ctx.Done():
 			s.abandon(req)
 			return answer{}

@@ -292,3 +292,41 @@ func TestInactivityAfterAnswerWithData(t *testing.T) {
 		})
 	}
 }
+
+// TestOutOfOrderInNoWaitSession: in a session with wait='0' (a polling
+// session, §12) a request that arrives ahead of its turn waits for the
+// missing rid instead of ending the session at once (§14.2).
+func TestOutOfOrderInNoWaitSession(t *testing.T) {
+	tests := []struct {
+		name  string
+		gap   time.Duration // before the missing rid comes
+		alive bool
+	}{
+		{"missing rid a second later", time.Second, true},
+		{"missing rid never comes", 0, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				f := newFakeClock(t, nil)
+				sid := f.create("wait='0' hold='1'")
+				// rid 3 carries a stanza, so the two requests are no
+				// pair of empty polls (§12).
+				later := f.start(body(3, sid, "", `<presence xmlns='jabber:client'/>`))
+				if tt.gap == 0 {
+					if c := later().SelectAttrValue("condition", ""); c != "item-not-found" {
+						t.Fatalf("request whose predecessor never came answered %q", c)
+					}
+					return
+				}
+				time.Sleep(tt.gap)
+				if c := f.do(body(2, sid, "", "")).SelectAttrValue("condition", ""); c != "" {
+					t.Fatalf("rid 2 answered %s", c)
+				}
+				if c := later().SelectAttrValue("condition", ""); c != "" {
+					t.Fatalf("rid 3, sent %v ahead of rid 2, answered %s", tt.gap, c)
+				}
+			})
+		})
+	}
+}
