@@ -154,7 +154,7 @@ func (h *Handler) create(ctx context.Context, b *Body, rid uint64, addr string) 
 		w.empty()
 	}
 	a := answer{body: w.buf, pollSeconds: poll}
-	s.cache.add(rid, a, time.Now())
+	s.cache.add(rid, keysOf(b), a, time.Now())
 	s.lastAt = time.Now()
 	s.armIdle()
 	s.log.WithFields(logrus.Fields{"wait": wait, "hold": hold, "secure": stream.Secure()}).Info("session created")

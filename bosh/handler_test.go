@@ -362,6 +362,61 @@ func TestKeySequencing(t *testing.T) {
 	}
 }
 
+// TestRepeatedRIDNeedsTheOriginalKey: in a key-sequenced session (§15) a
+// resent rid is served (from the cache, or in place of the held copy)
+// only when it carries the original's key; otherwise it is an injection,
+// answered item-not-found, and the session ends.
+func TestRepeatedRIDNeedsTheOriginalKey(t *testing.T) {
+	k := []string{"seed"}
+	for i := 0; i < 3; i++ {
+		k = append(k, sha1Hex(k[len(k)-1]))
+	}
+	tests := []struct {
+		name   string
+		held   bool   // repeat while rid 11 is held, else after its answer
+		key    string // attributes of the repeat
+		served bool
+	}{
+		{"held, copy with the key", true, " key='" + k[2] + "'", true},
+		{"held, no key", true, "", false},
+		{"held, other key", true, " key='" + k[1] + "'", false},
+		{"cached, copy with the key", false, " key='" + k[2] + "'", true},
+		{"cached, no key", false, "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, nil)
+			sid, up, _ := h.open(10, 2, " newkey='"+k[3]+"'")
+			orig := h.async(body(11, sid, " key='"+k[2]+"'", ""))
+			time.Sleep(50 * time.Millisecond)
+			if !tt.held {
+				up.Push(t, `<message id='secret'/>`)
+				if r := orig(); !strings.Contains(r.raw, "secret") {
+					t.Fatalf("rid 11 answered %s", r.raw)
+				}
+			}
+			repeat := h.async(body(11, sid, tt.key, ""))
+			if tt.held && tt.served {
+				time.Sleep(50 * time.Millisecond)
+				up.Push(t, `<message id='secret'/>`)
+			}
+			r := repeat()
+			if got := strings.Contains(r.raw, "secret"); got != tt.served {
+				t.Fatalf("repeat answered %s, want served=%v", r.raw, tt.served)
+			}
+			if !tt.served && r.attr("condition") != "item-not-found" {
+				t.Fatalf("refused repeat answered %s, want item-not-found", r.raw)
+			}
+			if tt.held {
+				o := orig()
+				if want := map[bool]string{true: "error", false: "terminate"}[tt.served]; o.attr("type") != want {
+					t.Fatalf("held original answered %s, want type %q", o.raw, want)
+				}
+			}
+		})
+	}
+}
+
 func TestPauseAnswersAtOnce(t *testing.T) {
 	h := newHarness(t, nil)
 	sid, _, _ := h.open(10, 1, "")

@@ -17,6 +17,7 @@ const maxRID = 1<<53 - 1
 // cachedAnswer is an answer kept for retransmissions.
 type cachedAnswer struct {
 	rid    uint64
+	keys   keyAttrs // of the request answered, for checking copies (§15)
 	answer answer
 	sentAt time.Time
 }
@@ -27,12 +28,12 @@ type answerCache struct {
 	limit   int
 }
 
-func (c *answerCache) add(rid uint64, a answer, now time.Time) {
+func (c *answerCache) add(rid uint64, k keyAttrs, a answer, now time.Time) {
 	if len(c.entries) >= c.limit {
 		copy(c.entries, c.entries[1:])
 		c.entries = c.entries[:len(c.entries)-1]
 	}
-	c.entries = append(c.entries, cachedAnswer{rid: rid, answer: a, sentAt: now})
+	c.entries = append(c.entries, cachedAnswer{rid: rid, keys: k, answer: a, sentAt: now})
 }
 
 func (c *answerCache) get(rid uint64) (cachedAnswer, bool) {

@@ -109,11 +109,19 @@ func (s *Session) handle(b *Body, rid uint64) (*request, *answer) {
 	case rid <= s.lastRID:
 		// A retransmission (§14.3).
 		if c, ok := s.cache.get(rid); ok {
+			if !s.sameKeys(c.keys, b) {
+				s.end(ItemNotFound, fmt.Errorf("repeated rid %d without the original's key", rid), r)
+				return r, nil
+			}
 			a := c.answer
 			return nil, &a
 		}
 		for i, old := range s.held {
 			if old.rid == rid {
+				if !s.sameKeys(keysOf(old.body), b) {
+					s.end(ItemNotFound, fmt.Errorf("repeated rid %d without the original's key", rid), r)
+					return r, nil
+				}
 				s.held[i] = r
 				s.answerRecoverable(old)
 				return r, nil
@@ -123,6 +131,10 @@ func (s *Session) handle(b *Body, rid uint64) (*request, *answer) {
 		return r, nil
 	case s.pending[rid] != nil:
 		old := s.pending[rid]
+		if !s.sameKeys(keysOf(old.body), b) {
+			s.end(ItemNotFound, fmt.Errorf("repeated rid %d without the original's key", rid), r)
+			return r, nil
+		}
 		s.pending[rid] = r
 		s.answerRecoverable(old)
 		return r, nil
@@ -439,7 +451,7 @@ func (s *Session) deliver(r *request, a answer) {
 		return
 	}
 	r.answered = true
-	s.cache.add(r.rid, a, time.Now())
+	s.cache.add(r.rid, keysOf(r.body), a, time.Now())
 	if r.rid > s.lastAnswer {
 		s.lastAnswer = r.rid
 	}
