@@ -22,7 +22,7 @@ func writeDoc(c config, results map[key][]*result, versions map[string]string) e
 		}
 	}
 	p("- boshd: %s\n", gitHead())
-	p("- %d run(s) per row, median quoted; message phases of %s at %s messages/s on the same sessions; setup concurrency %d\n\n",
+	p("- up to %d run(s) per row (the setup table gives each row's count), median quoted; message phases of %s at %s messages/s on the same sessions; setup concurrency %d\n\n",
 		c.runs, c.duration, c.rates, c.conc)
 
 	var rates []float64
@@ -137,14 +137,14 @@ func writeDoc(c config, results map[key][]*result, versions map[string]string) e
 	}
 
 	p("### Session setup\n\nSessions created and logged in (SASL PLAIN, restart, bind, presence) per second, and the time of one login. Ratio: boshd's sessions/s over the best peer's (higher is better).\n\n")
-	p("| target | N | logged in (median) | sessions/s | login p50 ms | login p99 ms | ratio |\n|---|---|---|---|---|---|---|\n")
+	p("| target | N | runs | logged in (median) | sessions/s | login p50 ms | login p99 ms | ratio |\n|---|---|---|---|---|---|---|---|\n")
 	rows(func(k key) {
 		rs := results[k]
 		ok, _ := median(rs, func(r *result) (float64, bool) { return float64(r.Setup.Ok), true })
 		ps, n := median(rs, func(r *result) (float64, bool) { return r.Setup.PerSecond, true })
 		l50, _ := median(rs, func(r *result) (float64, bool) { return r.Setup.LoginP50Ms, r.Setup.Ok > 0 })
 		l99, _ := median(rs, func(r *result) (float64, bool) { return r.Setup.LoginP99Ms, r.Setup.Ok > 0 })
-		p("| %s | %d | %.0f | %s | %s | %s | %s |\n", k.target, k.n, ok, f1(ps, n), f1(l50, n), f1(l99, n),
+		p("| %s | %d | %d | %.0f | %s | %s | %s | %s |\n", k.target, k.n, len(rs), ok, f1(ps, n), f1(l50, n), f1(l99, n),
 			ratio(k, func(r *result) (float64, bool) { return r.Setup.PerSecond, true }, false))
 	})
 
