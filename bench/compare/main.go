@@ -67,6 +67,7 @@ type config struct {
 	extra    string
 	pprof    string
 	boshdBin string
+	boshdEnv string
 }
 
 func main() {
@@ -83,6 +84,7 @@ func main() {
 	flag.StringVar(&c.extra, "boshload-args", "", "extra boshload arguments, space separated")
 	flag.StringVar(&c.pprof, "pprof", "", "serve boshd's profiles on this loopback host:port ([debug] pprof_listen), to profile a run")
 	flag.StringVar(&c.boshdBin, "boshd", "", "use this boshd binary instead of building ./cmd/boshd (to compare builds)")
+	flag.StringVar(&c.boshdEnv, "boshd-env", "", "extra environment of boshd, space separated (e.g. GOMAXPROCS=1 GOGC=50), for tuning experiments")
 	reportOnly := flag.Bool("report-only", false, "run nothing: rewrite -out from the JSON results kept in -json-dir")
 	flag.Parse()
 	for _, f := range strings.Split(*nList, ",") {
@@ -316,7 +318,7 @@ func runOne(c config, srv *servers.Server, t string, n, run int, boshdBin, boshl
 	var extra []string
 	if strings.HasPrefix(t, "boshd") {
 		h2 := strings.HasPrefix(t, "boshd-h2+")
-		b, err := startBoshd(boshdBin, srv, h2, c.pprof)
+		b, err := startBoshd(boshdBin, srv, h2, c.pprof, strings.Fields(c.boshdEnv))
 		if err != nil {
 			return nil, err
 		}
@@ -364,7 +366,7 @@ type boshdProc struct {
 	log *os.File
 }
 
-func startBoshd(bin string, srv *servers.Server, tlsOn bool, pprofAddr string) (*boshdProc, error) {
+func startBoshd(bin string, srv *servers.Server, tlsOn bool, pprofAddr string, env []string) (*boshdProc, error) {
 	dir, err := os.MkdirTemp("", "boshd-bench-")
 	if err != nil {
 		return nil, err
@@ -406,6 +408,7 @@ pprof_listen = %q
 			return nil, err
 		}
 		cmd := exec.Command(bin, "-config", path)
+		cmd.Env = append(os.Environ(), env...)
 		cmd.Stdout, cmd.Stderr = logFile, logFile
 		if err := cmd.Start(); err != nil {
 			return nil, err
