@@ -337,6 +337,48 @@ func TestTerminateForwardsPayloadThenCloses(t *testing.T) {
 	}
 }
 
+// TestTerminateAnswersEveryOpenRequest: a terminate request is answered
+// <body type='terminate'/> (§13), and so is every other open request: the
+// ones held before it and one that came ahead of its turn after it, which
+// would otherwise never be answered.
+func TestTerminateAnswersEveryOpenRequest(t *testing.T) {
+	tests := []struct {
+		name  string
+		other uint64 // rid of the other open request; the terminate is 12
+	}{
+		{"held before the terminate", 11},
+		{"ahead of its turn after the terminate", 13},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, nil)
+			sid, _, _ := h.open(10, 5, "")
+			if tt.other > 12 {
+				held := h.async(body(11, sid, "", ""))
+				defer func() {
+					if r := held(); r.attr("type") != "terminate" {
+						t.Errorf("held rid 11 answered %s", r.raw)
+					}
+				}()
+				time.Sleep(50 * time.Millisecond)
+			}
+			other := h.async(body(tt.other, sid, "", ""))
+			time.Sleep(50 * time.Millisecond)
+			start := time.Now()
+			if r := h.post(body(12, sid, " type='terminate'", "")); r.attr("type") != "terminate" || r.attr("condition") != "" {
+				t.Fatalf("terminate request answered %s", r.raw)
+			}
+			r := other()
+			if r.attr("type") != "terminate" || r.attr("condition") != "" {
+				t.Fatalf("rid %d answered %s", tt.other, r.raw)
+			}
+			if d := time.Since(start); d > 2*time.Second {
+				t.Fatalf("rid %d answered %v after the terminate", tt.other, d)
+			}
+		})
+	}
+}
+
 func TestKeySequencing(t *testing.T) {
 	k := []string{"seed"}
 	for i := 0; i < 4; i++ {

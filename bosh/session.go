@@ -1,10 +1,12 @@
 package bosh
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -536,17 +538,23 @@ func (s *Session) abandon(r *request) {
 	}
 }
 
-// endTerminate ends the session at the client's request (§13): the
-// oldest open request gets type='terminate', the others empty bodies.
+// endTerminate ends the session at the client's request (§13). Every open
+// request gets <body type='terminate'/>, in rid order: the held ones, the
+// terminate request itself (the answer §13 prescribes) and any that came
+// ahead of their turn and will now never be processed.
 func (s *Session) endTerminate() {
-	for i, h := range s.held {
-		if i == 0 {
-			s.deliver(h, s.build(h, "terminate", "", nil))
-		} else {
-			s.answerEmpty(h)
-		}
+	for _, h := range s.held {
+		s.deliver(h, s.build(h, "terminate", "", nil))
 	}
-	s.held = nil
+	rest := make([]*request, 0, len(s.pending))
+	for _, p := range s.pending {
+		rest = append(rest, p)
+	}
+	slices.SortFunc(rest, func(a, b *request) int { return cmp.Compare(a.rid, b.rid) })
+	for _, p := range rest {
+		s.deliver(p, s.build(p, "terminate", "", nil))
+	}
+	s.held, s.pending = nil, nil
 	s.close(nil)
 }
 
