@@ -115,8 +115,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	raw, err := h.readBody(w, r)
 	if err != nil {
+		// The request never arrived whole, so there is no <body/> to
+		// answer: an HTTP error, the connection closed after it.
 		w.Header().Set("Connection", "close")
-		http.Error(w, "boshd: "+err.Error(), http.StatusRequestEntityTooLarge)
+		if errors.Is(err, errBodyTooLarge) {
+			http.Error(w, "boshd: "+err.Error(), http.StatusRequestEntityTooLarge)
+			return
+		}
+		h.cfg.Log.WithField("remote", r.RemoteAddr).WithError(err).Debug("request body not read")
+		http.Error(w, "boshd: incomplete request body", http.StatusBadRequest)
 		return
 	}
 	b, err := ParseBody(raw)
@@ -193,12 +200,15 @@ func (s *Session) await(ctx context.Context, req *request) answer {
 	}
 }
 
+// errBodyTooLarge is a request body over Config.MaxBodyBytes.
+var errBodyTooLarge = errors.New("request body too large")
+
 // readBody reads the request body, refusing one over the limit before
 // reading it whole.
 func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	max := h.cfg.MaxBodyBytes
 	if r.ContentLength > max {
-		return nil, fmt.Errorf("request body of %d bytes is over the limit of %d", r.ContentLength, max)
+		return nil, fmt.Errorf("%w: %d bytes, the limit is %d", errBodyTooLarge, r.ContentLength, max)
 	}
 	n := r.ContentLength
 	if n < 0 || n > 64<<10 {
@@ -213,7 +223,7 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, erro
 		m, err := lr.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+m]
 		if int64(len(buf)) > max {
-			return nil, fmt.Errorf("request body is over the limit of %d bytes", max)
+			return nil, fmt.Errorf("%w: the limit is %d bytes", errBodyTooLarge, max)
 		}
 		if errors.Is(err, io.EOF) {
 			return buf, nil

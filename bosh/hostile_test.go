@@ -1,12 +1,18 @@
 package bosh
 
 import (
+	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"boshd/bosh/session"
 )
 
 // TestHostileRequests: malformed and hostile bodies get the spec's answer
@@ -99,5 +105,49 @@ func TestConcurrentAbuseOfOneSession(t *testing.T) {
 	case <-done:
 	case <-time.After(60 * time.Second):
 		t.Fatal("abusive requests still unanswered after 60s")
+	}
+}
+
+// failingReader is a request body that breaks off, like a client whose
+// connection hits the server's read timeout.
+type failingReader struct{ data string }
+
+func (f *failingReader) Read(p []byte) (int, error) {
+	if f.data == "" {
+		return 0, errors.New("read tcp 127.0.0.1:5280->10.1.2.3:4567: i/o timeout")
+	}
+	n := copy(p, f.data)
+	f.data = f.data[n:]
+	return n, nil
+}
+
+// TestBodyThatNeverArrivesWhole: a body over the limit is 413; a body cut
+// off (lying Content-Length, read timeout) is 400, without the internals
+// of the error in the answer.
+func TestBodyThatNeverArrivesWhole(t *testing.T) {
+	h := New(Config{Domains: &session.Domains{}, MaxBodyBytes: 100})
+	tests := []struct {
+		name   string
+		body   io.Reader
+		length int64
+		status int
+	}{
+		{"declared over the limit", strings.NewReader(""), 1 << 30, http.StatusRequestEntityTooLarge},
+		{"over the limit, no length", strings.NewReader(strings.Repeat("x", 200)), -1, http.StatusRequestEntityTooLarge},
+		{"cut off", &failingReader{data: "<body rid='1' "}, 80, http.StatusBadRequest},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req := httptest.NewRequest("POST", "/http-bind", tt.body)
+			req.ContentLength = tt.length
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if rec.Code != tt.status {
+				t.Fatalf("status %d, want %d: %s", rec.Code, tt.status, rec.Body)
+			}
+			if strings.Contains(rec.Body.String(), "127.0.0.1") {
+				t.Fatalf("answer shows internals: %s", rec.Body)
+			}
+		})
 	}
 }
