@@ -193,6 +193,10 @@ type loader struct {
 	nSendErr atomic.Int64
 	nStray   atomic.Int64
 
+	sendErrMu    sync.Mutex
+	sendErrKinds map[string]int
+	firstSendErr string
+
 	runWG    sync.WaitGroup
 	runErrs  atomic.Int64
 	firstErr atomic.Value // string
@@ -256,6 +260,10 @@ type MessagePhase struct {
 	// the phase (/proc/loadavg): a value far above the core count says
 	// that other work shared the machine.
 	LoadAvg1 float64 `json:"loadavg1"`
+	// SendErrorKinds counts the failed sends by class, and FirstSendError
+	// is the first one's text, so that a loss can be traced to its cause.
+	SendErrorKinds map[string]int `json:"send_error_kinds,omitempty"`
+	FirstSendError string         `json:"first_send_error,omitempty"`
 }
 
 // ProcMemory is the RSS of one measured process around the setup phase.
@@ -606,6 +614,9 @@ func (l *loader) messages(ctx context.Context, rate float64, first, nmsg int) *M
 		return m
 	}
 	sent0, recv0, dup0, err0, stray0 := l.nSent.Load(), l.nRecv.Load(), l.nDup.Load(), l.nSendErr.Load(), l.nStray.Load()
+	l.sendErrMu.Lock()
+	l.sendErrKinds, l.firstSendErr = map[string]int{}, ""
+	l.sendErrMu.Unlock()
 	sem := make(chan struct{}, o.maxInflightSends)
 	var wg sync.WaitGroup
 	start := time.Now()
@@ -646,6 +657,16 @@ loop:
 				defer func() { <-sem }()
 				if err := s.Send(phaseCtx, st); err != nil {
 					l.nSendErr.Add(1)
+					kind := errKind(err)
+					if errors.Is(err, context.Canceled) {
+						kind = "canceled at the end of the phase"
+					}
+					l.sendErrMu.Lock()
+					l.sendErrKinds[kind]++
+					if l.firstSendErr == "" {
+						l.firstSendErr = fmt.Sprintf("message %d: %v", g, err)
+					}
+					l.sendErrMu.Unlock()
 				}
 			}()
 		}
@@ -666,6 +687,11 @@ loop:
 	m.Sent, m.Delivered, m.Duplicated = l.nSent.Load()-sent0, l.nRecv.Load()-recv0, l.nDup.Load()-dup0
 	m.SendErrors, m.Stray = l.nSendErr.Load()-err0, l.nStray.Load()-stray0
 	m.Lost = m.Sent - m.Delivered
+	l.sendErrMu.Lock()
+	if len(l.sendErrKinds) > 0 {
+		m.SendErrorKinds, m.FirstSendError = l.sendErrKinds, l.firstSendErr
+	}
+	l.sendErrMu.Unlock()
 	m.PhaseSeconds = sendEnd.Sub(start).Seconds()
 	m.AchievedRate = float64(m.Sent) / m.PhaseSeconds
 	lat := make([]float64, 0, m.Delivered)
