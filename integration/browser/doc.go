@@ -13,8 +13,19 @@
 // once and in order, presence and roster subscription (RFC 6121), an idle
 // session outliving 'wait', a clean terminate, a few seconds of lost
 // responses survived without a reconnect, a page reload that keeps the
-// session, and Converse.js's full chat UI (with a screenshot saved under
-// integration/artifacts/).
+// session (the same sid), and Converse.js's full chat UI. The network drop
+// fails responses the endpoint already sent and asserts that each resent
+// rid got the very answer that was lost, from the endpoint's cache.
+//
+// TestDemo runs demo/run.sh (make demo) as a newcomer would: twice, the
+// first run killed with kill -9, then logs in to the page it prints as two
+// users with Converse.js and chats through the boshd it started, and
+// checks that Ctrl-C leaves no process and no state behind.
+//
+// Screenshots (Converse.js per server, the demo) go to
+// integration/artifacts/, which git ignores and CI may keep. Chromium
+// runs with exactly the flags the issue prescribes (chromiumFlags) and a
+// fresh profile per test.
 //
 // The package has only tests. TestMain runs scripts/npm-deps.sh (npm ci from
 // web/package-lock.json when node_modules is missing or stale) and builds

@@ -23,6 +23,14 @@ import (
 // a downloaded browser.
 const chromiumPath = "/usr/bin/chromium"
 
+// chromiumFlags are the flags the issue prescribes: headless, and no
+// network traffic of Chromium's own (without the background-networking
+// flags it floods the closed network with requests that never succeed).
+var chromiumFlags = []string{
+	"headless", "no-sandbox", "disable-gpu", "disable-quic", "no-first-run",
+	"disable-background-networking", "disable-component-update", "disable-sync",
+}
+
 // boshWait is the longest 'wait' boshd grants in these tests (bosh.max_wait).
 // It is short so that the idle test outlasts it in seconds, not minutes.
 const boshWait = 10
@@ -293,19 +301,14 @@ func startBrowser(t *testing.T) context.Context {
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromiumPath),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.Flag("disable-gpu", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.NoFirstRun,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(profile),
-		chromedp.WindowSize(1280, 900),
-	)
+	// Exactly the issue's flags, not chromedp's longer default list; with
+	// the profile, the window size (for screenshots) and the DevTools port
+	// that chromedp adds to drive the browser.
+	opts := []chromedp.ExecAllocatorOption{chromedp.ExecPath(chromiumPath)}
+	for _, f := range chromiumFlags {
+		opts = append(opts, chromedp.Flag(f, true))
+	}
+	opts = append(opts, chromedp.UserDataDir(profile), chromedp.WindowSize(1280, 900))
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	browserCtx, cancelBrowser := chromedp.NewContext(allocCtx)
 	t.Cleanup(func() {
@@ -321,6 +324,11 @@ func startBrowser(t *testing.T) context.Context {
 	// The first action starts the browser; its lifetime is browserCtx's.
 	if err := chromedp.Do(browserCtx); err != nil {
 		t.Fatalf("start chromium: %v", err)
+	}
+	if p := chromedp.FromContext(browserCtx).Browser.Process(); p != nil {
+		if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", p.Pid)); err == nil {
+			t.Logf("chromium: %s", strings.ReplaceAll(strings.TrimRight(string(b), "\x00"), "\x00", " "))
+		}
 	}
 	return browserCtx
 }
