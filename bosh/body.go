@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+
+	"boshd/xmppconn"
 )
 
 // ErrBadBody is wrapped by every error of [ParseBody]: the request is not
@@ -112,6 +114,9 @@ func ParseBody(raw []byte) (*Body, error) {
 	if len(start.Attr) > maxAttrs {
 		return nil, bad("too many attributes")
 	}
+	if dupAttr(start.Attr) {
+		return nil, bad("an attribute appears twice in <body/>")
+	}
 	// Resolve prefixes declared on the wrapper itself.
 	prefixes := map[string]string{"xml": "http://www.w3.org/XML/1998/namespace"}
 	defaultNS := ""
@@ -145,8 +150,13 @@ func ParseBody(raw []byte) (*Body, error) {
 		b.Attrs = append(b.Attrs, Attr{Space: space, Local: a.Name.Local, Value: a.Value})
 	}
 
-	// Children: complete elements, cut out of raw by offset.
+	// Children: complete elements, cut out of raw by offset. A payload
+	// that uses a prefix declared only on the wrapper gets the declaration
+	// copied into its own start tag, since it travels on without the
+	// wrapper (XEP-0124 §6 lets the wrapper declare them).
 	var stack []xml.Name
+	var scope []nsDecl // prefixes declared inside the current payload
+	var borrowed []string
 	childStart := int64(0)
 	for {
 		before := d.InputOffset()
@@ -161,9 +171,31 @@ func ParseBody(raw []byte) (*Body, error) {
 		case xml.StartElement:
 			if len(stack) == 0 {
 				childStart = before
+				scope, borrowed = scope[:0], borrowed[:0]
+				if t.Name.Local == "body" && t.Name.Space == "" && attrValue(t.Attr, "", "xmlns", defaultNS) == NSHTTPBind {
+					return nil, bad("<body/> inside <body/>")
+				}
 			}
 			if len(stack) >= maxDepth {
 				return nil, bad("nested deeper than %d", maxDepth)
+			}
+			if dupAttr(t.Attr) {
+				return nil, bad("an attribute of <%s> appears twice", t.Name.Local)
+			}
+			for _, a := range t.Attr {
+				if a.Name.Space == "xmlns" {
+					scope = append(scope, nsDecl{prefix: a.Name.Local, depth: len(stack)})
+				}
+			}
+			if err := usePrefix(t.Name.Space, scope, prefixes, &borrowed); err != nil {
+				return nil, bad("%v", err)
+			}
+			for _, a := range t.Attr {
+				if a.Name.Space != "xmlns" {
+					if err := usePrefix(a.Name.Space, scope, prefixes, &borrowed); err != nil {
+						return nil, bad("%v", err)
+					}
+				}
 			}
 			stack = append(stack, t.Name)
 		case xml.EndElement:
@@ -177,8 +209,15 @@ func ParseBody(raw []byte) (*Body, error) {
 				return nil, bad("</%s> closes <%s>", t.Name.Local, top.Local)
 			}
 			stack = stack[:len(stack)-1]
+			for len(scope) > 0 && scope[len(scope)-1].depth >= len(stack) {
+				scope = scope[:len(scope)-1]
+			}
 			if len(stack) == 0 {
-				b.Payloads = append(b.Payloads, raw[childStart:d.InputOffset()])
+				p := raw[childStart:d.InputOffset()]
+				if len(borrowed) > 0 {
+					p = declare(p, t.Name, borrowed, prefixes)
+				}
+				b.Payloads = append(b.Payloads, p)
 			}
 		case xml.CharData:
 			if len(stack) == 0 && len(bytes.TrimSpace(t)) != 0 {
@@ -208,4 +247,71 @@ func checkEpilog(d *xml.Decoder) error {
 			return fmt.Errorf("%w: content after </body>", ErrBadBody)
 		}
 	}
+}
+
+// dupAttr reports whether an attribute name appears twice, which makes
+// the document not well-formed (XML 1.0 §3.1).
+func dupAttr(attrs []xml.Attr) bool {
+	for i := 1; i < len(attrs); i++ {
+		for j := 0; j < i; j++ {
+			if attrs[i].Name == attrs[j].Name {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// attrValue returns the value of the attribute prefix:local, or def.
+func attrValue(attrs []xml.Attr, prefix, local, def string) string {
+	for _, a := range attrs {
+		if a.Name.Space == prefix && a.Name.Local == local {
+			return a.Value
+		}
+	}
+	return def
+}
+
+// nsDecl is a prefix declared at some depth inside a payload.
+type nsDecl struct {
+	prefix string
+	depth  int
+}
+
+// usePrefix checks that prefix is declared, inside the payload or on the
+// wrapper; in the latter case it is noted in borrowed.
+func usePrefix(prefix string, scope []nsDecl, wrapper map[string]string, borrowed *[]string) error {
+	if prefix == "" || prefix == "xml" {
+		return nil
+	}
+	for i := len(scope) - 1; i >= 0; i-- {
+		if scope[i].prefix == prefix {
+			return nil
+		}
+	}
+	if _, ok := wrapper[prefix]; !ok {
+		return fmt.Errorf("undeclared prefix %q", prefix)
+	}
+	for _, p := range *borrowed {
+		if p == prefix {
+			return nil
+		}
+	}
+	*borrowed = append(*borrowed, prefix)
+	return nil
+}
+
+// declare returns a copy of the payload p, whose root element is name,
+// with declarations of the borrowed prefixes added to its start tag.
+func declare(p []byte, name xml.Name, borrowed []string, wrapper map[string]string) []byte {
+	n := 1 + len(name.Local) // '<' and the name
+	if name.Space != "" {
+		n += len(name.Space) + 1
+	}
+	out := make([]byte, 0, len(p)+64*len(borrowed))
+	out = append(out, p[:n]...)
+	for _, prefix := range borrowed {
+		out = xmppconn.AppendAttr(out, "xmlns:"+prefix, wrapper[prefix])
+	}
+	return append(out, p[n:]...)
 }

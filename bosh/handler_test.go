@@ -228,6 +228,23 @@ func TestPayloadsForwardedInRIDOrder(t *testing.T) {
 	}
 }
 
+// TestPayloadUsingWrapperPrefix: a stanza written with a prefix the
+// client declared on the <body/> wrapper reaches the server with that
+// declaration in its own start tag; without it the server would see an
+// undeclared prefix and end the stream.
+func TestPayloadUsingWrapperPrefix(t *testing.T) {
+	h := newHarness(t, nil)
+	sid, up, _ := h.open(10, 1, "")
+	r := h.post(body(11, sid, " xmlns:c='jabber:client'", `<c:message to='b@localhost' id='p'><c:body>hi</c:body></c:message>`))
+	if r.attr("type") != "" {
+		t.Fatalf("answered %s", r.raw)
+	}
+	want := `<c:message xmlns:c='jabber:client' to='b@localhost' id='p'><c:body>hi</c:body></c:message>`
+	if el := up.Next(t); string(el.Raw) != want {
+		t.Fatalf("server got %s, want %s", el.Raw, want)
+	}
+}
+
 func TestRetransmissionAnsweredFromCache(t *testing.T) {
 	h := newHarness(t, nil)
 	sid, up, _ := h.open(10, 10, "")
