@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"mime"
 	"strconv"
 	"strings"
 	"time"
@@ -96,7 +97,7 @@ func (h *Handler) create(ctx context.Context, b *Body, rid uint64, addr string) 
 	if s.polling {
 		s.hold = 0
 	}
-	s.content, _ = b.Get("content")
+	s.content = contentType(b)
 	if v, _ := b.Get("ack"); v == "1" {
 		s.acks = true
 	}
@@ -159,6 +160,20 @@ func (h *Handler) create(ctx context.Context, b *Body, rid uint64, addr string) 
 	s.armIdle()
 	s.log.WithFields(logrus.Fields{"wait": wait, "hold": hold, "secure": stream.Secure()}).Info("session created")
 	return a
+}
+
+// contentType is the Content-Type the client asked for with 'content'
+// (§7.1), or "" (the default) when the value is not a media type: it goes
+// into a header verbatim, where line breaks or junk have no place.
+func contentType(b *Body) string {
+	v, ok := b.Get("content")
+	if !ok || len(v) > 200 {
+		return ""
+	}
+	if mt, _, err := mime.ParseMediaType(v); err != nil || !strings.Contains(mt, "/") {
+		return ""
+	}
+	return v
 }
 
 // inactivityAdvertised is the 'inactivity' told to the client: polling

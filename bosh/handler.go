@@ -142,8 +142,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		a := h.create(r.Context(), b, rid, h.clientAddr(r))
-		ct, _ := b.Get("content")
-		writeAnswer(w, ct, a)
+		writeAnswer(w, contentType(b), a)
 		return
 	}
 

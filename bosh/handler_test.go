@@ -532,6 +532,26 @@ func TestLegacyClientGetsHTTPCodes(t *testing.T) {
 	}
 }
 
+// TestContentAttributeThatIsNoMediaType: a 'content' that is not a media
+// type (here with a line break, which would otherwise reach the header)
+// is ignored and the default Content-Type used.
+func TestContentAttributeThatIsNoMediaType(t *testing.T) {
+	h := newHarness(t, nil)
+	tests := []struct{ name, content string }{
+		{"line break", "text/xml&#13;&#10;X-Injected: 1"},
+		{"no subtype", "xml"},
+		{"empty", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := h.post(`<body rid='10' xmlns='http://jabber.org/protocol/httpbind' to='elsewhere.example' ver='1.6' content='` + tt.content + `'/>`)
+			if ct := r.header.Get("Content-Type"); ct != "text/xml; charset=utf-8" || r.header.Get("X-Injected") != "" {
+				t.Fatalf("Content-Type %q, headers %v", ct, r.header)
+			}
+		})
+	}
+}
+
 func TestContentAttributeIsTheContentType(t *testing.T) {
 	h := newHarness(t, nil)
 	r := h.post(`<body rid='10' xmlns='http://jabber.org/protocol/httpbind' to='localhost' wait='10' hold='1' ver='1.6' content='application/xml'/>`)
