@@ -68,10 +68,10 @@ alive() {
 
 # stop PID WORD: SIGTERM, then SIGKILL after 5 s, if PID is still ours.
 stop() {
-	local pid=$1 word=$2 i
+	local pid=$1 word=$2 _
 	alive "$pid" "$word" || return 0
 	kill -TERM "$pid" 2>/dev/null || return 0
-	for i in $(seq 50); do
+	for _ in $(seq 50); do
 		alive "$pid" "$word" || return 0
 		sleep 0.1
 	done
@@ -96,6 +96,7 @@ echo $$ >"$state/run.pid"
 boshd_pid=""
 prosody_pid=""
 
+# shellcheck disable=SC2317 # called by the EXIT trap
 cleanup() {
 	trap - EXIT INT TERM HUP
 	say "stopping"
@@ -118,11 +119,11 @@ free() {
 
 # pick PREFERRED...: the first free port of the list, else a random one.
 pick() {
-	local p i
+	local p _
 	for p in "$@"; do
 		if free "$p"; then echo "$p"; return; fi
 	done
-	for i in $(seq 100); do
+	for _ in $(seq 100); do
 		p=$((20000 + RANDOM % 30000))
 		if free "$p"; then echo "$p"; return; fi
 	done
@@ -131,8 +132,8 @@ pick() {
 
 # wait_port PORT PID: wait up to 20 s until PORT accepts while PID lives.
 wait_port() {
-	local i
-	for i in $(seq 200); do
+	local _
+	for _ in $(seq 200); do
 		kill -0 "$2" 2>/dev/null || return 1
 		free "$1" || return 0
 		sleep 0.1
