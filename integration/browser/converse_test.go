@@ -65,7 +65,8 @@ func (tb *tab) screenshot(path string) {
 
 // testConverseUI: the full Converse.js UI logs in through the BOSH endpoint
 // under test, opens a chat with a contact from the roster, sends a message
-// the contact (a Strophe.js client) receives, and shows the contact's reply.
+// the contact (a Strophe.js client) receives, and shows the contact's reply;
+// after a page reload it restores the same BOSH session and chats on.
 func testConverseUI(t *testing.T, e *env, deadline time.Time) {
 	us := e.users(t, "converse", "alice", "bob")
 	alice, bob := us[0], us[1]
@@ -108,4 +109,29 @@ func testConverseUI(t *testing.T, e *env, deadline time.Time) {
 		t.Fatalf("Converse made no XHR to %s", e.boshURL)
 	}
 	a.screenshot(shotPath)
+
+	// A page reload: Converse restores its BOSH session (keepalive, from
+	// sessionStorage) instead of showing the login form again; the same
+	// sid, and the chat carries on both ways.
+	sid := evalJS[string](a, "window.boshdTest.sid()")
+	if sid == "" {
+		t.Fatal("Converse's connection has no BOSH sid")
+	}
+	a.reload("window.boshdTest !== undefined && window.boshdTest.connected()")
+	if got := evalJS[string](a, "window.boshdTest.sid()"); got != sid {
+		t.Fatalf("after a reload Converse's sid is %q; want the restored session %q", got, sid)
+	}
+	if evalJS[bool](a, "document.querySelector('#converse-login-jid') !== null") {
+		t.Fatal("after a reload Converse shows the login form; want the session restored")
+	}
+	b.send(from, "Still there after your reload?")
+	a.click(contact, 20*time.Second)
+	a.waitFor(`Array.from(document.querySelectorAll('converse-chat .chat-msg__text')).some(el => el.textContent.includes('Still there after your reload?'))`,
+		15*time.Second, "bob's message after the reload")
+	a.waitFor(fmt.Sprintf("document.querySelector(%s) !== null", js(textarea)), 10*time.Second, "the chat's message box after the reload")
+	a.typeInto(textarea, "Yes, same session"+kb.Enter)
+	wantBodies(t, "bob", b.waitBodies(alice.jid, 2, 15*time.Second), []string{"Hello Bob, from Converse", "Yes, same session"})
+	if got := evalJS[string](a, "window.boshdTest.sid()"); got != sid {
+		t.Fatalf("Converse's sid changed from %q to %q after the reload", sid, got)
+	}
 }
