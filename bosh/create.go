@@ -185,13 +185,15 @@ func (s *Session) inactivityAdvertised() time.Duration {
 	return s.inactivity
 }
 
-// attrSeconds reads a non-negative whole number of seconds.
+// attrSeconds reads a non-negative whole number of seconds. A number too
+// large to represent is not an error: the caller clamps it to its maximum
+// (§7.2), so it is read as the largest value.
 func attrSeconds(b *Body, name string, def time.Duration) (time.Duration, error) {
 	v, ok := b.Get(name)
 	if !ok {
 		return def, nil
 	}
-	n, err := strconv.ParseUint(strings.TrimSpace(v), 10, 32)
+	n, err := parseCount(v, 1<<32)
 	if err != nil {
 		return 0, fmt.Errorf("bosh: %s=%q: %w", name, v, ErrBadBody)
 	}
@@ -203,11 +205,23 @@ func attrInt(b *Body, name string, def int) (int, error) {
 	if !ok {
 		return def, nil
 	}
-	n, err := strconv.ParseUint(strings.TrimSpace(v), 10, 16)
+	n, err := parseCount(v, 1<<16)
 	if err != nil {
 		return 0, fmt.Errorf("bosh: %s=%q: %w", name, v, ErrBadBody)
 	}
 	return int(n), nil
+}
+
+// parseCount reads a non-negative decimal integer, saturating at limit.
+func parseCount(v string, limit uint64) (uint64, error) {
+	n, err := strconv.ParseUint(strings.TrimSpace(v), 10, 64)
+	if errors.Is(err, strconv.ErrRange) {
+		return limit, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	return min(n, limit), nil
 }
 
 // lowerVersion returns the lower of two "major.minor" versions, comparing

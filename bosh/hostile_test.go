@@ -46,13 +46,20 @@ func TestHostileRequests(t *testing.T) {
 			}
 		})
 	}
-	t.Run("huge hold and wait are clamped", func(t *testing.T) {
-		r := h.post(`<body rid='1' xmlns='http://jabber.org/protocol/httpbind' to='localhost' wait='4000000000' hold='60000' ver='1.6'/>`)
-		h.up.NextConn(t)
-		if r.attr("hold") != "1" || r.attr("wait") != "10" {
-			t.Fatalf("answered %s", r.raw)
-		}
-	})
+	for _, hw := range []struct{ hold, wait string }{
+		{"60000", "4000000000"},
+		{"100000", "99999999999"},
+		{"1", "99999999999999999999999"},
+		{"99999999999999999999999", "60"},
+	} {
+		t.Run("huge hold and wait are clamped: "+hw.hold+" "+hw.wait, func(t *testing.T) {
+			r := h.post(`<body rid='1' xmlns='http://jabber.org/protocol/httpbind' to='localhost' wait='` + hw.wait + `' hold='` + hw.hold + `' ver='1.6'/>`)
+			if r.attr("hold") != "1" || r.attr("wait") != "10" {
+				t.Fatalf("answered %s", r.raw)
+			}
+			h.up.NextConn(t)
+		})
+	}
 }
 
 // TestConcurrentAbuseOfOneSession: many goroutines send one session random
