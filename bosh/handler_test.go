@@ -476,6 +476,44 @@ func TestRepeatedRIDNeedsTheOriginalKey(t *testing.T) {
 	}
 }
 
+// TestReportKeepsRIDOrder: a request whose 'ack' shows a lost answer is
+// answered at once with 'report' and 'time' (§9.2), but not before the
+// requests held ahead of it: answers go out in rid order (§8).
+func TestReportKeepsRIDOrder(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.MaxHold = 2 })
+	cr := h.post(`<body rid='10' xmlns='http://jabber.org/protocol/httpbind' to='localhost' wait='10' hold='2' ack='1' ver='1.6'/>`)
+	sid := cr.attr("sid")
+	if cr.attr("hold") != "2" || cr.attr("ack") != "10" {
+		t.Fatalf("session: %s", cr.raw)
+	}
+	up := h.up.NextConn(t)
+	up.Next(t) // the header
+	first := h.async(body(11, sid, "", ""))
+	time.Sleep(50 * time.Millisecond)
+	up.Push(t, `<message id='lost'/>`)
+	if r := first(); !strings.Contains(r.raw, "lost") {
+		t.Fatalf("rid 11 answered %s", r.raw)
+	}
+	held := []func() reply{h.async(body(12, sid, " ack='11'", ""))}
+	time.Sleep(50 * time.Millisecond)
+	held = append(held, h.async(body(13, sid, " ack='11'", "")))
+	time.Sleep(50 * time.Millisecond)
+	// The client says it has seen nothing after rid 10.
+	start := time.Now()
+	r := h.post(body(14, sid, " ack='10'", `<presence xmlns='jabber:client'/>`))
+	if r.attr("report") != "11" || r.attr("time") == "" {
+		t.Fatalf("rid 14 answered %s, want report='11' and a time", r.raw)
+	}
+	for i, wait := range held {
+		if a := wait(); a.status != 200 || a.attr("type") != "" {
+			t.Fatalf("rid %d answered %s", 12+i, a.raw)
+		}
+		if d := time.Since(start); d > 2*time.Second {
+			t.Fatalf("rid %d, held before the report, answered %v after it", 12+i, d)
+		}
+	}
+}
+
 func TestPauseAnswersAtOnce(t *testing.T) {
 	h := newHarness(t, nil)
 	sid, _, _ := h.open(10, 1, "")

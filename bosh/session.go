@@ -286,6 +286,16 @@ func (s *Session) process(r *request) {
 
 	if report != 0 {
 		c, _ := s.cache.get(report)
+		// Answers go out in rid order (§8): the requests held before
+		// this one are answered first, the oldest with what is queued.
+		for len(s.held) > 0 && s.state != StateClosed {
+			h := s.held[0]
+			s.held = s.held[1:]
+			s.answerWithQueue(h)
+		}
+		if s.state == StateClosed {
+			return
+		}
 		s.answerReport(r, report, time.Since(c.sentAt))
 		return
 	}
