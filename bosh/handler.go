@@ -90,6 +90,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			writeAnswer(w, "", a)
 		}
 	}()
+	// Nothing the endpoint answers may be cached, HTTP errors included
+	// (a 405 is cacheable by default, RFC 9110 §15.5.6).
+	w.Header().Set("Cache-Control", "no-store")
 	if h.cors(w, r) {
 		return
 	}

@@ -645,6 +645,9 @@ func TestHTTPEdges(t *testing.T) {
 			if resp.StatusCode != tt.status {
 				t.Fatalf("status %d, want %d", resp.StatusCode, tt.status)
 			}
+			if cc := resp.Header.Get("Cache-Control"); !strings.Contains(cc, "no-store") {
+				t.Fatalf("Cache-Control %q", cc)
+			}
 			if got := resp.Header.Values("Access-Control-Allow-Origin"); len(got) > 1 || (len(got) == 1) != (tt.allowed != "") || (tt.allowed != "" && got[0] != tt.allowed) {
 				t.Fatalf("Access-Control-Allow-Origin %q, want %q", got, tt.allowed)
 			}
