@@ -250,8 +250,20 @@ func checkEpilog(d *xml.Decoder) error {
 }
 
 // dupAttr reports whether an attribute name appears twice, which makes
-// the document not well-formed (XML 1.0 §3.1).
+// the document not well-formed (XML 1.0 §3.1). Pairwise for the few
+// attributes real elements have; a set for many, which would otherwise
+// cost quadratic time.
 func dupAttr(attrs []xml.Attr) bool {
+	if len(attrs) > 16 {
+		seen := make(map[xml.Name]struct{}, len(attrs))
+		for _, a := range attrs {
+			if _, ok := seen[a.Name]; ok {
+				return true
+			}
+			seen[a.Name] = struct{}{}
+		}
+		return false
+	}
 	for i := 1; i < len(attrs); i++ {
 		for j := 0; j < i; j++ {
 			if attrs[i].Name == attrs[j].Name {

@@ -3,8 +3,10 @@ package bosh
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestParseBody(t *testing.T) {
@@ -114,6 +116,37 @@ func TestParseBody(t *testing.T) {
 				if string(b.Payloads[i]) != tt.payloads[i] {
 					t.Errorf("payload %d = %q, want %q", i, b.Payloads[i], tt.payloads[i])
 				}
+			}
+		})
+	}
+}
+
+// TestParseBodyManyAttributes: an element with very many attributes is
+// parsed in linear time (the duplicate check must not be quadratic), and
+// a duplicate among them is still found.
+func TestParseBodyManyAttributes(t *testing.T) {
+	var attrs strings.Builder
+	for i := 0; i < 60000; i++ {
+		fmt.Fprintf(&attrs, " a%d=''", i)
+	}
+	tests := []struct {
+		name, extra string
+		err         bool
+	}{
+		{"all distinct", "", false},
+		{"one duplicate at the end", " a7=''", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := `<body xmlns='http://jabber.org/protocol/httpbind' rid='1'><x` + attrs.String() + tt.extra + `/></body>`
+			start := time.Now()
+			_, err := ParseBody([]byte(in))
+			if (err != nil) != tt.err {
+				t.Fatalf("error %v, want error=%v", err, tt.err)
+			}
+			// Quadratic comparison of 60000 attributes takes many seconds.
+			if d := time.Since(start); d > 3*time.Second {
+				t.Fatalf("parsing %d bytes took %v", len(in), d)
 			}
 		})
 	}
