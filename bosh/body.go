@@ -66,6 +66,10 @@ const maxAttrs = 64
 // maxDepth bounds nesting inside a request body.
 const maxDepth = 64
 
+// maxDecls bounds the prefix declarations in scope inside one payload,
+// which every prefixed name is looked up in; stanzas declare a few.
+const maxDecls = 256
+
 // ParseBody parses one request body. It accepts a leading byte-order mark,
 // XML declaration and white space (clients send them; XEP-0124 §6 does not
 // forbid the declaration), and rejects anything XEP-0124 §6 excludes:
@@ -184,6 +188,9 @@ func ParseBody(raw []byte) (*Body, error) {
 			}
 			for _, a := range t.Attr {
 				if a.Name.Space == "xmlns" {
+					if len(scope) >= maxDecls {
+						return nil, bad("more than %d namespace declarations in one payload", maxDecls)
+					}
 					scope = append(scope, nsDecl{prefix: a.Name.Local, depth: len(stack)})
 				}
 			}

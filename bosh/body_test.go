@@ -122,23 +122,34 @@ func TestParseBody(t *testing.T) {
 }
 
 // TestParseBodyManyAttributes: an element with very many attributes is
-// parsed in linear time (the duplicate check must not be quadratic), and
-// a duplicate among them is still found.
+// parsed in linear time (the duplicate check and the prefix lookups must
+// not be quadratic), a duplicate among them is still found, and the
+// namespace declarations in scope are bounded.
 func TestParseBodyManyAttributes(t *testing.T) {
 	var attrs strings.Builder
 	for i := 0; i < 60000; i++ {
 		fmt.Fprintf(&attrs, " a%d=''", i)
 	}
+	var decls, uses strings.Builder
+	for i := 0; i < 300; i++ {
+		fmt.Fprintf(&decls, " xmlns:p%d='urn:p'", i)
+	}
+	for i := 0; i < 60000; i++ {
+		fmt.Fprintf(&uses, " p0:a%d=''", i)
+	}
 	tests := []struct {
-		name, extra string
+		name, attrs string
 		err         bool
 	}{
-		{"all distinct", "", false},
-		{"one duplicate at the end", " a7=''", true},
+		{"all distinct", attrs.String(), false},
+		{"one duplicate at the end", attrs.String() + " a7=''", true},
+		{"too many namespace declarations", decls.String(), true},
+		// p0 is declared first, so every lookup walks all 256 declarations.
+		{"many prefixed attributes, many declarations", decls.String()[:strings.Index(decls.String(), " xmlns:p256=")] + uses.String(), false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			in := `<body xmlns='http://jabber.org/protocol/httpbind' rid='1'><x` + attrs.String() + tt.extra + `/></body>`
+			in := `<body xmlns='http://jabber.org/protocol/httpbind' rid='1'><x` + tt.attrs + `/></body>`
 			start := time.Now()
 			_, err := ParseBody([]byte(in))
 			if (err != nil) != tt.err {
