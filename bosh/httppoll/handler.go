@@ -136,18 +136,18 @@ func (h *Handler) create(ctx context.Context, req Request, addr string) answer {
 	log := h.cfg.Log.WithField("remote", addr)
 	if h.closing.Load() {
 		log.Info("session refused: shutting down")
-		return answer{id: IDServerError, body: refusalDocument("", "system-shutdown", "boshd is shutting down")}
+		return answer{id: IDServerError, body: refusalDocument("system-shutdown", "boshd is shutting down")}
 	}
 	res, err := h.reg.Reserve(addr)
 	if err != nil {
 		log.WithError(err).Info("session refused")
-		return answer{id: IDServerError, body: refusalDocument("", "policy-violation", "too many sessions")}
+		return answer{id: IDServerError, body: refusalDocument("policy-violation", "too many sessions")}
 	}
 	s := newSession(h, req)
 	regID, err := res.Commit(s)
 	if err != nil {
 		log.WithError(err).Info("session refused")
-		return answer{id: IDServerError, body: refusalDocument("", "system-shutdown", "boshd is shutting down")}
+		return answer{id: IDServerError, body: refusalDocument("system-shutdown", "boshd is shutting down")}
 	}
 	s.regID, s.id = regID, wireID(regID)
 	s.log = log.WithField("sid", s.id[:8])

@@ -2,6 +2,8 @@ package httppoll
 
 import (
 	"context"
+	"encoding/xml"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -257,6 +259,20 @@ func TestRefusedDomain(t *testing.T) {
 		}
 		if p.h.Sessions() != 0 {
 			t.Fatal("a failed dial left a session")
+		}
+		// The server refuses the stream itself: its own error is relayed,
+		// in a document the client's XML parser can read.
+		refused := "<stream:error><host-gone xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error>"
+		p.openErr = fmt.Errorf("opening: %w", &xmppconn.StreamError{Raw: []byte(refused), Condition: "host-gone"})
+		r := p.post("0," + clientHeader)
+		if r.id != IDServerError || !strings.Contains(r.body, refused) {
+			t.Fatalf("refused stream answered %s %q", r.id, r.body)
+		}
+		if err := xml.Unmarshal([]byte(r.body), new(struct{})); err != nil {
+			t.Fatalf("refused stream document is not well-formed: %v\n%s", err, r.body)
+		}
+		if p.h.Sessions() != 0 {
+			t.Fatal("a refused stream left a session")
 		}
 	})
 }

@@ -404,7 +404,7 @@ func (s *Session) openUpstream(ctx context.Context, raw []byte) (answer, bool) {
 			cond = "improper-addressing"
 		}
 		s.end(fmt.Errorf("httppoll: %w: %w", errRefused, err))
-		return answer{id: IDUnknown, body: refusalDocument("", cond, "this connection manager does not serve that domain")}, true
+		return answer{id: IDUnknown, body: refusalDocument(cond, "this connection manager does not serve that domain")}, true
 	}
 	s.log = s.log.WithField("domain", target.Domain)
 	dctx, cancel := context.WithTimeout(ctx, s.h.cfg.DialTimeout)
@@ -418,12 +418,9 @@ func (s *Session) openUpstream(ctx context.Context, raw []byte) (answer, bool) {
 		var se *xmppconn.StreamError
 		if errors.As(err, &se) {
 			// The server refused the stream: relay its own error.
-			b := []byte("<?xml version='1.0'?><stream:stream xmlns='" + nsClient + "' xmlns:stream='" + nsStreams + "' version='1.0'>")
-			b = append(b, se.Raw...)
-			b = append(b, "</stream:stream>"...)
-			return answer{id: IDServerError, body: b}, true
+			return answer{id: IDServerError, body: errorDocument(se.Raw)}, true
 		}
-		return answer{id: IDServerError, body: refusalDocument("", "remote-connection-failed", "cannot connect to the server")}, true
+		return answer{id: IDServerError, body: refusalDocument("remote-connection-failed", "cannot connect to the server")}, true
 	}
 	s.up, s.state = o.up, StateOpen
 	s.endTag = endTag(o.header)

@@ -78,15 +78,15 @@ func appendStreamError(dst []byte, condition, text string) []byte {
 // header, a stream error and the end (RFC 6120 §4.9.1.2: an error at stream
 // setup is still sent after a header). It is the body of an error answer
 // to a client that has not been sent a header yet.
-func refusalDocument(from, condition, text string) []byte {
-	b := []byte("<?xml version='1.0'?><stream:stream xmlns='" + nsClient + "' xmlns:stream='" + nsStreams + "'")
-	if from != "" {
-		b = append(b, " from='"...)
-		b = append(b, html.EscapeString(from)...)
-		b = append(b, '\'')
-	}
-	b = append(b, " version='1.0'>"...)
-	b = appendStreamError(b, condition, text)
+func refusalDocument(condition, text string) []byte {
+	return errorDocument(appendStreamError(nil, condition, text))
+}
+
+// errorDocument wraps a <stream:error/> (boshd's, or the server's own when
+// it refused the stream) in a stream header and end.
+func errorDocument(streamError []byte) []byte {
+	b := []byte("<?xml version='1.0'?><stream:stream xmlns='" + nsClient + "' xmlns:stream='" + nsStreams + "' version='1.0'>")
+	b = append(b, streamError...)
 	return append(b, "</stream:stream>"...)
 }
 
