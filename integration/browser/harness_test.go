@@ -105,10 +105,11 @@ type xmppServer struct {
 // web server of the pages (another origin, so that every BOSH request is
 // a cross-origin one) and one browser.
 type env struct {
-	srv     *xmppServer
-	boshURL string
-	pageURL string // origin of the pages, e.g. http://127.0.0.1:1234
-	browser context.Context
+	srv      *xmppServer
+	boshURL  string
+	boshdLog string // boshd's log file; "" with BROWSER_BOSH=own
+	pageURL  string // origin of the pages, e.g. http://127.0.0.1:1234
+	browser  context.Context
 }
 
 func newEnv(t *testing.T, srv *xmppServer) *env {
@@ -122,7 +123,7 @@ func newEnv(t *testing.T, srv *xmppServer) *env {
 		}
 		e.boshURL = srv.ownBOSH
 	case "boshd":
-		e.boshURL = startBoshd(t, srv, e.pageURL)
+		e.boshURL, e.boshdLog = startBoshd(t, srv, e.pageURL)
 	default:
 		t.Fatalf("BROWSER_BOSH=%q: want boshd or own", boshMode())
 	}
@@ -182,8 +183,9 @@ func noCache(h http.Handler) http.Handler {
 }
 
 // startBoshd starts the boshd built by TestMain in front of srv, with a
-// config written to a temp dir, and returns its BOSH URL once it answers.
-func startBoshd(t *testing.T, srv *xmppServer, pageOrigin string) string {
+// config written to a temp dir, and returns its BOSH URL once it answers,
+// and the path of its log.
+func startBoshd(t *testing.T, srv *xmppServer, pageOrigin string) (string, string) {
 	t.Helper()
 	dir := t.TempDir()
 	var lastErr error
@@ -254,10 +256,10 @@ level = "debug"
 				t.Logf("boshd log (%s), last 120 lines:\n%s", logPath, tailLines(string(b), 120))
 			}
 		})
-		return url
+		return url, logPath
 	}
 	t.Fatalf("boshd did not come up: %v", lastErr)
-	return ""
+	return "", ""
 }
 
 // waitHTTP waits until url answers a GET with any HTTP status.
@@ -339,6 +341,7 @@ type tab struct {
 	name     string
 	ctx      context.Context
 	deadline time.Time
+	boshdLog string // for the failure report: boshd's lines about this tab's session
 
 	consoleMu sync.Mutex
 	console   []string // the page's console messages and exceptions, bounded
@@ -383,7 +386,7 @@ func (tb *tab) collectConsole(t *testing.T) {
 func (e *env) openTab(t *testing.T, name, path, readyExpr string, deadline time.Time) *tab {
 	t.Helper()
 	ctx, cancel := chromedp.NewContext(e.browser)
-	tb := &tab{t: t, name: name, ctx: ctx, deadline: deadline}
+	tb := &tab{t: t, name: name, ctx: ctx, deadline: deadline, boshdLog: e.boshdLog}
 	t.Cleanup(func() {
 		if t.Failed() {
 			tb.dump()
@@ -485,6 +488,25 @@ func (tb *tab) dump() {
 		return
 	}
 	tb.t.Logf("%s: page state at failure:\n%s", tb.name, s)
+
+	// What boshd logged about this tab's session: the other half of the
+	// story (the suite's boshd logs at debug level).
+	sid, err := chromedp.Run(ctx, chromedp.Evaluate[string](`window.H && H.conn && H.conn._proto && H.conn._proto.sid || ''`))
+	if err != nil || sid == "" || tb.boshdLog == "" {
+		return
+	}
+	b, err := os.ReadFile(tb.boshdLog)
+	if err != nil {
+		tb.t.Logf("%s: boshd log: %v", tb.name, err)
+		return
+	}
+	var lines []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.Contains(l, sid) {
+			lines = append(lines, l)
+		}
+	}
+	tb.t.Logf("%s: boshd's log lines for sid %s, last 150:\n%s", tb.name, sid, tailLines(strings.Join(lines, "\n"), 150))
 }
 
 // js renders v as a JavaScript literal (JSON is a subset).
