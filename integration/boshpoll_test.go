@@ -49,11 +49,12 @@ func advised(t *testing.T, b *client.Body) int {
 	return n
 }
 
-// connectPolling creates a BOSH polling session (XEP-0124 §12: hold='0').
-func connectPolling(t *testing.T, ctx context.Context, url, domain string) *client.Session {
+// connectPolling creates a BOSH polling session (XEP-0124 §12), asking
+// for it with attr='0' (hold or wait).
+func connectPolling(t *testing.T, ctx context.Context, url, domain, attr string) *client.Session {
 	t.Helper()
 	s, err := client.Connect(ctx, client.Config{URL: url, Domain: domain, Wait: 10,
-		CreateAttrs: map[string]string{"hold": "0"}})
+		CreateAttrs: map[string]string{attr: "0"}})
 	if err != nil {
 		t.Fatalf("connect a polling session: %v", err)
 	}
@@ -70,8 +71,8 @@ func connectPolling(t *testing.T, ctx context.Context, url, domain string) *clie
 // Prosody, chats both ways with a normal BOSH user, then idles following
 // the advised poll interval: the interval grows from poll_min towards
 // poll_max, and the session outlives an inactivity limit shorter than the
-// interval it was advised. A second polling session that polls faster than
-// 'polling' is ended with policy-violation.
+// interval it was advised. A second polling session (wait='0') that polls
+// faster than 'polling' is ended with policy-violation.
 func TestBOSHPollingSession(t *testing.T) {
 	srv := shared(t, "prosody")
 	b := startBoshd(t, srv, pollingConfig)
@@ -80,7 +81,7 @@ func TestBOSHPollingSession(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 
-	alice := connectPolling(t, ctx, b.URL, srv.Domain)
+	alice := connectPolling(t, ctx, b.URL, srv.Domain, "hold")
 	cr := alice.CreateResponse
 	if !alice.Polling() || cr.Attrs["hold"] != "0" || cr.Attrs["requests"] != "1" {
 		t.Fatalf("creation answer hold=%q requests=%q: not a polling session\n%s", cr.Attrs["hold"], cr.Attrs["requests"], cr.Raw)
@@ -174,9 +175,16 @@ func TestBOSHPollingSession(t *testing.T) {
 		}
 	}
 
-	// Too fast: two empty polls in a row, the first answered empty, well
-	// within 'polling' of each other.
-	eve := connectPolling(t, ctx, b.URL, srv.Domain)
+	// wait='0' makes a polling session too; polling it too fast (two
+	// empty polls in a row, the first answered empty, well within
+	// 'polling' of each other) ends it with policy-violation.
+	eve := connectPolling(t, ctx, b.URL, srv.Domain, "wait")
+	if ecr := eve.CreateResponse; !eve.Polling() || ecr.Attrs["wait"] != "0" || ecr.Attrs["polling"] != "1" {
+		t.Fatalf("wait='0' creation answer is not a polling session's\n%s", ecr.Raw)
+	}
+	if n := advised(t, eve.CreateResponse); n != 1 {
+		t.Errorf("wait='0' creation answer advises %d s, want poll_min 1", n)
+	}
 	if _, err := eve.Request(ctx, nil); err != nil {
 		t.Fatalf("first poll: %v", err)
 	}

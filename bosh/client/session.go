@@ -327,10 +327,9 @@ func (s *Session) Send(ctx context.Context, stanzas ...[]byte) error {
 // answer are delivered once the next poll is on the wire, so that a Send
 // reacting to them always carries a higher rid than that poll and reaches
 // the CM after it (with Config.HTTPClient set this cannot be arranged and
-// they are delivered first). In a polling session (the CM said hold='0'
-// or requests='1') an empty answer is followed by a pause of 'polling'
-// seconds (§12). Failed requests are resent with the same rid (see
-// Config.MaxRetries). Run returns when the session ends (its Err) or ctx
+// they are delivered first). In a polling session (see Polling) an empty
+// answer is followed by a pause of 'polling' seconds (§12). Failed
+// requests are resent with the same rid (see Config.MaxRetries). Run returns when the session ends (its Err) or ctx
 // is done; call it after Login.
 func (s *Session) Run(ctx context.Context) error {
 	polling := s.Polling()
@@ -372,11 +371,13 @@ func (s *Session) Run(ctx context.Context) error {
 }
 
 // Polling reports whether the CM made this a polling session (XEP-0124
-// §12): it said hold='0', or allows one request at a time. Such a session
-// must leave 'polling' seconds between two empty requests when the first
-// was answered without payloads, or the CM ends it with policy-violation.
+// §12): it said hold='0' or wait='0', or allows one request at a time.
+// Such a session must leave 'polling' seconds between two empty requests
+// when the first was answered without payloads, or the CM ends it with
+// policy-violation.
 func (s *Session) Polling() bool {
-	return s.Params.Hold == 0 && s.CreateResponse.Attrs["hold"] == "0" || s.Params.Requests == 1
+	a := s.CreateResponse.Attrs
+	return a["hold"] == "0" || a["wait"] == "0" || s.Params.Requests == 1
 }
 
 // pollPause is the pause after an empty answer in a polling session: the

@@ -884,6 +884,27 @@ func TestPollingSession(t *testing.T) {
 	}
 }
 
+// TestPollingDetected: the creation answers that make a polling session
+// (XEP-0124 §12) and some that do not.
+func TestPollingDetected(t *testing.T) {
+	for _, tc := range []struct {
+		attrs map[string]string
+		want  bool
+	}{
+		{map[string]string{"hold": "0", "wait": "60", "requests": "1"}, true},
+		{map[string]string{"hold": "1", "wait": "0", "requests": "2"}, true},
+		{map[string]string{"hold": "1", "wait": "60", "requests": "1"}, true},
+		{map[string]string{"hold": "1", "wait": "60", "requests": "2"}, false},
+		{map[string]string{"wait": "60"}, false}, // hold and requests absent: not 0
+	} {
+		b := &Body{Attrs: tc.attrs}
+		s := &Session{CreateResponse: b, Params: parseParams(b)}
+		if got := s.Polling(); got != tc.want {
+			t.Errorf("creation answer %v: Polling() = %v, want %v", tc.attrs, got, tc.want)
+		}
+	}
+}
+
 // TestPollingLogin checks that Login keeps the pace of a polling session
 // (XEP-0124 §12) when the server is slow: the CM answers every request at
 // once and gives the SASL success only to the second empty poll, so Login
