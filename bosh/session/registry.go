@@ -33,9 +33,12 @@ type Registry[V any] struct {
 	sessions map[string]entry[V]
 	closed   bool
 
-	// retiring tracks the goroutines stopping ended sessions' upstream
-	// streams, so that Shutdown can wait for them.
-	retiring sync.WaitGroup
+	// retiring counts the goroutines stopping ended sessions' upstream
+	// streams, so that Shutdown can wait for them; drained, when set, is
+	// closed when the count drops to zero. Both are guarded by mu: a
+	// session may retire while Shutdown waits, which a WaitGroup forbids.
+	retiring int
+	drained  chan struct{}
 }
 
 type entry[V any] struct {
@@ -181,11 +184,40 @@ func (g *Registry[V]) Retire(id string, stop func()) {
 	if stop == nil {
 		return
 	}
-	g.retiring.Add(1)
+	g.mu.Lock()
+	g.retiring++
+	g.mu.Unlock()
 	go func() {
-		defer g.retiring.Done()
+		defer g.retired()
 		stop()
 	}()
+}
+
+// retired records the end of one goroutine started by Retire.
+func (g *Registry[V]) retired() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.retiring--
+	if g.retiring == 0 && g.drained != nil {
+		close(g.drained)
+		g.drained = nil
+	}
+}
+
+// idle returns a channel that is closed once no retired session is still
+// stopping.
+func (g *Registry[V]) idle() <-chan struct{} {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.retiring == 0 {
+		done := make(chan struct{})
+		close(done)
+		return done
+	}
+	if g.drained == nil {
+		g.drained = make(chan struct{})
+	}
+	return g.drained
 }
 
 // Shutdown refuses new sessions, calls end on every live session (which
@@ -195,13 +227,8 @@ func (g *Registry[V]) Shutdown(ctx context.Context, end func(V)) error {
 	for _, v := range g.Close() {
 		end(v)
 	}
-	done := make(chan struct{})
-	go func() {
-		g.retiring.Wait()
-		close(done)
-	}()
 	select {
-	case <-done:
+	case <-g.idle():
 		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("session: shutdown: %w", ctx.Err())

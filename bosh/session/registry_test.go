@@ -1,0 +1,217 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+)
+
+func TestRegistryLimits(t *testing.T) {
+	type step struct {
+		reg     int // which of the two registries sharing one counter
+		addr    string
+		wantErr error
+	}
+	tests := []struct {
+		name                 string
+		maxTotal, maxPerAddr int
+		steps                []step
+	}{
+		{"no limits", 0, 0, []step{{0, "a", nil}, {1, "a", nil}, {0, "a", nil}}},
+		{"total shared by front ends", 2, 0, []step{{0, "a", nil}, {1, "b", nil}, {0, "c", ErrTooManySessions}, {1, "d", ErrTooManySessions}}},
+		{"per address shared by front ends", 0, 2, []step{{0, "a", nil}, {1, "a", nil}, {0, "a", ErrTooManyForAddress}, {1, "b", nil}}},
+		{"total before per address", 1, 1, []step{{0, "a", nil}, {1, "a", ErrTooManySessions}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := NewCounter()
+			regs := []*Registry[int]{
+				NewRegistry[int](tt.maxTotal, tt.maxPerAddr, c),
+				NewRegistry[int](tt.maxTotal, tt.maxPerAddr, c),
+			}
+			admitted := 0
+			for i, s := range tt.steps {
+				r, err := regs[s.reg].Reserve(s.addr)
+				if !errors.Is(err, s.wantErr) {
+					t.Fatalf("step %d: Reserve(%q) = %v, want %v", i, s.addr, err, s.wantErr)
+				}
+				if err == nil {
+					admitted++
+					if _, err := r.Commit(i); err != nil {
+						t.Fatalf("step %d: Commit: %v", i, err)
+					}
+				}
+			}
+			if got := c.Total(); got != admitted {
+				t.Errorf("counter total %d, want %d", got, admitted)
+			}
+		})
+	}
+}
+
+func TestRegistryPlacesAreGivenBack(t *testing.T) {
+	g := NewRegistry[string](1, 1, nil)
+	r, err := g.Reserve("a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Cancel()
+	r.Cancel() // a second Cancel must not give the place back twice
+	r, err = g.Reserve("a")
+	if err != nil {
+		t.Fatalf("after Cancel: %v", err)
+	}
+	id, err := r.Commit("v")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, ok := g.Get(id); !ok || v != "v" {
+		t.Fatalf("Get(%q) = %q, %v", id, v, ok)
+	}
+	if _, err := g.Reserve("b"); !errors.Is(err, ErrTooManySessions) {
+		t.Fatalf("full registry: %v", err)
+	}
+	g.Remove(id)
+	g.Remove(id) // unknown by now: nothing to release
+	if _, ok := g.Get(id); ok {
+		t.Fatal("removed session still registered")
+	}
+	if g.Len() != 0 || g.counter.Total() != 0 {
+		t.Fatalf("after Remove: %d sessions, counter %d", g.Len(), g.counter.Total())
+	}
+	if _, err := g.Reserve("a"); err != nil {
+		t.Fatalf("after Remove: %v", err)
+	}
+}
+
+func TestRegistryRefusesAfterClose(t *testing.T) {
+	g := NewRegistry[int](0, 0, nil)
+	pending, err := g.Reserve("a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, _ := g.Reserve("a")
+	id, _ := r.Commit(7)
+	if live := g.Close(); len(live) != 1 || live[0] != 7 {
+		t.Fatalf("Close returned %v, want the live session", live)
+	}
+	if _, err := g.Reserve("a"); !errors.Is(err, ErrShuttingDown) {
+		t.Fatalf("Reserve after Close: %v", err)
+	}
+	if _, err := pending.Commit(8); !errors.Is(err, ErrShuttingDown) {
+		t.Fatalf("Commit after Close: %v", err)
+	}
+	g.Remove(id)
+	if n := g.counter.Total(); n != 0 {
+		t.Fatalf("a refused Commit kept its place: counter %d", n)
+	}
+}
+
+// TestShutdownWaitsForRetired checks that Shutdown returns only once every
+// retired session has stopped, including one retired while Shutdown is
+// already waiting (a session whose end races the shutdown), and that it
+// gives up when its context ends. Run with -race: counting with a
+// WaitGroup, as an earlier version did, is a race in exactly that case.
+func TestShutdownWaitsForRetired(t *testing.T) {
+	g := NewRegistry[int](0, 0, nil)
+	var ids []string
+	for i := range 2 {
+		r, _ := g.Reserve("a")
+		id, _ := r.Commit(i)
+		ids = append(ids, id)
+	}
+	release := make(chan struct{})
+	stopped := make(chan int, 2)
+	stop := func(i int) func() {
+		return func() {
+			<-release
+			stopped <- i
+		}
+	}
+	g.Retire(ids[0], stop(0))
+
+	done := make(chan error, 1)
+	ended := make(chan int, 2)
+	go func() {
+		done <- g.Shutdown(context.Background(), func(v int) { ended <- v })
+	}()
+	if v := <-ended; v != 1 {
+		t.Fatalf("Shutdown ended session %d, want the live one (1)", v)
+	}
+	g.Retire(ids[1], stop(1)) // while Shutdown waits
+	select {
+	case err := <-done:
+		t.Fatalf("Shutdown returned %v while sessions were still stopping", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	if len(stopped) != 2 {
+		t.Fatalf("Shutdown returned with %d of 2 sessions stopped", len(stopped))
+	}
+
+	// A stop that never ends: Shutdown gives up with the context.
+	g2 := NewRegistry[int](0, 0, nil)
+	r, _ := g2.Reserve("a")
+	id, _ := r.Commit(0)
+	block := make(chan struct{})
+	defer close(block)
+	g2.Retire(id, func() { <-block })
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if err := g2.Shutdown(ctx, func(int) {}); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Shutdown with a stuck session: %v, want the context's error", err)
+	}
+}
+
+// TestRetireRacesShutdown retires sessions from their own goroutines while
+// Shutdown runs with nothing left to wait for: a session whose upstream
+// failed at the moment the process was told to stop. With -race this
+// fails if Retire and Shutdown's waiting are not synchronised.
+func TestRetireRacesShutdown(t *testing.T) {
+	for range 20 {
+		g := NewRegistry[int](0, 0, nil)
+		var ids []string
+		for i := range 4 {
+			r, _ := g.Reserve("a")
+			id, _ := r.Commit(i)
+			ids = append(ids, id)
+		}
+		retired := make(chan struct{})
+		go func() {
+			defer close(retired)
+			for _, id := range ids {
+				g.Retire(id, func() {})
+			}
+		}()
+		if err := g.Shutdown(context.Background(), func(int) {}); err != nil {
+			t.Fatal(err)
+		}
+		<-retired
+		if err := g.Shutdown(context.Background(), func(int) {}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestNewIDIsUnpredictableAndURLSafe(t *testing.T) {
+	seen := make(map[string]bool)
+	for range 1000 {
+		id := NewID()
+		if len(id) != 22 {
+			t.Fatalf("NewID() = %q: want 22 characters (128 bits)", id)
+		}
+		for _, c := range id {
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+				t.Fatalf("NewID() = %q: %q is not URL-safe", id, c)
+			}
+		}
+		if seen[id] {
+			t.Fatalf("NewID() repeated %q", id)
+		}
+		seen[id] = true
+	}
+}
