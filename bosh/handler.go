@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"runtime/debug"
 	"strconv"
@@ -144,7 +143,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			writeAnswer(w, "", (&Session{legacy: !hasVer}).terminalAnswer(BadRequest, nil))
 			return
 		}
-		a := h.create(r.Context(), b, rid, h.clientAddr(r))
+		a := h.create(r.Context(), b, rid, session.ClientAddr(r, h.cfg.ClientAddr))
 		writeAnswer(w, contentType(b), a)
 		return
 	}
@@ -234,19 +233,6 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, erro
 			return nil, fmt.Errorf("reading request body: %w", err)
 		}
 	}
-}
-
-// clientAddr is the address a request counts against for the per-address
-// session limit.
-func (h *Handler) clientAddr(r *http.Request) string {
-	if h.cfg.ClientAddr != nil {
-		return h.cfg.ClientAddr(r.RemoteAddr, r.Header.Get("X-Forwarded-For"))
-	}
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }
 
 // writeAnswer writes a complete answer: always with Content-Length (no

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"runtime/debug"
 	"strconv"
@@ -112,7 +111,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if req.ID == "0" {
-		h.write(w, h.create(r.Context(), req, h.clientAddr(r)))
+		h.write(w, h.create(r.Context(), req, session.ClientAddr(r, h.cfg.ClientAddr)))
 		return
 	}
 	var s *Session
@@ -171,19 +170,6 @@ func (h *Handler) readBody(r *http.Request) ([]byte, error) {
 		return nil, fmt.Errorf("httppoll: request body is over the limit of %d bytes", max)
 	}
 	return b, nil
-}
-
-// clientAddr is the address a request counts against for the per-address
-// session limit.
-func (h *Handler) clientAddr(r *http.Request) string {
-	if h.cfg.ClientAddr != nil {
-		return h.cfg.ClientAddr(r.RemoteAddr, r.Header.Get("X-Forwarded-For"))
-	}
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }
 
 // answer is what one request gets: the identifier for the ID cookie, the
