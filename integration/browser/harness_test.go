@@ -500,9 +500,11 @@ func (tb *tab) dump() {
 		tb.t.Logf("%s: boshd log: %v", tb.name, err)
 		return
 	}
+	// boshd logs the sid's first 8 characters.
+	short := "sid=" + sid[:min(8, len(sid))]
 	var lines []string
 	for _, l := range strings.Split(string(b), "\n") {
-		if strings.Contains(l, sid) {
+		if strings.Contains(l, short) {
 			lines = append(lines, l)
 		}
 	}
