@@ -31,17 +31,25 @@ if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
 # ---- what is missing -------------------------------------------------------
 
 apt_install() {
-	# apt-get update only when the package lists do not know the packages.
-	local p
+	# apt-get update only when the package lists do not know the packages
+	# (a fresh machine), or when installing from the lists we have fails
+	# (stale lists).
+	local p updated=""
 	for p in "$@"; do
 		if ! apt-cache show "$p" >/dev/null 2>&1; then
 			say "apt-get update"
 			$sudo apt-get update -qq
+			updated=1
 			break
 		fi
 	done
 	say "apt-get install $*"
-	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$@" >/dev/null
+	if ! DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$@" >/dev/null; then
+		[ -z "$updated" ] || die "apt-get install $* failed"
+		say "apt-get update, and again"
+		$sudo apt-get update -qq
+		DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$@" >/dev/null
+	fi
 }
 
 command -v go >/dev/null 2>&1 || die "Go is needed to build boshd (https://go.dev/dl/)"
