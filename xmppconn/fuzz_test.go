@@ -91,3 +91,29 @@ func raws(els []Element) []string {
 	}
 	return s
 }
+
+// FuzzParseHeader checks that a stream header parser never panics, keeps
+// the bytes it was given in Raw, and only accepts a header whose start tag
+// is stream:stream in the streams namespace (RFC 6120 §4.8.1); StartTag and
+// ParseHeader agree on whether there is a start tag at all.
+func FuzzParseHeader(f *testing.F) {
+	f.Add([]byte(`<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' id='x' from='example.com' version='1.0' xml:lang='en'>`))
+	f.Add([]byte(`<stream:stream xmlns:stream='http://etherx.jabber.org/streams' to='example.com'>`))
+	f.Add([]byte(`<s:stream xmlns:s='urn:wrong' to='x'>`))
+	f.Add([]byte(`<stream:stream to='a' to='b'>`))
+	f.Add([]byte(`<x:foo xmlns:x='http://etherx.jabber.org/streams'>`))
+	f.Add([]byte(`<!-- c --><?pi?><stream:stream`))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		h, err := ParseHeader(raw)
+		if !bytes.Equal(h.Raw, raw) {
+			t.Fatalf("Raw = %q, want the input", h.Raw)
+		}
+		start, startErr := StartTag(raw)
+		if startErr != nil && err == nil {
+			t.Fatalf("ParseHeader accepted %q without a start tag (%v)", raw, startErr)
+		}
+		if err == nil && (start.Name.Local != "stream") {
+			t.Fatalf("ParseHeader accepted a <%s:%s> start tag", start.Name.Space, start.Name.Local)
+		}
+	})
+}

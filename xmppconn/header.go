@@ -108,6 +108,9 @@ func ParseHeader(raw []byte) (Header, error) {
 			streamNS = a.Value
 		}
 	}
+	if start.Name.Local != "stream" {
+		return h, fmt.Errorf("stream header: <%s> is not a stream", start.Name.Local)
+	}
 	if streamNS != nsStream {
 		return h, fmt.Errorf("stream header: prefix %q is bound to %q, not %s", start.Name.Space, streamNS, nsStream)
 	}
