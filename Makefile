@@ -32,6 +32,11 @@ bench:
 
 # Run each fuzz target for a while (the seed corpora run in `make test`).
 FUZZTIME ?= 30s
+FUZZ_TARGETS = ./bosh:FuzzParseBody ./bosh/httppoll:FuzzParseRequest \
+	./bosh/httppoll:FuzzClientStream ./bosh/client:FuzzParseBody \
+	./xmppconn:FuzzSplitter ./xmppconn:FuzzParseHeader
 fuzz:
-	$(GO) test -run '^$$' -fuzz '^FuzzParseBody$$' -fuzztime $(FUZZTIME) ./bosh/
-	$(GO) test -run '^$$' -fuzz '^FuzzSplitter$$' -fuzztime $(FUZZTIME) ./xmppconn/
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		echo "== $${t#*:} in $${t%%:*}"; \
+		$(GO) test -run '^$$' -fuzz "^$${t#*:}$$" -fuzztime $(FUZZTIME) "$${t%%:*}"; \
+	done
