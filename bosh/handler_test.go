@@ -697,6 +697,27 @@ func TestRestartDeliversNewFeatures(t *testing.T) {
 	}
 }
 
+// TestRestartWaitsForFeatures: a server that sends the restarted stream's
+// header and its features in two segments. The restart request must be
+// answered with the features, not with an empty body when the header alone
+// has arrived (the client would wait for features that never come).
+func TestRestartWaitsForFeatures(t *testing.T) {
+	h := newHarness(t, nil)
+	h.up.RestartFeaturesDelay = 30 * time.Millisecond
+	sid, up, _ := h.open(10, 10, "")
+	rid := uint64(11)
+	for i := range 5 {
+		r := h.post(body(rid, sid, " xmlns:xmpp='urn:xmpp:xbosh' xmpp:restart='true' to='localhost'", ""))
+		rid++
+		if el := up.Next(t); el.Kind != xmppconn.KindHeader {
+			t.Fatalf("restart %d: upstream got %v, want a new header", i, el.Kind)
+		}
+		if r.root == nil || r.root.FindElement("./stream:features") == nil {
+			t.Fatalf("restart %d answered %s", i, r.raw)
+		}
+	}
+}
+
 func TestWaitExpiresWithEmptyBody(t *testing.T) {
 	h := newHarness(t, nil)
 	sid, _, _ := h.open(10, 1, "")

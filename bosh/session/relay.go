@@ -121,12 +121,22 @@ func (r *Relay) Take() ([]xmppconn.Element, error) {
 	return q, r.err
 }
 
-// Pending reports whether anything is queued or the relay has ended, that
-// is whether a waiting request would be answered now.
+// Pending reports whether something for the client is queued or the relay
+// has ended, that is whether a waiting request would be answered now. A
+// restarted stream's header alone is not an answer: the client never sees
+// it and waits for the features that follow it (XEP-0206 §5).
 func (r *Relay) Pending() bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return len(r.queue) > 0 || r.err != nil
+	if r.err != nil {
+		return true
+	}
+	for _, el := range r.queue {
+		if el.Kind != xmppconn.KindHeader {
+			return true
+		}
+	}
+	return false
 }
 
 // Err returns why the relay ended, or nil while it is alive.

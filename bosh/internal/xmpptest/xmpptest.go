@@ -26,6 +26,10 @@ const DefaultFeatures = `<stream:features><mechanisms xmlns='urn:ietf:params:xml
 type Server struct {
 	Addr     string
 	Features string
+	// RestartFeaturesDelay, when set before the first connection, makes
+	// the server send its features that long after the header of a
+	// restarted stream, as a busy server may (two TCP segments).
+	RestartFeaturesDelay time.Duration
 	// Conns delivers each accepted connection once its first header arrived.
 	Conns chan *Conn
 
@@ -131,7 +135,14 @@ func (s *Server) serve(c *Conn) {
 			switch el.Kind {
 			case xmppconn.KindHeader:
 				c.ids++
-				fmt.Fprintf(c, "<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' id='stream-%d' from='localhost' version='1.0'>%s", c.ids, s.Features)
+				header := fmt.Sprintf("<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' id='stream-%d' from='localhost' version='1.0'>", c.ids)
+				if !first && s.RestartFeaturesDelay > 0 {
+					c.Write([]byte(header))
+					time.Sleep(s.RestartFeaturesDelay)
+					c.Write([]byte(s.Features))
+				} else {
+					c.Write([]byte(header + s.Features))
+				}
 			case xmppconn.KindEnd:
 				c.Write([]byte("</stream:stream>"))
 			}
