@@ -497,7 +497,7 @@ func TestReportKeepsRIDOrder(t *testing.T) {
 	held := []func() reply{h.async(body(12, sid, " ack='11'", ""))}
 	time.Sleep(50 * time.Millisecond)
 	held = append(held, h.async(body(13, sid, " ack='11'", "")))
-	time.Sleep(50 * time.Millisecond)
+	time.Sleep(reportGrace) // rid 11's answer is now overdue
 	// The client says it has seen nothing after rid 10.
 	start := time.Now()
 	r := h.post(body(14, sid, " ack='10'", `<presence xmlns='jabber:client'/>`))
@@ -511,6 +511,31 @@ func TestReportKeepsRIDOrder(t *testing.T) {
 		if d := time.Since(start); d > 2*time.Second {
 			t.Fatalf("rid %d, held before the report, answered %v after it", 12+i, d)
 		}
+	}
+}
+
+// TestNoReportForAnswerInFlight: a client that writes its next poll before
+// it has read the previous answer acknowledges one rid behind. That answer
+// is in flight, not lost: the poll is held as usual and brings the next
+// stanza, instead of being answered at once with a 'report' (which, poll
+// after poll, would never deliver anything).
+func TestNoReportForAnswerInFlight(t *testing.T) {
+	h := newHarness(t, nil)
+	cr := h.post(`<body rid='10' xmlns='http://jabber.org/protocol/httpbind' to='localhost' wait='10' hold='1' ack='1' ver='1.6'/>`)
+	sid := cr.attr("sid")
+	up := h.up.NextConn(t)
+	up.Next(t) // the header
+	rid := uint64(11)
+	for i := range 3 {
+		// ack is the rid before the one just answered.
+		poll := h.async(body(rid, sid, fmt.Sprintf(" ack='%d'", rid-2), ""))
+		time.Sleep(20 * time.Millisecond)
+		up.Push(t, fmt.Sprintf(`<message id='m%d'/>`, i))
+		r := poll()
+		if r.attr("report") != "" || !strings.Contains(r.raw, fmt.Sprintf("m%d", i)) {
+			t.Fatalf("poll %d answered %s, want message m%d", rid, r.raw, i)
+		}
+		rid++
 	}
 }
 

@@ -214,7 +214,7 @@ func (s *Session) process(r *request) {
 		if v, ok := b.Get("ack"); ok {
 			if ack, err := strconv.ParseUint(v, 10, 64); err == nil {
 				if ack < s.lastAnswer {
-					if _, cached := s.cache.get(ack + 1); cached {
+					if c, cached := s.cache.get(ack + 1); cached && now.Sub(c.sentAt) >= reportGrace {
 						report = ack + 1
 					}
 				}
@@ -684,6 +684,14 @@ func (s *Session) idleExpired(gen uint64) {
 }
 
 var errInactive = errors.New("bosh: client inactive")
+
+// reportGrace is how long an answer may go unacknowledged before a request
+// whose 'ack' is older than it gets a 'report' (XEP-0124 §9.2). Without it,
+// a client that writes its next poll before it has read the previous
+// answer (its 'ack' one behind, as pipelined clients do) would get every
+// poll answered at once with a report: a busy loop in which the stanzas
+// waiting for it are never delivered.
+const reportGrace = time.Second
 
 // shutdown ends the session because boshd is stopping.
 func (s *Session) shutdown() {

@@ -136,7 +136,13 @@ routes = [%q]
 }
 
 // stop sends SIGTERM and checks that boshd exits within a few seconds.
+// When the test failed, boshd's log is printed.
 func (b *boshd) stop(t *testing.T) {
+	defer func() {
+		if t.Failed() {
+			t.Logf("boshd's log:\n%s", b.log.String())
+		}
+	}()
 	if b.cmd.ProcessState != nil {
 		return
 	}
@@ -206,12 +212,17 @@ func user(t *testing.T, srv *servers.Server, prefix string) string {
 }
 
 // login connects through boshd and logs in; the session then keeps a
-// request held (client.Run) until the test ends.
-func login(t *testing.T, url string, srv *servers.Server, name, mech string) *client.Session {
+// request held (client.Run) until the test ends. opts adjust the client's
+// configuration.
+func login(t *testing.T, url string, srv *servers.Server, name, mech string, opts ...func(*client.Config)) *client.Session {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	s, err := client.Connect(ctx, client.Config{URL: url, Domain: srv.Domain, Wait: 10})
+	cfg := client.Config{URL: url, Domain: srv.Domain, Wait: 10}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	s, err := client.Connect(ctx, cfg)
 	if err != nil {
 		t.Fatalf("connect: %v", err)
 	}
@@ -266,6 +277,9 @@ func send(t *testing.T, s *client.Session, stanza string) {
 // TestLoginAndChat: two users log in through boshd (SASL PLAIN and
 // SCRAM-SHA-1, restart, bind), exchange messages both ways and directed
 // presence, and one terminates with unavailable presence the other sees.
+// Bob's client uses key sequencing (XEP-0124 §15, switching to a new key
+// chain every few requests) and acknowledgements (§9), as a careful
+// browser client would.
 func TestLoginAndChat(t *testing.T) {
 	for _, kind := range kinds {
 		t.Run(kind, func(t *testing.T) {
@@ -273,7 +287,7 @@ func TestLoginAndChat(t *testing.T) {
 			b := startBoshd(t, srv, "")
 			an, bn := user(t, srv, "alice"), user(t, srv, "bob")
 			alice := login(t, b.URL, srv, an, "PLAIN")
-			bob := login(t, b.URL, srv, bn, "SCRAM-SHA-1")
+			bob := login(t, b.URL, srv, bn, "SCRAM-SHA-1", func(c *client.Config) { c.Keys, c.KeyCount, c.Ack = true, 4, true })
 			if !strings.HasPrefix(alice.JID, an+"@") || !strings.HasPrefix(bob.JID, bn+"@") {
 				t.Fatalf("bound JIDs %q, %q", alice.JID, bob.JID)
 			}
