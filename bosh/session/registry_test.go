@@ -114,13 +114,7 @@ func TestRegistryRefusesAfterClose(t *testing.T) {
 // gives up when its context ends. Run with -race: counting with a
 // WaitGroup, as an earlier version did, is a race in exactly that case.
 func TestShutdownWaitsForRetired(t *testing.T) {
-	g := NewRegistry[int](0, 0, nil)
-	var ids []string
-	for i := range 2 {
-		r, _ := g.Reserve("a")
-		id, _ := r.Commit(i)
-		ids = append(ids, id)
-	}
+	g, ids := registryWith(2)
 	release := make(chan struct{})
 	stopped := make(chan int, 2)
 	stop := func(i int) func() {
@@ -173,13 +167,7 @@ func TestShutdownWaitsForRetired(t *testing.T) {
 // fails if Retire and Shutdown's waiting are not synchronised.
 func TestRetireRacesShutdown(t *testing.T) {
 	for range 20 {
-		g := NewRegistry[int](0, 0, nil)
-		var ids []string
-		for i := range 4 {
-			r, _ := g.Reserve("a")
-			id, _ := r.Commit(i)
-			ids = append(ids, id)
-		}
+		g, ids := registryWith(4)
 		retired := make(chan struct{})
 		go func() {
 			defer close(retired)
@@ -195,6 +183,19 @@ func TestRetireRacesShutdown(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// registryWith returns a registry without limits holding n sessions, the
+// ints 0 to n-1, and their IDs.
+func registryWith(n int) (*Registry[int], []string) {
+	g := NewRegistry[int](0, 0, nil)
+	var ids []string
+	for i := range n {
+		r, _ := g.Reserve("a")
+		id, _ := r.Commit(i)
+		ids = append(ids, id)
+	}
+	return g, ids
 }
 
 func TestNewIDIsUnpredictableAndURLSafe(t *testing.T) {
