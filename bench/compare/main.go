@@ -210,6 +210,15 @@ func runAll(c config) error {
 		return err
 	}
 	boshd, boshload := filepath.Join(tmp, "boshd"), filepath.Join(tmp, "boshload")
+	// The commit the binaries are built from, kept beside the results:
+	// the tables name it, even when rebuilt later by -report-only.
+	built := gitHead()
+	if c.boshdBin != "" {
+		built = c.boshdBin
+	}
+	if err := appendLine(filepath.Join(c.jsonDir, "commits.txt"), fmt.Sprintf("-n %s -targets %s: boshd %s", joinInts(c.ns), strings.Join(c.targets, ","), built)); err != nil {
+		return err
+	}
 	builds := map[string]string{boshd: "./cmd/boshd", boshload: "./cmd/boshload"}
 	if c.boshdBin != "" {
 		delete(builds, boshd)
@@ -515,4 +524,22 @@ func machine() string {
 	}
 	kernel, _ := exec.Command("uname", "-r").Output()
 	return fmt.Sprintf("%d × %s%s, Linux %s, %s", runtime.NumCPU(), model, mem, strings.TrimSpace(string(kernel)), runtime.Version())
+}
+
+func appendLine(path, line string) error {
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = fmt.Fprintln(f, line)
+	return err
+}
+
+func joinInts(xs []int) string {
+	var ss []string
+	for _, x := range xs {
+		ss = append(ss, strconv.Itoa(x))
+	}
+	return strings.Join(ss, ",")
 }

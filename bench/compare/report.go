@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -21,7 +22,13 @@ func writeDoc(c config, results map[key][]*result, versions map[string]string) e
 			p("- %s %s (Debian package)\n", k, v)
 		}
 	}
-	p("- boshd: %s\n", gitHead())
+	if raw, err := os.ReadFile(filepath.Join(c.jsonDir, "commits.txt")); err == nil {
+		for _, l := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
+			p("- build of the run `%s`\n", l)
+		}
+	} else {
+		p("- boshd: %s\n", gitHead())
+	}
 	p("- up to %d run(s) per row (the setup table gives each row's count), median quoted; message phases of %s at %s messages/s on the same sessions; setup concurrency %d\n\n",
 		c.runs, c.duration, c.rates, c.conc)
 
