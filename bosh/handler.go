@@ -143,7 +143,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			writeAnswer(w, "", (&Session{legacy: !hasVer}).terminalAnswer(BadRequest, nil))
 			return
 		}
-		a := h.create(r.Context(), b, rid, session.ClientAddr(r, h.cfg.ClientAddr))
+		a := h.create(r.Context(), b, rid, session.ClientAddr(r.RemoteAddr, r.Header.Get("X-Forwarded-For"), h.cfg.ClientAddr))
 		writeAnswer(w, contentType(b), a)
 		return
 	}

@@ -111,7 +111,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if req.ID == "0" {
-		h.write(w, h.create(r.Context(), req, session.ClientAddr(r, h.cfg.ClientAddr)))
+		h.write(w, h.create(r.Context(), req, session.ClientAddr(r.RemoteAddr, r.Header.Get("X-Forwarded-For"), h.cfg.ClientAddr)))
 		return
 	}
 	var s *Session

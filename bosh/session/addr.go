@@ -1,21 +1,19 @@
 package session
 
-import (
-	"net"
-	"net/http"
-)
+import "net"
 
-// ClientAddr returns the address r counts against for the per-address
-// session limit: custom's answer when custom is set (cmd/boshd sets it to
-// honour X-Forwarded-For from trusted proxies), else the host part of the
-// connection's remote address.
-func ClientAddr(r *http.Request, custom func(remoteAddr, forwardedFor string) string) string {
+// ClientAddr returns the address a request counts against for the
+// per-address session limit, from its connection's remote address and its
+// X-Forwarded-For header: custom's answer when custom is set (cmd/boshd sets
+// it to honour X-Forwarded-For from trusted proxies), else the host part of
+// remoteAddr.
+func ClientAddr(remoteAddr, forwardedFor string, custom func(remoteAddr, forwardedFor string) string) string {
 	if custom != nil {
-		return custom(r.RemoteAddr, r.Header.Get("X-Forwarded-For"))
+		return custom(remoteAddr, forwardedFor)
 	}
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	host, _, err := net.SplitHostPort(remoteAddr)
 	if err != nil {
-		return r.RemoteAddr
+		return remoteAddr
 	}
 	return host
 }
