@@ -24,7 +24,9 @@
 //     number, and the receiver notes the time: latency p50/p90/p99/max,
 //     sent, delivered, lost (not received before the drain time ends) and
 //     duplicated; CPU seconds of the given PIDs (/proc/PID/stat) over the
-//     phase divided by the messages delivered;
+//     phase divided by the messages delivered; failed sends counted by
+//     class (a send still held when the phase ends is canceled, and loses
+//     nothing if its message was delivered);
 //  4. close: every session is terminated (XEP-0124 §13).
 //
 // A progress line is drawn on stderr when it is a terminal; the result is
