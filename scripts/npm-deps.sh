@@ -31,6 +31,6 @@ for dir in "$@"; do
 		continue
 	fi
 	echo "npm-deps: npm ci in $dir" >&2
-	(cd "$dir" && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error)
+	(cd "$dir" && npm ci --no-audit --no-fund --no-progress --ignore-scripts --loglevel=error)
 	cp "$dir/package-lock.json" "$stamp"
 done
