@@ -225,6 +225,11 @@ func (p *scanner) prolog() error {
 		p.skipSpace()
 		switch {
 		case p.has("<?"):
+			// XML 1.0 §2.6: a processing instruction starts with its target's name.
+			p.i += 2
+			if _, err := p.name(); err != nil {
+				return malformed("processing instruction without a target")
+			}
 			if err := p.skipPast("?>", "processing instruction"); err != nil {
 				return err
 			}
