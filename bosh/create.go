@@ -114,7 +114,7 @@ func (h *Handler) create(ctx context.Context, b *Body, rid uint64, addr string) 
 		return fail(ConditionOf(err), err)
 	}
 	s.id = id
-	s.log = h.cfg.Log.WithFields(logrus.Fields{"sid": shortID(id), "remote": addr, "domain": target.Domain})
+	s.remote, s.domain = addr, target.Domain
 	s.relay = session.NewRelay(stream, h.cfg.MaxQueueBytes, s.wake)
 
 	s.mu.Lock()
@@ -158,7 +158,7 @@ func (h *Handler) create(ctx context.Context, b *Body, rid uint64, addr string) 
 	s.cache.add(rid, keysOf(b), a, time.Now())
 	s.lastAt = time.Now()
 	s.armIdle()
-	s.log.WithFields(logrus.Fields{"wait": wait, "hold": hold, "secure": stream.Secure()}).Info("session created")
+	s.logger().WithFields(logrus.Fields{"wait": wait, "hold": hold, "secure": stream.Secure()}).Info("session created")
 	return a
 }
 

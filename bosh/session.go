@@ -64,8 +64,9 @@ func (r *request) empty() bool {
 type Session struct {
 	h     *Handler
 	id    string
-	log   logrus.FieldLogger
 	relay *session.Relay
+	// remote and domain identify the session in its log lines (logger).
+	remote, domain string
 
 	// Negotiated at creation (XEP-0124 §7.2), then fixed.
 	wait       time.Duration
@@ -236,10 +237,10 @@ func (s *Session) process(r *request) {
 		// the stream closes; acknowledge on the oldest open request.
 		if len(b.Payloads) > 0 {
 			if err := s.relay.Send(joinPayloads(b.Payloads)); err != nil {
-				s.log.WithError(err).Debug("terminate payload not forwarded")
+				s.logger().WithError(err).Debug("terminate payload not forwarded")
 			}
 		}
-		s.log.Debug("client terminated the session")
+		s.logger().Debug("client terminated the session")
 		s.held = append(s.held, r)
 		s.endTerminate()
 		return
@@ -356,7 +357,7 @@ func (s *Session) wake() {
 	if err := s.relay.Err(); err != nil && len(s.held) == 0 && s.relay.Pending() {
 		// Nobody to tell now; the next request (or the inactivity timer)
 		// ends the session. Keep the queue for it.
-		s.log.WithError(err).Debug("upstream ended with no request held")
+		s.logger().WithError(err).Debug("upstream ended with no request held")
 	}
 }
 
@@ -621,11 +622,19 @@ func (s *Session) terminalAnswer(cond Condition, els []xmppconn.Element) answer 
 	return a
 }
 
+// logger returns the session's log entry, with a shortened sid, the
+// client's address and the domain. It is built each time the session
+// logs rather than kept: most sessions log twice in their life, and a kept
+// entry costs about a kilobyte per session (docs/benchmarks.md).
+func (s *Session) logger() logrus.FieldLogger {
+	return s.h.cfg.Log.WithFields(logrus.Fields{"sid": shortID(s.id), "remote": s.remote, "domain": s.domain})
+}
+
 // close marks the session closed and has its upstream stream closed in
 // the background (closing waits briefly for the server). Called with s.mu
 // held; err is nil for a clean end.
 func (s *Session) close(err error) {
-	log := s.log.WithField("state", s.state.String())
+	log := s.logger().WithField("state", s.state.String())
 	s.state = StateClosed
 	s.stopIdle()
 	switch {
