@@ -165,9 +165,7 @@ func newServer(cfg config.Config, log *logrus.Logger) (*server, error) {
 	}
 	s := &server{cfg: cfg, log: log, bosh: bh}
 	s.shutdowns = append(s.shutdowns, bh.Shutdown)
-	if err := s.addPolling(mux, domains, counter, clientAddr); err != nil {
-		return nil, err
-	}
+	s.addPolling(mux, domains, counter, clientAddr)
 	if cfg.HTTP.StaticDir != "" {
 		mux.Handle("/", http.FileServer(http.Dir(cfg.HTTP.StaticDir)))
 	}
@@ -176,11 +174,10 @@ func newServer(cfg config.Config, log *logrus.Logger) (*server, error) {
 		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
-		// A held request is answered after at most max_wait.
-		WriteTimeout:   time.Duration(cfg.BOSH.MaxWait) + 30*time.Second,
-		IdleTimeout:    2 * time.Minute,
-		MaxHeaderBytes: 16 << 10,
-		ErrorLog:       nil,
+		WriteTimeout:      cfg.HTTPWriteTimeout(),
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          nil,
 	}
 	return s, nil
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -15,19 +14,16 @@ import (
 // the BOSH front end's domains and dialer (so the allowlist and the
 // upstream TLS policy are the same), the session counter (so the limits
 // cover both), the client address rule and the logger.
-func (s *server) addPolling(mux *http.ServeMux, domains *session.Domains, counter *session.Counter, clientAddr func(string, string) string) error {
+func (s *server) addPolling(mux *http.ServeMux, domains *session.Domains, counter *session.Counter, clientAddr func(string, string) string) {
 	c := s.cfg
 	if c.HTTP.PollPath == "" {
-		return nil
+		return
 	}
+	// config.Validate has checked that hold_cap is below the HTTP write
+	// timeout.
 	holdCap := time.Duration(c.Poll.HoldCap)
 	if holdCap == 0 {
 		holdCap = -1 // hold_cap = "0s": answer every poll at once
-	}
-	// A held poll must be answered before the HTTP server's write timeout
-	// (max_wait + 30s, see newServer) cuts it off.
-	if limit := time.Duration(c.BOSH.MaxWait) + 30*time.Second; holdCap >= limit {
-		return fmt.Errorf("config: poll.hold_cap (%v) must be below bosh.max_wait + 30s (%v), the HTTP write timeout", holdCap, limit)
 	}
 	ph := httppoll.New(httppoll.Config{
 		Domains:               domains,
@@ -52,7 +48,6 @@ func (s *server) addPolling(mux *http.ServeMux, domains *session.Domains, counte
 	}
 	s.shutdowns = append(s.shutdowns, ph.Shutdown)
 	s.log.WithField("path", c.HTTP.PollPath).Info("XEP-0025 HTTP Polling endpoint enabled")
-	return nil
 }
 
 // pollInterval is the adaptive poll interval policy for polling sessions.

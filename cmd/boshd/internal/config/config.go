@@ -250,6 +250,10 @@ func (c *Config) Validate() error {
 	if c.Poll.HoldCap < 0 {
 		bad("poll.hold_cap", "must not be negative")
 	}
+	// A held poll must be answered before the HTTP server cuts it off.
+	if limit := c.HTTPWriteTimeout(); c.HTTP.PollPath != "" && time.Duration(c.Poll.HoldCap) >= limit {
+		bad("poll.hold_cap", "%v must be below bosh.max_wait + %v (%v), the HTTP write timeout", time.Duration(c.Poll.HoldCap), writeSlack, limit)
+	}
 	if time.Duration(c.Poll.SessionTimeout) < time.Second {
 		bad("poll.session_timeout", "must be at least 1s")
 	}
@@ -303,6 +307,16 @@ func (c *Config) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// writeSlack is how much longer than bosh.max_wait the HTTP server lets
+// writing an answer take.
+const writeSlack = 30 * time.Second
+
+// HTTPWriteTimeout is the HTTP server's write timeout: a held request is
+// answered after at most bosh.max_wait, plus slack for writing it.
+func (c *Config) HTTPWriteTimeout() time.Duration {
+	return time.Duration(c.BOSH.MaxWait) + writeSlack
 }
 
 // AddRoute adds or replaces a domain from a -route DOMAIN=HOST:PORT flag;

@@ -38,6 +38,7 @@ func TestParseErrors(t *testing.T) {
 		{"tls policy", "[upstream]\ntls = \"maybe\"\n", []string{"upstream.tls"}},
 		{"route", "[[domain]]\nname = \"a.example\"\nroutes = [\"nohost\"]\n", []string{"domain[0].routes"}},
 		{"duplicate domain", "[[domain]]\nname = \"a\"\n[[domain]]\nname = \"A\"\n", []string{"listed twice"}},
+		{"hold_cap past the write timeout", "[bosh]\nmax_wait = \"5s\"\n[poll]\nhold_cap = \"40s\"\n", []string{"poll.hold_cap", "write timeout"}},
 		{"pprof not on loopback", "[debug]\npprof_listen = \"0.0.0.0:6060\"\n", []string{"debug.pprof_listen"}},
 	}
 	for _, tt := range tests {
