@@ -96,6 +96,9 @@ func run(args []string) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// After the first signal, restore the default action: a second one
+	// kills at once instead of waiting out the bounded shutdown.
+	context.AfterFunc(ctx, stop)
 	return srv.run(ctx)
 }
 
@@ -120,7 +123,6 @@ type server struct {
 	cfg  config.Config
 	log  *logrus.Logger
 	http *http.Server
-	bosh *bosh.Handler
 	// shutdowns are the front ends' Shutdown methods, called before the
 	// HTTP server's so that held requests are answered first.
 	shutdowns []func(context.Context) error
@@ -163,7 +165,7 @@ func newServer(cfg config.Config, log *logrus.Logger) (*server, error) {
 	if !strings.HasSuffix(cfg.HTTP.Path, "/") {
 		mux.Handle(cfg.HTTP.Path+"/", bh) // Tsung and some proxies add a slash
 	}
-	s := &server{cfg: cfg, log: log, bosh: bh}
+	s := &server{cfg: cfg, log: log}
 	s.shutdowns = append(s.shutdowns, bh.Shutdown)
 	s.addPolling(mux, domains, counter, clientAddr)
 	if cfg.HTTP.StaticDir != "" {
@@ -177,7 +179,6 @@ func newServer(cfg config.Config, log *logrus.Logger) (*server, error) {
 		WriteTimeout:      cfg.HTTPWriteTimeout(),
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    16 << 10,
-		ErrorLog:          nil,
 	}
 	return s, nil
 }
