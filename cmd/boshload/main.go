@@ -25,27 +25,24 @@ import (
 
 // options are the command-line settings.
 type options struct {
-	url, domain, route     string
-	n, concurrency         int
-	userPattern, password  string
-	resource               string
-	rates                  []float64
-	duration               time.Duration
-	setupTimeout, settle   time.Duration
-	drain, closeTimeout    time.Duration
-	pids                   string
-	sourceAddrs            string
-	h2, insecure           bool
-	jsonPath               string
-	maxSetupFailures       int
-	label                  string
-	progressEvery          time.Duration
-	maxInflightSends       int
-	messageBody            string
-	noProgress             bool
-	idleConns              int
-	perSessionReadBuf      int
-	firstErrorIsFatalLogin bool
+	url, domain, route    string
+	n, concurrency        int
+	userPattern, password string
+	resource              string
+	rates                 []float64
+	duration              time.Duration
+	setupTimeout, settle  time.Duration
+	drain, closeTimeout   time.Duration
+	pids                  string
+	sourceAddrs           string
+	h2, insecure          bool
+	jsonPath              string
+	maxSetupFailures      int
+	label                 string
+	progressEvery         time.Duration
+	maxInflightSends      int
+	messageBody           string
+	idleConns             int
 }
 
 func main() {
@@ -419,7 +416,6 @@ func (l *loader) run(ctx context.Context) (*Result, error) {
 		res.Phases = append(res.Phases, ph)
 		first += n
 	}
-	_ = nmsg
 	res.SessionsEnded = l.runErrs.Load()
 	if v, ok := l.firstErr.Load().(string); ok {
 		res.FirstSessionErr = v
