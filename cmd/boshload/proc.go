@@ -14,51 +14,62 @@ const clockTicks = 100
 
 // readMem returns the VmRSS of each process in KiB (proc(5)), -1 when it
 // cannot be read.
-func readMem(pids []namedPID) []int64 {
-	out := make([]int64, len(pids))
+func readMem(pids []namedPID) []int64 { return perProcess(pids, rssKB) }
+
+// readCPU returns utime+stime of each process in seconds, -1 when it
+// cannot be read.
+func readCPU(pids []namedPID) []float64 { return perProcess(pids, cpuSeconds) }
+
+// perProcess reads one figure of each process, -1 where read fails.
+func perProcess[T int64 | float64](pids []namedPID, read func(pid int) (T, bool)) []T {
+	out := make([]T, len(pids))
 	for i, p := range pids {
-		out[i] = -1
-		b, err := os.ReadFile("/proc/" + strconv.Itoa(p.PID) + "/status")
-		if err != nil {
-			continue
+		v, ok := read(p.PID)
+		if !ok {
+			v = -1
 		}
-		for _, line := range strings.Split(string(b), "\n") {
-			if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-				f := strings.Fields(v)
-				if len(f) > 0 {
-					out[i], _ = strconv.ParseInt(f[0], 10, 64)
-				}
-			}
-		}
+		out[i] = v
 	}
 	return out
 }
 
-// readCPU returns utime+stime of each process in seconds, -1 when it
-// cannot be read.
-func readCPU(pids []namedPID) []float64 {
-	out := make([]float64, len(pids))
-	for i, p := range pids {
-		out[i] = -1
-		b, err := os.ReadFile("/proc/" + strconv.Itoa(p.PID) + "/stat")
-		if err != nil {
-			continue
-		}
-		// The command name may hold spaces; fields count from after ')'.
-		j := bytes.LastIndexByte(b, ')')
-		if j < 0 {
-			continue
-		}
-		f := strings.Fields(string(b[j+1:]))
-		// f[0] is field 3 (state); utime is field 14, stime field 15.
-		if len(f) < 13 {
-			continue
-		}
-		u, _ := strconv.ParseInt(f[11], 10, 64)
-		s, _ := strconv.ParseInt(f[12], 10, 64)
-		out[i] = float64(u+s) / clockTicks
+// rssKB is the VmRSS line of /proc/PID/status.
+func rssKB(pid int) (int64, bool) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return 0, false
 	}
-	return out
+	_, rest, ok := strings.Cut(string(b), "\nVmRSS:")
+	if !ok {
+		return 0, false
+	}
+	f := strings.Fields(rest)
+	if len(f) == 0 {
+		return 0, false
+	}
+	v, err := strconv.ParseInt(f[0], 10, 64)
+	return v, err == nil
+}
+
+// cpuSeconds is utime+stime of /proc/PID/stat.
+func cpuSeconds(pid int) (float64, bool) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, false
+	}
+	// The command name may hold spaces; fields count from after ')'.
+	j := bytes.LastIndexByte(b, ')')
+	if j < 0 {
+		return 0, false
+	}
+	f := strings.Fields(string(b[j+1:]))
+	// f[0] is field 3 (state); utime is field 14, stime field 15.
+	if len(f) < 13 {
+		return 0, false
+	}
+	u, err1 := strconv.ParseInt(f[11], 10, 64)
+	s, err2 := strconv.ParseInt(f[12], 10, 64)
+	return float64(u+s) / clockTicks, err1 == nil && err2 == nil
 }
 
 // openFiles counts the open file descriptors of a process, -1 when
