@@ -370,9 +370,10 @@ func runOne(c config, srv *servers.Server, t string, n, run int, boshdBin, boshl
 }
 
 type boshdProc struct {
-	cmd *exec.Cmd
-	url string
-	log *os.File
+	cmd    *exec.Cmd
+	url    string
+	log    *os.File
+	exited chan struct{} // closed when cmd.Wait returns
 }
 
 func startBoshd(bin string, srv *servers.Server, tlsOn bool, pprofAddr string, env []string) (*boshdProc, error) {
@@ -422,8 +423,9 @@ pprof_listen = %q
 		if err := cmd.Start(); err != nil {
 			return nil, err
 		}
-		b := &boshdProc{cmd: cmd, url: fmt.Sprintf("%s://127.0.0.1:%d/http-bind", scheme, port), log: logFile}
-		if waitHTTP(client, b.url, 10*time.Second) == nil {
+		b := &boshdProc{cmd: cmd, url: fmt.Sprintf("%s://127.0.0.1:%d/http-bind", scheme, port), log: logFile, exited: make(chan struct{})}
+		go func() { cmd.Wait(); close(b.exited) }()
+		if waitHTTP(client, b.url, b.exited, 10*time.Second) == nil {
 			return b, nil
 		}
 		b.stop()
@@ -437,13 +439,11 @@ pprof_listen = %q
 
 func (b *boshdProc) stop() {
 	b.cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { b.cmd.Wait(); close(done) }()
 	select {
-	case <-done:
+	case <-b.exited:
 	case <-time.After(15 * time.Second):
 		b.cmd.Process.Kill()
-		<-done
+		<-b.exited
 	}
 	b.log.Close()
 	if out, err := os.ReadFile(b.log.Name()); err == nil && len(out) > 0 {
@@ -462,7 +462,9 @@ func freePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-func waitHTTP(c *http.Client, url string, d time.Duration) error {
+// waitHTTP waits until url answers, giving up after d or as soon as the
+// process serving it has exited.
+func waitHTTP(c *http.Client, url string, exited <-chan struct{}, d time.Duration) error {
 	deadline := time.Now().Add(d)
 	for {
 		resp, err := c.Get(url)
@@ -473,7 +475,11 @@ func waitHTTP(c *http.Client, url string, d time.Duration) error {
 		if time.Now().After(deadline) {
 			return err
 		}
-		time.Sleep(50 * time.Millisecond)
+		select {
+		case <-exited:
+			return fmt.Errorf("exited before answering: %w", err)
+		case <-time.After(50 * time.Millisecond):
+		}
 	}
 }
 
