@@ -142,15 +142,17 @@ func (h *Handler) create(ctx context.Context, req Request, addr string) answer {
 		log.WithError(err).Info("session refused")
 		return answer{id: IDServerError, body: refusalDocument("policy-violation", "too many sessions")}
 	}
-	s := newSession(h, req)
+	s := newSession(h, req, addr)
 	regID, err := res.Commit(s)
 	if err != nil {
 		log.WithError(err).Info("session refused")
 		return answer{id: IDServerError, body: refusalDocument("system-shutdown", "boshd is shutting down")}
 	}
+	// Under the lock: the session is in the registry now, where Shutdown
+	// can reach it.
+	s.mu.Lock()
 	s.regID, s.id = regID, wireID(regID)
-	s.log = log.WithField("sid", s.id[:8])
-	s.log.Debug("session created")
+	s.mu.Unlock()
 	a, _ := s.serve(ctx, req, true)
 	return a
 }

@@ -60,7 +60,9 @@ type Session struct {
 	h     *Handler
 	regID string // the key in the registry
 	id    string // the identifier on the wire (wireID of regID)
-	log   logrus.FieldLogger
+	// remote and domain identify the session in its log lines (logger);
+	// the entry is built when a line is written, not kept per session.
+	remote, domain string
 
 	// kick is the relay's wake: it has room for one signal, so waking
 	// never blocks and never takes a lock.
@@ -84,15 +86,15 @@ type Session struct {
 	expiryGen uint64
 }
 
-func newSession(h *Handler, first Request) *Session {
+func newSession(h *Handler, first Request, remote string) *Session {
 	s := &Session{
 		h:         h,
+		remote:    remote,
 		kick:      make(chan struct{}, 1),
 		done:      make(chan struct{}),
 		keyed:     first.Key != "",
 		lastKey:   first.Key,
 		lastReply: time.Now(),
-		log:       h.cfg.Log,
 	}
 	s.split.MaxElementBytes = h.cfg.MaxElementBytes
 	s.split.MaxDepth = h.cfg.MaxDepth
@@ -101,6 +103,16 @@ func newSession(h *Handler, first Request) *Session {
 
 // ID returns the session identifier the client sends.
 func (s *Session) ID() string { return s.id }
+
+// logger returns the session's log entry. The sid shown is a prefix:
+// enough to tell sessions apart, too little to hijack one.
+func (s *Session) logger() logrus.FieldLogger {
+	f := logrus.Fields{"sid": s.id[:min(8, len(s.id))], "remote": s.remote}
+	if s.domain != "" {
+		f["domain"] = s.domain
+	}
+	return s.h.cfg.Log.WithFields(f)
+}
 
 func (s *Session) wake() {
 	select {
@@ -136,7 +148,7 @@ func (s *Session) serve(ctx context.Context, r Request, first bool) (a answer, o
 		return answer{id: IDUnknown}, true
 	}
 	if !first && !s.checkKey(r) {
-		log := s.log
+		log := s.logger()
 		s.mu.Unlock()
 		// §4: not processed, keep-alive not extended; the session stays
 		// for its rightful client (ending it would let anyone who saw an
@@ -310,7 +322,7 @@ func (s *Session) feed(ctx context.Context, p []byte) (fail answer, failed bool)
 		}
 		if err := s.up.Send(batch); err != nil {
 			// The relay has ended or will; the answer reports it.
-			s.log.WithError(err).Debug("stanzas not forwarded")
+			s.logger().WithError(err).Debug("stanzas not forwarded")
 		}
 		batch, stanzas = batch[:0], false
 	}
@@ -336,7 +348,7 @@ func (s *Session) feed(ctx context.Context, p []byte) (fail answer, failed bool)
 			// restarts its stream; boshd restarts the upstream one, whose
 			// new header and features reach the client through the relay.
 			if err := s.up.Restart(); err != nil {
-				s.log.WithError(err).Debug("stream restart not forwarded")
+				s.logger().WithError(err).Debug("stream restart not forwarded")
 			}
 		case xmppconn.KindEnd, xmppconn.KindError:
 			// RFC 6120 §4.4: the client closes its stream (XEP-0025 §3:
@@ -379,7 +391,7 @@ func (s *Session) feed(ctx context.Context, p []byte) (fail answer, failed bool)
 func (s *Session) feedSafely(ctx context.Context, p []byte) (fail answer, failed bool) {
 	defer func() {
 		if v := recover(); v != nil {
-			s.log.WithField("panic", fmt.Sprint(v)).WithField("stack", string(debug.Stack())).Error("request panicked")
+			s.logger().WithField("panic", fmt.Sprint(v)).WithField("stack", string(debug.Stack())).Error("request panicked")
 			s.end(fmt.Errorf("httppoll: panic: %v", v))
 			fail, failed = answer{id: IDServerError}, true
 		}
@@ -406,7 +418,7 @@ func (s *Session) openUpstream(ctx context.Context, raw []byte) (answer, bool) {
 		s.end(fmt.Errorf("httppoll: %w: %w", errRefused, err))
 		return answer{id: IDUnknown, body: refusalDocument(cond, "this connection manager does not serve that domain")}, true
 	}
-	s.log = s.log.WithField("domain", target.Domain)
+	s.domain = target.Domain
 	dctx, cancel := context.WithTimeout(ctx, s.h.cfg.DialTimeout)
 	stop := context.AfterFunc(s.h.stop, cancel)
 	o, err := s.h.open(dctx, target, sh, s.wake)
@@ -426,7 +438,7 @@ func (s *Session) openUpstream(ctx context.Context, raw []byte) (answer, bool) {
 	s.endTag = endTag(o.header)
 	s.out = append(s.out, o.header...)
 	s.out = append(s.out, o.features...)
-	s.log.WithField("secure", o.secure).Info("session created")
+	s.logger().WithField("secure", o.secure).Info("session created")
 	return answer{}, false
 }
 
@@ -448,15 +460,15 @@ func (s *Session) end(reason error) {
 	s.h.reg.Retire(s.regID, stop)
 	switch {
 	case errors.Is(reason, errClientEnded):
-		s.log.Info("session ended by the client")
+		s.logger().Info("session ended by the client")
 	case errors.Is(reason, session.ErrQueueFull):
-		s.log.WithError(reason).Warn("session ended: too much data waiting for the client")
+		s.logger().WithError(reason).Warn("session ended: too much data waiting for the client")
 	case errors.Is(reason, errRefused):
-		s.log.WithError(reason).Info("session refused")
+		s.logger().WithError(reason).Info("session refused")
 	case errors.Is(reason, errExpired):
-		s.log.WithField("timeout", s.h.cfg.SessionTimeout).Info("session expired: no request within the session timeout")
+		s.logger().WithField("timeout", s.h.cfg.SessionTimeout).Info("session expired: no request within the session timeout")
 	default:
-		s.log.WithError(reason).Info("session ended")
+		s.logger().WithError(reason).Info("session ended")
 	}
 }
 
