@@ -90,12 +90,6 @@ func (f *fakeUp) Pending() bool {
 	return len(f.queue) > 0 || f.err != nil
 }
 
-func (f *fakeUp) Err() error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.err
-}
-
 func (f *fakeUp) Send(p []byte) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()

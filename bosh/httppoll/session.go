@@ -31,19 +31,6 @@ const (
 	StateClosed
 )
 
-// String returns the state's name, for logs.
-func (s State) String() string {
-	switch s {
-	case StateNew:
-		return "new"
-	case StateOpen:
-		return "open"
-	case StateClosed:
-		return "closed"
-	}
-	return fmt.Sprintf("State(%d)", uint8(s))
-}
-
 // Reasons a session ends, for the one log line it writes.
 var (
 	errClientEnded = errors.New("httppoll: the client closed its stream")
@@ -100,9 +87,6 @@ func newSession(h *Handler, first Request, remote string) *Session {
 	s.split.MaxDepth = h.cfg.MaxDepth
 	return s
 }
-
-// ID returns the session identifier the client sends.
-func (s *Session) ID() string { return s.id }
 
 // logger returns the session's log entry. The sid shown is a prefix:
 // enough to tell sessions apart, too little to hijack one.

@@ -14,7 +14,6 @@ import (
 type upstream interface {
 	Take() ([]xmppconn.Element, error)
 	Pending() bool
-	Err() error
 	Send(p []byte) error
 	Restart() error
 	LastStanza() time.Time
