@@ -184,7 +184,13 @@ func TestClientGoneWhileHeld(t *testing.T) {
 		go func() { p.postCtx(ctx, id+","); close(done) }()
 		time.Sleep(time.Second)
 		cancel()
+		cancelled := time.Now()
 		<-done
+		// The hold ends when the client leaves, not when its timer fires
+		// (under synctest the clock would jump to the timer otherwise).
+		if waited := time.Since(cancelled); waited != 0 {
+			t.Fatalf("held poll returned %v after the client left", waited)
+		}
 		f.stanza("<message/>")
 		if r := p.post(id + ","); r.body != "<message/>" {
 			t.Fatalf("next poll got %q", r.body)
