@@ -455,10 +455,16 @@ func TestShutdown(t *testing.T) {
 		if len(got) != 0 {
 			t.Fatal("an idle session's empty poll was answered at once")
 		}
+		shut := time.Now()
 		if err := p.h.Shutdown(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 		r := <-got
+		// The session's end releases the hold; under synctest the clock
+		// would jump to the hold timer otherwise.
+		if waited := time.Since(shut); waited != 0 {
+			t.Fatalf("held poll answered %v after Shutdown", waited)
+		}
 		if r.id != id || !strings.Contains(r.body, "system-shutdown") || !strings.HasSuffix(r.body, "</stream:stream>") {
 			t.Fatalf("held poll answered %s %q", r.id, r.body)
 		}
