@@ -33,10 +33,12 @@ type Server struct {
 	// Conns delivers each accepted connection once its first header arrived.
 	Conns chan *Conn
 
-	ln net.Listener
-	wg sync.WaitGroup
-	mu sync.Mutex
-	cs []*Conn
+	ln   net.Listener
+	wg   sync.WaitGroup
+	done chan struct{} // closed by Close
+	mu   sync.Mutex
+	cs   []*Conn
+	shut bool // Close was called; guarded by mu
 }
 
 // Conn is one client stream as the server sees it.
@@ -54,7 +56,7 @@ func Start(t testing.TB) *Server {
 	if err != nil {
 		t.Fatalf("xmpptest: %v", err)
 	}
-	s := &Server{Addr: ln.Addr().String(), Features: DefaultFeatures, Conns: make(chan *Conn, 64), ln: ln}
+	s := &Server{Addr: ln.Addr().String(), Features: DefaultFeatures, Conns: make(chan *Conn, 64), ln: ln, done: make(chan struct{})}
 	s.wg.Add(1)
 	go s.accept()
 	t.Cleanup(s.Close)
@@ -65,20 +67,35 @@ func Start(t testing.TB) *Server {
 // over net.Pipe, so that everything stays in memory (and inside a
 // testing/synctest bubble). The caller must Close it.
 func NewPipe() *Server {
-	return &Server{Addr: "pipe:5222", Features: DefaultFeatures, Conns: make(chan *Conn, 64)}
+	return &Server{Addr: "pipe:5222", Features: DefaultFeatures, Conns: make(chan *Conn, 64), done: make(chan struct{})}
 }
 
 // Dial connects to the server over an in-memory pipe; it fits
 // xmppconn.Dialer.DialContext.
 func (s *Server) Dial(ctx context.Context, network, addr string) (net.Conn, error) {
 	client, server := net.Pipe()
-	c := &Conn{Conn: server, Received: make(chan xmppconn.Element, 256)}
+	if !s.track(server) {
+		client.Close()
+		return nil, net.ErrClosed
+	}
+	return client, nil
+}
+
+// track starts serving an accepted connection, unless Close has begun
+// (then it closes it): every connection Close has not seen is refused, so
+// no serve goroutine outlives Close's wait.
+func (s *Server) track(nc net.Conn) bool {
+	c := &Conn{Conn: nc, Received: make(chan xmppconn.Element, 256)}
 	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.shut {
+		nc.Close()
+		return false
+	}
 	s.cs = append(s.cs, c)
-	s.mu.Unlock()
 	s.wg.Add(1)
 	go s.serve(c)
-	return client, nil
+	return true
 }
 
 // Close stops the server and every connection, and waits for them.
@@ -87,6 +104,10 @@ func (s *Server) Close() {
 		s.ln.Close()
 	}
 	s.mu.Lock()
+	if !s.shut {
+		s.shut = true
+		close(s.done)
+	}
 	for _, c := range s.cs {
 		c.Close()
 	}
@@ -101,12 +122,7 @@ func (s *Server) accept() {
 		if err != nil {
 			return
 		}
-		c := &Conn{Conn: nc, Received: make(chan xmppconn.Element, 256)}
-		s.mu.Lock()
-		s.cs = append(s.cs, c)
-		s.mu.Unlock()
-		s.wg.Add(1)
-		go s.serve(c)
+		s.track(nc)
 	}
 }
 
@@ -152,7 +168,10 @@ func (s *Server) serve(c *Conn) {
 			}
 			if el.Kind == xmppconn.KindHeader && first {
 				first = false
-				s.Conns <- c
+				select {
+				case s.Conns <- c:
+				case <-s.done:
+				}
 			}
 		}
 	}
