@@ -37,6 +37,12 @@ func AppendBody(dst []byte, attrs []Attr, payloads ...[]byte) []byte {
 	if declXMPP && !hasDeclXMPP {
 		dst = append(dst, " xmlns:xmpp='"+NSXBOSH+"'"...)
 	}
+	return appendContent(dst, payloads)
+}
+
+// appendContent closes a wrapper's start tag and appends the payloads and
+// the end tag, or self-closes it when there are none.
+func appendContent(dst []byte, payloads [][]byte) []byte {
 	if len(payloads) == 0 {
 		return append(dst, "/>"...)
 	}
@@ -137,14 +143,7 @@ func appendRequest(dst []byte, rid uint64, sid, key, newkey string, ack uint64, 
 		dst = append(dst, '\'')
 	}
 	dst = append(dst, " xmlns='"+NSHTTPBind+"'"...)
-	if len(payloads) == 0 {
-		return append(dst, "/>"...)
-	}
-	dst = append(dst, '>')
-	for _, p := range payloads {
-		dst = append(dst, p...)
-	}
-	return append(dst, "</body>"...)
+	return appendContent(dst, payloads)
 }
 
 // requestSize is the capacity to allocate for a request with payloads.
