@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -101,7 +100,7 @@ func startBoshd(t *testing.T, srv *servers.Server, extra string) *boshd {
 	t.Helper()
 	bin := binary(t)
 	for attempt := 0; ; attempt++ {
-		port := freePort(t)
+		port := servers.FreePort(t)
 		cfg := fmt.Sprintf(`
 [http]
 listen = "127.0.0.1:%d"
@@ -170,16 +169,6 @@ func (s *syncWriter) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.w.Write(p)
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 func waitHTTP(url string, d time.Duration) error {

@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"boshd/integration/servers"
+
 	"github.com/chromedp/chromedp"
 )
 
@@ -190,7 +192,7 @@ func startBoshd(t *testing.T, srv *xmppServer, pageOrigin string) (string, strin
 	dir := t.TempDir()
 	var lastErr error
 	for attempt := 0; attempt < 3; attempt++ {
-		port := freePort(t)
+		port := servers.FreePort(t)
 		listen := fmt.Sprintf("127.0.0.1:%d", port)
 		cfg := filepath.Join(dir, "boshd.toml")
 		conf := fmt.Sprintf(`[http]
@@ -525,15 +527,4 @@ func shorten(s string) string {
 		return s[:200] + "..."
 	}
 	return s
-}
-
-// freePort returns a loopback TCP port that was free a moment ago.
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }

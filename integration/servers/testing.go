@@ -36,3 +36,15 @@ func startForTest(t testing.TB, o Options, startFn func(context.Context, Options
 	})
 	return s
 }
+
+// FreePort returns a loopback TCP port that was free a moment ago, for a
+// test that starts its own listener (boshd, a web server) beside the
+// servers; it fails the test at once if none can be had.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	ports, err := freePorts(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ports[0]
+}
