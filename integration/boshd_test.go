@@ -218,6 +218,15 @@ func login(t *testing.T, url string, srv *servers.Server, name, mech string, opt
 	if err := s.Login(ctx, name, "pw-"+name, mech, "it"); err != nil {
 		t.Fatalf("login %s with %s: %v", name, mech, err)
 	}
+	keepRunning(t, s)
+	return s
+}
+
+// keepRunning keeps a request of s held (client.Run) until the test ends.
+// The cleanup then closes the session and stops Run, reading Receive
+// meanwhile: a Run (or Close) blocked delivering to a full, unread
+// Receive would otherwise ignore its stop and hang the cleanup.
+func keepRunning(t *testing.T, s *client.Session) {
 	runCtx, stop := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
@@ -225,10 +234,28 @@ func login(t *testing.T, url string, srv *servers.Server, name, mech string, opt
 		s.Run(runCtx)
 	}()
 	t.Cleanup(func() {
+		quit, drained := make(chan struct{}), make(chan struct{})
+		go func() {
+			defer close(drained)
+			for recv := s.Receive(); ; {
+				select {
+				case _, ok := <-recv:
+					if !ok {
+						recv = nil
+					}
+				case <-quit:
+					return
+				}
+			}
+		}()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		s.Close(ctx)
 		stop()
 		<-done
+		close(quit)
+		<-drained
 	})
-	return s
 }
 
 // expect waits for a stanza containing every one of want.

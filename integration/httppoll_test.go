@@ -100,16 +100,7 @@ func (f *pollFixture) boshUser(t *testing.T, ctx context.Context, user string) *
 	if err := s.Send(ctx, []byte("<presence/>")); err != nil {
 		t.Fatal(err)
 	}
-	runCtx, stop := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); s.Run(runCtx) }()
-	t.Cleanup(func() {
-		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		s.Close(cctx)
-		stop()
-		<-done
-	})
+	keepRunning(t, s)
 	return s
 }
 
