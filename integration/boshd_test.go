@@ -418,13 +418,17 @@ func TestLostResponseRecovered(t *testing.T) {
 			// Alice holds one request by hand; Bob's message answers it.
 			rid := a.RID()
 			got := make(chan *client.Body, 1)
-			go func() {
+			var held sync.WaitGroup
+			held.Go(func() {
 				body, err := a.Request(ctx, nil)
 				if err != nil {
 					t.Errorf("held request: %v", err)
 				}
 				got <- body
-			}()
+			})
+			// A Fatal below must not leave the request to report after
+			// the test has ended.
+			defer func() { cancel(); held.Wait() }()
 			time.Sleep(300 * time.Millisecond)
 			send(t, bob, fmt.Sprintf(`<message xmlns='jabber:client' to='%s' id='lost1'><body>do not lose me</body></message>`, a.JID))
 			first := <-got
