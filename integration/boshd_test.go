@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -89,9 +88,11 @@ var kinds = []string{"prosody", "ejabberd"}
 
 // boshd is a running boshd process.
 type boshd struct {
-	URL string
-	cmd *exec.Cmd
-	log *strings.Builder
+	URL     string
+	cmd     *exec.Cmd
+	log     *strings.Builder
+	exited  chan struct{} // closed when cmd has exited
+	exitErr error         // cmd.Wait's error, set before exited closes
 }
 
 // startBoshd runs the binary with a config naming the server as the only
@@ -120,10 +121,14 @@ routes = [%q]
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		b := &boshd{URL: fmt.Sprintf("http://127.0.0.1:%d/http-bind", port), cmd: cmd, log: &log}
-		if err := waitHTTP(b.URL, 10*time.Second); err != nil {
+		b := &boshd{URL: fmt.Sprintf("http://127.0.0.1:%d/http-bind", port), cmd: cmd, log: &log, exited: make(chan struct{})}
+		go func() {
+			defer close(b.exited)
+			b.exitErr = cmd.Wait()
+		}()
+		if err := servers.WaitHTTP(b.URL, b.exited, 10*time.Second); err != nil {
 			cmd.Process.Kill()
-			cmd.Wait()
+			<-b.exited
 			if attempt < 3 && strings.Contains(log.String(), "address already in use") {
 				continue
 			}
@@ -142,20 +147,15 @@ func (b *boshd) stop(t *testing.T) {
 			t.Logf("boshd's log:\n%s", b.log.String())
 		}
 	}()
-	if b.cmd.ProcessState != nil {
-		return
-	}
-	b.cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan error, 1)
-	go func() { done <- b.cmd.Wait() }()
+	b.cmd.Process.Signal(syscall.SIGTERM) // os.ErrProcessDone if it exited by itself
 	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("boshd exited with %v\n%s", err, b.log.String())
+	case <-b.exited:
+		if b.exitErr != nil {
+			t.Errorf("boshd exited with %v\n%s", b.exitErr, b.log.String())
 		}
 	case <-time.After(10 * time.Second):
 		b.cmd.Process.Kill()
-		<-done
+		<-b.exited
 		t.Errorf("boshd did not exit within 10s of SIGTERM\n%s", b.log.String())
 	}
 }
@@ -169,23 +169,6 @@ func (s *syncWriter) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.w.Write(p)
-}
-
-func waitHTTP(url string, d time.Duration) error {
-	deadline := time.Now().Add(d)
-	for {
-		resp, err := http.Get(url)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return nil
-			}
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("no answer from %s: %v", url, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }
 
 // user registers a fresh account and returns its name.

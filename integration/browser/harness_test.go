@@ -3,7 +3,6 @@ package browser
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -237,7 +236,7 @@ level = "debug"
 			close(exited)
 		}()
 		url := "http://" + listen + "/http-bind"
-		if err := waitHTTP(url, exited, 15*time.Second); err != nil {
+		if err := servers.WaitHTTP(url, exited, 15*time.Second); err != nil {
 			cmd.Process.Kill()
 			<-exited
 			b, _ := os.ReadFile(logPath)
@@ -262,28 +261,6 @@ level = "debug"
 	}
 	t.Fatalf("boshd did not come up: %v", lastErr)
 	return "", ""
-}
-
-// waitHTTP waits until url answers a GET with any HTTP status.
-func waitHTTP(url string, exited <-chan struct{}, timeout time.Duration) error {
-	client := &http.Client{Timeout: time.Second}
-	deadline := time.Now().Add(timeout)
-	for {
-		select {
-		case <-exited:
-			return errors.New("boshd exited before answering")
-		default:
-		}
-		resp, err := client.Get(url)
-		if err == nil {
-			resp.Body.Close()
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("no answer from %s within %v: %v", url, timeout, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }
 
 func tailLines(s string, n int) string {
