@@ -26,6 +26,8 @@
 //   - [Server.Register] creates one account through the server's own tool;
 //     [Server.RegisterMany] creates thousands in about a second.
 //   - [Server.Kill] simulates an upstream crash (SIGKILL).
+//   - For the processes a test runs beside a server (boshd, a web server),
+//     [FreePort] picks a loopback port and [WaitHTTP] waits until it answers.
 //
 // Every process is started in its own process group with a parent-death
 // signal, and the group is killed when the server exits, so neither a failed
