@@ -123,9 +123,7 @@ func (d *responseDropper) handle(ctx context.Context, ev fetch.EventRequestPause
 // from its cache, so the session carries on (same sid, no reconnect) and
 // every message arrives exactly once, in order, both ways.
 func testStropheNetworkDrop(t *testing.T, e *env, deadline time.Time) {
-	us := e.users(t, "drop", "alice", "bob")
-	alice, bob := us[0], us[1]
-	a, b := e.strophe(t, "alice", deadline), e.strophe(t, "bob", deadline)
+	alice, bob, a, b := e.stropheUsers(t, "drop", deadline)
 	ai := a.connect(e, alice, nil)
 	bi := b.connect(e, bob, nil)
 	drop := interceptBOSH(t, a, e.boshURL)

@@ -37,6 +37,14 @@ func (e *env) strophe(t *testing.T, name string, deadline time.Time) *tab {
 	return e.openTab(t, name, "/strophe.html", stropheReady, deadline)
 }
 
+// stropheUsers registers alice and bob for a scenario and opens a Strophe
+// tab for each.
+func (e *env) stropheUsers(t *testing.T, scenario string, deadline time.Time) (alice, bob user, a, b *tab) {
+	t.Helper()
+	us := e.users(t, scenario, "alice", "bob")
+	return us[0], us[1], e.strophe(t, "alice", deadline), e.strophe(t, "bob", deadline)
+}
+
 // connect logs u in through the BOSH endpoint under test and sends initial
 // presence.
 func (tb *tab) connect(e *env, u user, opts map[string]any) stropheInfo {
@@ -127,9 +135,7 @@ func noReconnect(t *testing.T, tb *tab) {
 // testStropheChat: two users log in and exchange a burst of messages both
 // ways at once; each side gets every message exactly once and in order.
 func testStropheChat(t *testing.T, e *env, deadline time.Time) {
-	us := e.users(t, "chat", "alice", "bob")
-	alice, bob := us[0], us[1]
-	a, b := e.strophe(t, "alice", deadline), e.strophe(t, "bob", deadline)
+	alice, bob, a, b := e.stropheUsers(t, "chat", deadline)
 	ai := a.connect(e, alice, nil)
 	bi := b.connect(e, bob, nil)
 	if ai.SID == bi.SID {
@@ -188,9 +194,7 @@ func subscribeBoth(t *testing.T, a, b *tab, alice, bob user) {
 // testStropheRosterPresence: mutual presence subscription through the
 // roster, and each user then sees the other's available presence.
 func testStropheRosterPresence(t *testing.T, e *env, deadline time.Time) {
-	us := e.users(t, "roster", "alice", "bob")
-	alice, bob := us[0], us[1]
-	a, b := e.strophe(t, "alice", deadline), e.strophe(t, "bob", deadline)
+	alice, bob, a, b := e.stropheUsers(t, "roster", deadline)
 	ai := a.connect(e, alice, nil)
 	bi := b.connect(e, bob, nil)
 	subscribeBoth(t, a, b, alice, bob)
@@ -208,9 +212,7 @@ func testStropheRosterPresence(t *testing.T, e *env, deadline time.Time) {
 // testStropheIdle: a session left idle longer than 'wait' has its held
 // request answered empty, and still receives a message afterwards.
 func testStropheIdle(t *testing.T, e *env, deadline time.Time) {
-	us := e.users(t, "idle", "alice", "bob")
-	alice, bob := us[0], us[1]
-	a, b := e.strophe(t, "alice", deadline), e.strophe(t, "bob", deadline)
+	alice, bob, a, b := e.stropheUsers(t, "idle", deadline)
 	// boshd must cap Strophe's wait=60 to its max_wait; the servers' own
 	// BOSH (BROWSER_BOSH=own) grants 60, so there Strophe asks for less.
 	var opts map[string]any
@@ -250,9 +252,7 @@ func testStropheIdle(t *testing.T, e *env, deadline time.Time) {
 // testStropheDisconnect: a clean disconnect (XEP-0124 §13 terminate with
 // unavailable presence) is seen by the subscribed contact.
 func testStropheDisconnect(t *testing.T, e *env, deadline time.Time) {
-	us := e.users(t, "bye", "alice", "bob")
-	alice, bob := us[0], us[1]
-	a, b := e.strophe(t, "alice", deadline), e.strophe(t, "bob", deadline)
+	alice, bob, a, b := e.stropheUsers(t, "bye", deadline)
 	a.connect(e, alice, nil)
 	bi := b.connect(e, bob, nil)
 	subscribeBoth(t, a, b, alice, bob)
@@ -282,9 +282,7 @@ func testStropheDisconnect(t *testing.T, e *env, deadline time.Time) {
 // sessionStorage; after a page reload restore() attaches to the same BOSH
 // session, which still delivers what arrived meanwhile and carries on.
 func testStropheReload(t *testing.T, e *env, deadline time.Time) {
-	us := e.users(t, "reload", "alice", "bob")
-	alice, bob := us[0], us[1]
-	a, b := e.strophe(t, "alice", deadline), e.strophe(t, "bob", deadline)
+	alice, bob, a, b := e.stropheUsers(t, "reload", deadline)
 	ai := a.connect(e, alice, map[string]any{"keepalive": true})
 	bi := b.connect(e, bob, nil)
 	b.send(ai.JID, "before-reload")
