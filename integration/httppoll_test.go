@@ -472,15 +472,23 @@ func TestHTTPPollIdleMeasure(t *testing.T) {
 		start := time.Now()
 		// The message is sent from its own goroutine, so that the client
 		// keeps polling as it would: its held poll is what gets it.
+		// It stops with this measure, which waits for it.
 		sent := make(chan time.Time, 1)
+		mctx, mcancel := context.WithCancel(ctx)
+		var msg sync.WaitGroup
+		defer func() { mcancel(); msg.Wait() }()
 		if message {
-			go func() {
-				time.Sleep(msgAt)
+			msg.Go(func() {
+				select {
+				case <-time.After(msgAt):
+				case <-mctx.Done():
+					return
+				}
 				sent <- time.Now()
-				if err := sender.Send(ctx, []byte("<message to='"+jid+"' type='chat' id='idle-msg'><body>ping</body></message>")); err != nil {
+				if err := sender.Send(mctx, []byte("<message to='"+jid+"' type='chat' id='idle-msg'><body>ping</body></message>")); err != nil {
 					t.Error(err)
 				}
-			}()
+			})
 		}
 		res := result{delay: -1}
 		for time.Since(start) < period {
