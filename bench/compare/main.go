@@ -383,11 +383,11 @@ func startBoshd(bin string, srv *servers.Server, tlsOn bool, pprofAddr string, e
 	}
 	scheme, tlsKeys, client := "http", "", http.DefaultClient
 	if tlsOn {
-		cert, key := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-		if err := selfSigned(cert, key); err != nil {
+		certs, err := servers.WriteCerts(filepath.Join(dir, "tls"), "127.0.0.1")
+		if err != nil {
 			return nil, err
 		}
-		scheme, tlsKeys = "https", fmt.Sprintf("tls_cert = %q\ntls_key = %q\n", cert, key)
+		scheme, tlsKeys = "https", fmt.Sprintf("tls_cert = %q\ntls_key = %q\n", certs.Cert, certs.Key)
 		client = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
 	}
 	for attempt := 0; attempt < 3; attempt++ {

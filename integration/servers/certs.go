@@ -15,7 +15,7 @@ import (
 	"time"
 )
 
-// Files written by writeCerts into its directory.
+// Files written by WriteCerts into its directory.
 const (
 	caCertFile     = "ca.pem"
 	serverCertFile = "server.crt"
@@ -23,19 +23,27 @@ const (
 	serverPEMFile  = "server.pem" // certificate chain and key, for ejabberd
 )
 
-// writeCerts generates a CA and a server certificate for domain signed by
+// CertFiles names the PEM files WriteCerts wrote.
+type CertFiles struct {
+	CA   string // the CA certificate, for a client's trust store
+	Cert string // the server certificate followed by the CA's
+	Key  string // the server's private key (PKCS #8)
+}
+
+// WriteCerts generates a CA and a server certificate for domain signed by
 // it (RFC 6125 §6.4: the domain is a DNS subjectAltName, which is what a
 // client's server-name check looks at; 127.0.0.1 is added as an IP SAN) and
-// writes them as PEM into dir. It returns the CA certificate's path.
-func writeCerts(dir, domain string) (caFile string, err error) {
+// writes them as PEM into dir, with a combined chain-and-key file for
+// ejabberd.
+func WriteCerts(dir, domain string) (CertFiles, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return "", fmt.Errorf("certificates: %w", err)
+		return CertFiles{}, fmt.Errorf("certificates: %w", err)
 	}
 	now := time.Now()
 
 	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
-		return "", fmt.Errorf("certificates: %w", err)
+		return CertFiles{}, fmt.Errorf("certificates: %w", err)
 	}
 	caTmpl := &x509.Certificate{
 		SerialNumber:          randSerial(),
@@ -49,16 +57,16 @@ func writeCerts(dir, domain string) (caFile string, err error) {
 	}
 	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
 	if err != nil {
-		return "", fmt.Errorf("certificates: create CA: %w", err)
+		return CertFiles{}, fmt.Errorf("certificates: create CA: %w", err)
 	}
 	caCert, err := x509.ParseCertificate(caDER)
 	if err != nil {
-		return "", fmt.Errorf("certificates: %w", err)
+		return CertFiles{}, fmt.Errorf("certificates: %w", err)
 	}
 
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
-		return "", fmt.Errorf("certificates: %w", err)
+		return CertFiles{}, fmt.Errorf("certificates: %w", err)
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber: randSerial(),
@@ -72,11 +80,11 @@ func writeCerts(dir, domain string) (caFile string, err error) {
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, caCert, &key.PublicKey, caKey)
 	if err != nil {
-		return "", fmt.Errorf("certificates: create server certificate: %w", err)
+		return CertFiles{}, fmt.Errorf("certificates: create server certificate: %w", err)
 	}
 	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
 	if err != nil {
-		return "", fmt.Errorf("certificates: %w", err)
+		return CertFiles{}, fmt.Errorf("certificates: %w", err)
 	}
 
 	caPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER})
@@ -94,10 +102,10 @@ func writeCerts(dir, domain string) (caFile string, err error) {
 	}
 	for _, f := range files {
 		if err := os.WriteFile(filepath.Join(dir, f.name), f.data, f.mode); err != nil {
-			return "", fmt.Errorf("certificates: %w", err)
+			return CertFiles{}, fmt.Errorf("certificates: %w", err)
 		}
 	}
-	return filepath.Join(dir, caCertFile), nil
+	return CertFiles{CA: filepath.Join(dir, caCertFile), Cert: filepath.Join(dir, serverCertFile), Key: filepath.Join(dir, serverKeyFile)}, nil
 }
 
 func randSerial() *big.Int {

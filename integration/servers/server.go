@@ -150,7 +150,8 @@ func start(ctx context.Context, o Options, f flavor) (*Server, error) {
 	}
 	s.Dir = abs
 	if o.TLS {
-		if s.CAFile, err = writeCerts(filepath.Join(s.Dir, "tls"), o.Domain); err != nil {
+		certs, err := WriteCerts(filepath.Join(s.Dir, "tls"), o.Domain)
+		if s.CAFile = certs.CA; err != nil {
 			s.removeDir()
 			return nil, fmt.Errorf("servers: start %s: %w", f.kind, err)
 		}
