@@ -108,6 +108,12 @@ func (h *Handler) create(ctx context.Context, b *Body, rid uint64, addr string) 
 	if s.acks {
 		s.cache.limit = 16
 	}
+	// Shutdown can reach the session the moment it is in the registry:
+	// hold its lock until the id and relay are set, or Shutdown's retire
+	// would find no relay to close and leave the stream and its reader
+	// running.
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	id, err := res.Commit(s)
 	if err != nil {
 		stream.Close()
@@ -117,8 +123,6 @@ func (h *Handler) create(ctx context.Context, b *Body, rid uint64, addr string) 
 	s.remote, s.domain = addr, target.Domain
 	s.relay = session.NewRelay(stream, h.cfg.MaxQueueBytes, s.wake)
 
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	var w responseBuilder
 	features := stream.Features()
 	w.start(len(features))
