@@ -95,9 +95,6 @@ type Session struct {
 	idleGen     uint64
 }
 
-// ID returns the session's sid.
-func (s *Session) ID() string { return s.id }
-
 // handle runs one request of an existing session and returns its answer
 // channel, or the answer itself when it is known at once.
 func (s *Session) handle(b *Body, rid uint64) (*request, *answer) {

@@ -56,9 +56,6 @@ func NewRelay(stream *xmppconn.Stream, maxQueue int, wake func()) *Relay {
 	return r
 }
 
-// Stream returns the upstream stream (for its header and features).
-func (r *Relay) Stream() *xmppconn.Stream { return r.stream }
-
 func (r *Relay) read() {
 	defer close(r.readerDone)
 	for {
