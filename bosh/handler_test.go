@@ -756,3 +756,34 @@ func TestWaitExpiresWithEmptyBody(t *testing.T) {
 	}
 	_ = strconv.Itoa
 }
+
+// TestClientGoneWhileHeld: a held request returns the moment its client
+// leaves, not at the end of its 'wait' (XEP-0124 §8), and its rid counts as
+// answered: a copy resent later gets the empty answer from the cache at
+// once instead of being held again.
+func TestClientGoneWhileHeld(t *testing.T) {
+	h := newHarness(t, nil)
+	sid, _, _ := h.open(10, 10, "")
+	ctx, cancel := context.WithCancel(context.Background())
+	req := httptest.NewRequestWithContext(ctx, http.MethodPost, "/", strings.NewReader(body(11, sid, "", "")))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		h.h.ServeHTTP(httptest.NewRecorder(), req)
+	}()
+	time.Sleep(50 * time.Millisecond)
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(3 * time.Second):
+		t.Fatal("held request still waiting 3s after its client left (wait=10)")
+	}
+	start := time.Now()
+	r := h.post(body(11, sid, "", ""))
+	if r.status != 200 || r.attr("type") != "" || len(r.root.ChildElements()) != 0 {
+		t.Fatalf("resent rid 11 answered %s, want the cached empty answer", r.raw)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Fatalf("resent rid 11 answered after %v, want at once from the cache", d)
+	}
+}
