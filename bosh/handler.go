@@ -100,7 +100,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case http.MethodGet, http.MethodHead:
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.Header().Set("Content-Length", strconv.Itoa(len(infoPage)))
-		w.Header().Set("Cache-Control", "no-store")
 		if r.Method == http.MethodGet {
 			io.WriteString(w, infoPage)
 		}
