@@ -91,8 +91,11 @@ type Session struct {
 	lastAt      time.Time // arrival of the last new request processed
 	lastEmpty   bool      // it was an empty poll
 	lastHadData bool      // the answer to it carried payloads
-	idle        *time.Timer
-	idleGen     uint64
+	// The inactivity timer (§10): one per session, reset on each arming.
+	// idleAt is the deadline it was last armed for, zero while disarmed; a
+	// firing that finds it zero or still ahead was stopped or reset too late.
+	idle   *time.Timer
+	idleAt time.Time
 }
 
 // handle runs one request of an existing session and returns its answer
@@ -663,26 +666,27 @@ func (s *Session) armIdle() {
 	} else if s.polling {
 		d += s.advisedInterval()
 	}
-	s.idleGen++
-	gen := s.idleGen
-	if s.idle != nil {
-		s.idle.Stop()
+	s.idleAt = time.Now().Add(d)
+	if s.idle == nil {
+		s.idle = time.AfterFunc(d, s.idleExpired)
+	} else {
+		s.idle.Reset(d)
 	}
-	s.idle = time.AfterFunc(d, func() { s.idleExpired(gen) })
 }
 
+// stopIdle disarms the inactivity timer. Called with s.mu held.
 func (s *Session) stopIdle() {
-	s.idleGen++
+	s.idleAt = time.Time{}
 	if s.idle != nil {
 		s.idle.Stop()
-		s.idle = nil
 	}
 }
 
-func (s *Session) idleExpired(gen uint64) {
+func (s *Session) idleExpired() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if gen != s.idleGen || s.state == StateClosed || len(s.held) > 0 || len(s.pending) > 0 {
+	if s.idleAt.IsZero() || time.Now().Before(s.idleAt) ||
+		s.state == StateClosed || len(s.held) > 0 || len(s.pending) > 0 {
 		return
 	}
 	// §10: the client is gone; end silently, there is nobody to tell.
