@@ -3,17 +3,15 @@ package bosh
 import (
 	"time"
 
-	"github.com/sirupsen/logrus"
-
 	"boshd/bosh/session"
 )
 
 // Config tunes the binding. The zero value of every field is a sensible
 // default, stated in its comment; cmd/boshd fills it from the TOML file.
 type Config struct {
-	// Domains is the allowlist of served domains and the upstream dialer.
-	// Required.
-	Domains *session.Domains
+	// FrontEnd holds what both front ends share: domains, limits, the
+	// client address rule and the logger.
+	session.FrontEnd
 
 	// MaxWait caps the 'wait' a client may ask for (XEP-0124 §7.2).
 	// Default 60s.
@@ -30,19 +28,6 @@ type Config struct {
 	// MaxPause is the longest 'pause' allowed (XEP-0124 §10); negative
 	// disables pausing. Default 120s.
 	MaxPause time.Duration
-	// MaxBodyBytes limits a request body. Default 1 MiB.
-	MaxBodyBytes int64
-	// MaxSessions and MaxSessionsPerAddress limit the sessions at once
-	// overall and per client address (0: no limit). Counter, when set, is
-	// shared with other front ends so the limits cover them all.
-	MaxSessions           int
-	MaxSessionsPerAddress int
-	Counter               *session.Counter
-	// MaxQueueBytes bounds the upstream bytes waiting for a client; more
-	// ends the session with policy-violation. Default 1 MiB.
-	MaxQueueBytes int
-	// DialTimeout bounds opening the upstream stream. Default 10s.
-	DialTimeout time.Duration
 	// PollInterval, when set, gives the interval advised to a polling
 	// session that has been idle for the given time; nil advises nothing.
 	// See package bosh/session's adaptive interval policy.
@@ -50,23 +35,15 @@ type Config struct {
 	// CORSOrigins lists the origins whose pages may call the binding; "*"
 	// allows any. Empty: no CORS headers.
 	CORSOrigins []string
-	// ClientAddr returns the address a request counts against for the
-	// per-address limit. Default: the host of http.Request.RemoteAddr.
-	ClientAddr func(remoteAddr string, forwardedFor string) string
-	// Log receives one entry per session event. Default: discard.
-	Log logrus.FieldLogger
 }
 
 // Defaults of Config, in one place.
 const (
-	DefaultMaxWait       = 60 * time.Second
-	DefaultMaxHold       = 1
-	DefaultInactivity    = 60 * time.Second
-	DefaultPolling       = 2 * time.Second
-	DefaultMaxPause      = 120 * time.Second
-	DefaultMaxBodyBytes  = 1 << 20
-	DefaultMaxQueueBytes = 1 << 20
-	DefaultDialTimeout   = 10 * time.Second
+	DefaultMaxWait    = 60 * time.Second
+	DefaultMaxHold    = 1
+	DefaultInactivity = 60 * time.Second
+	DefaultPolling    = 2 * time.Second
+	DefaultMaxPause   = 120 * time.Second
 )
 
 func (c Config) withDefaults() Config {
@@ -85,17 +62,6 @@ func (c Config) withDefaults() Config {
 	if c.MaxPause == 0 {
 		c.MaxPause = DefaultMaxPause
 	}
-	if c.MaxBodyBytes <= 0 {
-		c.MaxBodyBytes = DefaultMaxBodyBytes
-	}
-	if c.MaxQueueBytes <= 0 {
-		c.MaxQueueBytes = DefaultMaxQueueBytes
-	}
-	if c.DialTimeout <= 0 {
-		c.DialTimeout = DefaultDialTimeout
-	}
-	if c.Log == nil {
-		c.Log = session.DiscardLogger()
-	}
+	c.FrontEnd = c.FrontEnd.WithDefaults()
 	return c
 }

@@ -32,10 +32,10 @@ func newHarness(t *testing.T, mod func(*Config)) *harness {
 	t.Helper()
 	up := xmpptest.Start(t)
 	cfg := Config{
-		Domains: &session.Domains{
+		FrontEnd: session.FrontEnd{Domains: &session.Domains{
 			Dialer: &xmppconn.Dialer{Routes: map[string][]string{"localhost": {up.Addr}}, Timeout: 5 * time.Second},
 			Served: []string{"localhost"},
-		},
+		}},
 		MaxWait:     10 * time.Second,
 		CORSOrigins: []string{"https://chat.example"},
 	}

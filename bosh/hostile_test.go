@@ -132,7 +132,7 @@ func (f *failingReader) Read(p []byte) (int, error) {
 // off (lying Content-Length, read timeout) is 400, without the internals
 // of the error in the answer.
 func TestBodyThatNeverArrivesWhole(t *testing.T) {
-	h := New(Config{Domains: &session.Domains{}, MaxBodyBytes: 100})
+	h := New(Config{FrontEnd: session.FrontEnd{Domains: &session.Domains{}, MaxBodyBytes: 100}})
 	tests := []struct {
 		name   string
 		body   io.Reader

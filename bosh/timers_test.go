@@ -30,10 +30,10 @@ type fakeClock struct {
 func newFakeClock(t *testing.T, mod func(*Config)) *fakeClock {
 	up := xmpptest.NewPipe()
 	cfg := Config{
-		Domains: &session.Domains{
+		FrontEnd: session.FrontEnd{Domains: &session.Domains{
 			Dialer: &xmppconn.Dialer{Routes: map[string][]string{"localhost": {up.Addr}}, DialContext: up.Dial},
 			Served: []string{"localhost"},
-		},
+		}},
 		MaxWait:    60 * time.Second,
 		Inactivity: 30 * time.Second,
 		Polling:    5 * time.Second,

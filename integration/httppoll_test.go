@@ -66,9 +66,9 @@ func newPollFixture(t *testing.T, users ...string) *pollFixture {
 	}
 	f.domains = domains
 	counter := session.NewCounter()
-	bh := bosh.New(bosh.Config{Domains: domains, Counter: counter, MaxWait: 10 * time.Second})
-	f.handler = httppoll.New(httppoll.Config{Domains: domains, Counter: counter, Path: "/http-poll"})
-	short := httppoll.New(httppoll.Config{Domains: domains, Counter: counter, Path: "/http-poll-short", SessionTimeout: 2 * time.Second})
+	bh := bosh.New(bosh.Config{FrontEnd: session.FrontEnd{Domains: domains, Counter: counter}, MaxWait: 10 * time.Second})
+	f.handler = httppoll.New(httppoll.Config{FrontEnd: session.FrontEnd{Domains: domains, Counter: counter}, Path: "/http-poll"})
+	short := httppoll.New(httppoll.Config{FrontEnd: session.FrontEnd{Domains: domains, Counter: counter}, Path: "/http-poll-short", SessionTimeout: 2 * time.Second})
 	mux := http.NewServeMux()
 	mux.Handle("/http-bind", bh)
 	mux.Handle("/http-poll", f.handler)
@@ -449,7 +449,7 @@ func TestHTTPPollIdleMeasure(t *testing.T) {
 	msgAt := period * 433 / 600 // 7m13s of 10m
 	f := newPollFixture(t, "alice", "on-msg", "off-msg", "on-idle", "off-idle")
 	fixed := httppoll.New(httppoll.Config{
-		Domains: f.domains, Path: "/http-poll-fixed",
+		FrontEnd: session.FrontEnd{Domains: f.domains}, Path: "/http-poll-fixed",
 		PollInterval: func(time.Duration) time.Duration { return 2 * time.Second },
 	})
 	fixedSrv := httptest.NewServer(fixed)

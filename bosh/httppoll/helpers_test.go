@@ -159,9 +159,11 @@ func newHarness(t *testing.T, mod func(*Config)) *harness {
 	log, hook := test.NewNullLogger()
 	log.SetLevel(logrus.DebugLevel)
 	cfg := Config{
-		Domains: &session.Domains{Dialer: &xmppconn.Dialer{}, Served: []string{"example.com"}},
-		Path:    "/http-poll",
-		Log:     log,
+		FrontEnd: session.FrontEnd{
+			Domains: &session.Domains{Dialer: &xmppconn.Dialer{}, Served: []string{"example.com"}},
+			Log:     log,
+		},
+		Path: "/http-poll",
 		// Tests that idle for long set their own timeout.
 		SessionTimeout: 24 * time.Hour,
 	}

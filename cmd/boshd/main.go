@@ -141,24 +141,27 @@ func newServer(cfg config.Config, log *logrus.Logger) (*server, error) {
 	if err != nil {
 		return nil, err
 	}
-	counter := session.NewCounter()
-	bh := bosh.New(bosh.Config{
+	// What both front ends share: one session counter covers both limits.
+	shared := session.FrontEnd{
 		Domains:               domains,
-		MaxWait:               time.Duration(cfg.BOSH.MaxWait),
-		MaxHold:               cfg.BOSH.MaxHold,
-		Inactivity:            time.Duration(cfg.BOSH.Inactivity),
-		Polling:               time.Duration(cfg.BOSH.Polling),
-		MaxPause:              maxPause(cfg.BOSH.MaxPause),
 		MaxBodyBytes:          cfg.HTTP.MaxBodyBytes,
 		MaxSessions:           cfg.BOSH.MaxSessions,
 		MaxSessionsPerAddress: cfg.BOSH.MaxSessionsPerAddress,
-		Counter:               counter,
+		Counter:               session.NewCounter(),
 		MaxQueueBytes:         cfg.BOSH.MaxQueueBytes,
 		DialTimeout:           time.Duration(cfg.Upstream.DialTimeout),
-		PollInterval:          pollInterval(cfg.Poll),
-		CORSOrigins:           cfg.HTTP.CORSOrigins,
 		ClientAddr:            clientAddr,
 		Log:                   log,
+	}
+	bh := bosh.New(bosh.Config{
+		FrontEnd:     shared,
+		MaxWait:      time.Duration(cfg.BOSH.MaxWait),
+		MaxHold:      cfg.BOSH.MaxHold,
+		Inactivity:   time.Duration(cfg.BOSH.Inactivity),
+		Polling:      time.Duration(cfg.BOSH.Polling),
+		MaxPause:     maxPause(cfg.BOSH.MaxPause),
+		PollInterval: pollInterval(cfg.Poll),
+		CORSOrigins:  cfg.HTTP.CORSOrigins,
 	})
 	mux := http.NewServeMux()
 	mux.Handle(cfg.HTTP.Path, bh)
@@ -167,7 +170,7 @@ func newServer(cfg config.Config, log *logrus.Logger) (*server, error) {
 	}
 	s := &server{cfg: cfg, log: log}
 	s.shutdowns = append(s.shutdowns, bh.Shutdown)
-	s.addPolling(mux, domains, counter, clientAddr)
+	s.addPolling(mux, shared)
 	if cfg.HTTP.StaticDir != "" {
 		mux.Handle("/", http.FileServer(http.Dir(cfg.HTTP.StaticDir)))
 	}

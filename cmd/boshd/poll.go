@@ -14,7 +14,7 @@ import (
 // the BOSH front end's domains and dialer (so the allowlist and the
 // upstream TLS policy are the same), the session counter (so the limits
 // cover both), the client address rule and the logger.
-func (s *server) addPolling(mux *http.ServeMux, domains *session.Domains, counter *session.Counter, clientAddr func(string, string) string) {
+func (s *server) addPolling(mux *http.ServeMux, shared session.FrontEnd) {
 	c := s.cfg
 	if c.HTTP.PollPath == "" {
 		return
@@ -25,22 +25,15 @@ func (s *server) addPolling(mux *http.ServeMux, domains *session.Domains, counte
 	if holdCap == 0 {
 		holdCap = -1 // hold_cap = "0s": answer every poll at once
 	}
+	shared.Log = s.log.WithField("frontend", "xep-0025")
 	ph := httppoll.New(httppoll.Config{
-		Domains:               domains,
-		Path:                  c.HTTP.PollPath,
-		PollInterval:          pollInterval(c.Poll),
-		HoldCap:               holdCap,
-		SessionTimeout:        time.Duration(c.Poll.SessionTimeout),
-		MaxBodyBytes:          c.HTTP.MaxBodyBytes,
-		MaxSessions:           c.BOSH.MaxSessions,
-		MaxSessionsPerAddress: c.BOSH.MaxSessionsPerAddress,
-		Counter:               counter,
-		MaxQueueBytes:         c.BOSH.MaxQueueBytes,
-		MaxElementBytes:       c.Upstream.MaxStanzaBytes,
-		MaxDepth:              c.Upstream.MaxDepth,
-		DialTimeout:           time.Duration(c.Upstream.DialTimeout),
-		ClientAddr:            clientAddr,
-		Log:                   s.log.WithField("frontend", "xep-0025"),
+		FrontEnd:        shared,
+		Path:            c.HTTP.PollPath,
+		PollInterval:    pollInterval(c.Poll),
+		HoldCap:         holdCap,
+		SessionTimeout:  time.Duration(c.Poll.SessionTimeout),
+		MaxElementBytes: c.Upstream.MaxStanzaBytes,
+		MaxDepth:        c.Upstream.MaxDepth,
 	})
 	mux.Handle(c.HTTP.PollPath, ph)
 	if !strings.HasSuffix(c.HTTP.PollPath, "/") {
