@@ -367,9 +367,11 @@ func (s *Session) wake() {
 func (s *Session) answerWithQueue(r *request) {
 	els, err := s.relay.Take()
 	// The stream's end may be queued before the relay records it.
+	streamError := false
 	for _, el := range els {
 		switch {
 		case el.Kind == xmppconn.KindError:
+			streamError = true
 			err = errors.New("upstream sent a stream error")
 		case el.Kind == xmppconn.KindEnd && err == nil:
 			err = io.EOF
@@ -378,10 +380,8 @@ func (s *Session) answerWithQueue(r *request) {
 	els = deliverable(els, s)
 	if err != nil {
 		cond, cause := RemoteConnectionFailed, err
-		for _, el := range els {
-			if el.Kind == xmppconn.KindError {
-				cond = RemoteStreamError
-			}
+		if streamError {
+			cond = RemoteStreamError
 		}
 		if errors.Is(err, session.ErrQueueFull) {
 			cond = PolicyViolation
