@@ -17,22 +17,6 @@ import (
 	toml "github.com/pelletier/go-toml/v2"
 )
 
-// Duration is a time.Duration written in TOML as a string ("60s", "2m").
-type Duration time.Duration
-
-// UnmarshalText parses a Go duration string.
-func (d *Duration) UnmarshalText(b []byte) error {
-	v, err := time.ParseDuration(string(b))
-	if err != nil {
-		return fmt.Errorf("not a duration (like \"60s\"): %q", b)
-	}
-	*d = Duration(v)
-	return nil
-}
-
-// MarshalText prints the duration as Go does.
-func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
-
 // Config is the whole file.
 type Config struct {
 	HTTP     HTTP     `toml:"http"`
@@ -159,6 +143,9 @@ func Parse(name string, data []byte) (Config, error) {
 	// A list in the file replaces the default, never extends it; an
 	// explicit empty list decodes as empty, not nil, and turns CORS off.
 	c.HTTP.CORSOrigins = nil
+	if err := checkDurations(name, data); err != nil {
+		return Config{}, err
+	}
 	dec := toml.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&c); err != nil {
