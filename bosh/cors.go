@@ -11,7 +11,7 @@ import (
 // never added, so an answer never carries them twice.
 func (h *Handler) cors(w http.ResponseWriter, r *http.Request) bool {
 	origin := r.Header.Get("Origin")
-	if len(h.cfg.CORSOrigins) == 0 || origin == "" {
+	if len(h.config().CORSOrigins) == 0 || origin == "" {
 		return false
 	}
 	hdr := w.Header()
@@ -36,7 +36,7 @@ func (h *Handler) cors(w http.ResponseWriter, r *http.Request) bool {
 }
 
 func (h *Handler) originAllowed(origin string) bool {
-	for _, o := range h.cfg.CORSOrigins {
+	for _, o := range h.config().CORSOrigins {
 		if o == "*" || strings.EqualFold(o, origin) {
 			return true
 		}

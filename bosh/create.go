@@ -11,6 +11,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"boshd/bosh/metrics"
 	"boshd/bosh/session"
 	"boshd/xmppconn"
 )
@@ -28,14 +29,14 @@ func (h *Handler) create(ctx context.Context, b *Body, rid uint64, addr string) 
 	ver, hasVer := b.Get("ver")
 	legacy := !hasVer
 	fail := func(cond Condition, err error) answer {
-		h.cfg.Log.WithFields(logrus.Fields{"remote": addr, "condition": string(cond)}).WithError(err).Info("session refused")
+		h.config().Log.WithFields(logrus.Fields{"remote": addr, "condition": string(cond)}).WithError(err).Info("session refused")
 		s := &Session{legacy: legacy}
 		return s.terminalAnswer(cond, nil)
 	}
 	if h.closing.Load() {
 		return fail(SystemShutdown, session.ErrShuttingDown)
 	}
-	wait, err := attrSeconds(b, "wait", h.cfg.MaxWait)
+	wait, err := attrSeconds(b, "wait", h.config().MaxWait)
 	if err != nil {
 		return fail(BadRequest, err)
 	}
@@ -43,15 +44,15 @@ func (h *Handler) create(ctx context.Context, b *Body, rid uint64, addr string) 
 	if err != nil {
 		return fail(BadRequest, err)
 	}
-	if wait > h.cfg.MaxWait {
-		wait = h.cfg.MaxWait
+	if wait > h.config().MaxWait {
+		wait = h.config().MaxWait
 	}
-	if hold > h.cfg.MaxHold {
-		hold = h.cfg.MaxHold
+	if hold > h.config().MaxHold {
+		hold = h.config().MaxHold
 	}
 	to, _ := b.Get("to")
 	route, _ := b.Get("route")
-	target, err := h.cfg.Domains.Resolve(to, route)
+	target, err := h.config().Domains.Resolve(to, route)
 	if err != nil {
 		return fail(ConditionOf(err), err)
 	}
@@ -68,15 +69,15 @@ func (h *Handler) create(ctx context.Context, b *Body, rid uint64, addr string) 
 		// in another namespace, see GetNS) still want an XMPP 1.0 stream.
 		xmppVersion = "1.0"
 	}
-	dctx, cancel := context.WithTimeout(ctx, h.cfg.DialTimeout)
-	stream, err := h.cfg.Domains.Open(dctx, target, from, lang, xmppVersion)
+	dctx, cancel := context.WithTimeout(ctx, h.config().DialTimeout)
+	stream, err := h.config().Domains.Open(dctx, target, from, lang, xmppVersion)
 	cancel()
 	if err != nil {
 		res.Cancel()
 		var se *xmppconn.StreamError
 		if errors.As(err, &se) {
 			s := &Session{legacy: legacy}
-			h.cfg.Log.WithFields(logrus.Fields{"remote": addr, "domain": target.Domain}).WithError(err).Info("session refused by the server")
+			h.config().Log.WithFields(logrus.Fields{"remote": addr, "domain": target.Domain}).WithError(err).Info("session refused by the server")
 			return s.terminalAnswer(RemoteStreamError, []xmppconn.Element{{Kind: xmppconn.KindError, Raw: se.Raw}})
 		}
 		return fail(RemoteConnectionFailed, fmt.Errorf("bosh: connecting to %s: %w", target.Domain, err))
@@ -88,8 +89,8 @@ func (h *Handler) create(ctx context.Context, b *Body, rid uint64, addr string) 
 		hold:       hold,
 		requests:   hold + 1,
 		polling:    hold == 0 || wait == 0,
-		inactivity: h.cfg.Inactivity,
-		maxPause:   h.cfg.MaxPause,
+		inactivity: h.config().Inactivity,
+		maxPause:   h.config().MaxPause,
 		legacy:     legacy,
 		lastRID:    rid,
 		lastAnswer: rid,
@@ -121,7 +122,8 @@ func (h *Handler) create(ctx context.Context, b *Body, rid uint64, addr string) 
 	}
 	s.id = id
 	s.remote, s.domain = addr, target.Domain
-	s.relay = session.NewRelay(stream, h.cfg.MaxQueueBytes, s.wake)
+	s.relay = session.NewRelay(stream, h.config().MaxQueueBytes, s.wake, h.config().Metrics)
+	h.config().Metrics.SessionStarted(metrics.BOSH, target.Domain)
 
 	var w responseBuilder
 	features := stream.Features()
@@ -130,7 +132,7 @@ func (h *Handler) create(ctx context.Context, b *Body, rid uint64, addr string) 
 	w.attrInt("wait", int64(wait/time.Second))
 	w.attrInt("requests", int64(s.requests))
 	w.attrInt("hold", int64(hold))
-	w.attrInt("polling", int64(h.cfg.Polling/time.Second))
+	w.attrInt("polling", int64(h.config().Polling/time.Second))
 	w.attrInt("inactivity", int64(s.inactivityAdvertised()/time.Second))
 	if s.maxPause > 0 {
 		w.attrInt("maxpause", int64(s.maxPause/time.Second))
@@ -184,7 +186,7 @@ func contentType(b *Body) string {
 // sessions get more than the poll interval on top (§12).
 func (s *Session) inactivityAdvertised() time.Duration {
 	if s.polling {
-		return s.inactivity + s.h.cfg.Polling
+		return s.inactivity + s.h.config().Polling
 	}
 	return s.inactivity
 }

@@ -17,7 +17,7 @@ import (
 // Handler is the BOSH endpoint: an http.Handler that serves XEP-0124
 // sessions carrying XMPP (XEP-0206) to the configured servers.
 type Handler struct {
-	cfg     Config
+	cfg     atomic.Pointer[Config] // see reload.go
 	reg     *session.Registry[*Session]
 	closing atomic.Bool
 }
@@ -28,10 +28,9 @@ func New(cfg Config) *Handler {
 	if cfg.Domains == nil {
 		panic("bosh: Config.Domains is required")
 	}
-	return &Handler{
-		cfg: cfg,
-		reg: session.NewRegistry[*Session](cfg.MaxSessions, cfg.MaxSessionsPerAddress, cfg.Counter),
-	}
+	h := &Handler{reg: session.NewRegistry[*Session](cfg.MaxSessions, cfg.MaxSessionsPerAddress, cfg.Counter)}
+	h.cfg.Store(&cfg)
+	return h
 }
 
 // Sessions returns the number of live sessions.
@@ -76,7 +75,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			if v == http.ErrAbortHandler {
 				panic(v)
 			}
-			h.cfg.Log.WithField("panic", fmt.Sprint(v)).WithField("stack", string(debug.Stack())).Error("request panicked")
+			h.config().Log.WithField("panic", fmt.Sprint(v)).WithField("stack", string(debug.Stack())).Error("request panicked")
 			var a answer
 			if s != nil {
 				s.mu.Lock()
@@ -123,13 +122,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, "boshd: "+err.Error(), http.StatusRequestEntityTooLarge)
 			return
 		}
-		h.cfg.Log.WithField("remote", r.RemoteAddr).WithError(err).Debug("request body not read")
+		h.config().Log.WithField("remote", r.RemoteAddr).WithError(err).Debug("request body not read")
 		http.Error(w, "boshd: incomplete request body", http.StatusBadRequest)
 		return
 	}
 	b, err := ParseBody(raw)
 	if err != nil {
-		h.cfg.Log.WithField("remote", r.RemoteAddr).WithError(err).Debug("malformed request")
+		h.config().Log.WithField("remote", r.RemoteAddr).WithError(err).Debug("malformed request")
 		writeAnswer(w, "", (&Session{}).terminalAnswer(BadRequest, nil))
 		return
 	}
@@ -142,7 +141,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			writeAnswer(w, "", (&Session{legacy: !hasVer}).terminalAnswer(BadRequest, nil))
 			return
 		}
-		a := h.create(r.Context(), b, rid, session.ClientAddr(r.RemoteAddr, r.Header.Get("X-Forwarded-For"), h.cfg.ClientAddr))
+		a := h.create(r.Context(), b, rid, session.ClientAddr(r.RemoteAddr, r.Header.Get("X-Forwarded-For"), h.config().ClientAddr))
 		writeAnswer(w, contentType(b), a)
 		return
 	}
@@ -183,6 +182,8 @@ func (s *Session) await(ctx context.Context, req *request) answer {
 	if step <= 0 {
 		step = s.inactivity
 	}
+	s.h.config().Metrics.HeldInc()
+	defer s.h.config().Metrics.HeldDec()
 	t := time.NewTimer(step)
 	defer t.Stop()
 	for expiries := 0; ; {
@@ -206,7 +207,7 @@ var errBodyTooLarge = errors.New("request body too large")
 // readBody reads the request body, refusing one over the limit before
 // reading it whole.
 func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
-	max := h.cfg.MaxBodyBytes
+	max := h.config().MaxBodyBytes
 	if r.ContentLength > max {
 		return nil, fmt.Errorf("%w: %d bytes, the limit is %d", errBodyTooLarge, r.ContentLength, max)
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"boshd/bosh/metrics"
 	"boshd/bosh/session"
 	"boshd/xmppconn"
 )
@@ -198,7 +199,7 @@ func (s *Session) process(r *request) {
 	// Too frequent polling (§11, §12): two empty requests closer than
 	// 'polling', the first of which was answered without payloads, with
 	// the session's requests all outstanding (always so when polling).
-	if empty && s.lastEmpty && !s.lastHadData && now.Sub(s.lastAt) < s.h.cfg.Polling &&
+	if empty && s.lastEmpty && !s.lastHadData && now.Sub(s.lastAt) < s.h.config().Polling &&
 		(s.polling || len(s.held) >= s.hold) {
 		s.end(PolicyViolation, fmt.Errorf("empty requests %v apart", now.Sub(s.lastAt).Round(time.Millisecond)), r)
 		return
@@ -236,6 +237,7 @@ func (s *Session) process(r *request) {
 		// §13: forward the payloads (e.g. unavailable presence) before
 		// the stream closes; acknowledge on the oldest open request.
 		if len(b.Payloads) > 0 {
+			s.h.config().Metrics.Stanzas(metrics.ToServer, len(b.Payloads), payloadsLen(b.Payloads))
 			if err := s.relay.Send(joinPayloads(b.Payloads)); err != nil {
 				s.logger().WithError(err).Debug("terminate payload not forwarded")
 			}
@@ -310,6 +312,7 @@ func (s *Session) forward(b *Body) error {
 		return nil
 	}
 	s.relay.NoteClientStanza()
+	s.h.config().Metrics.Stanzas(metrics.ToServer, len(b.Payloads), payloadsLen(b.Payloads))
 	return s.relay.Send(joinPayloads(b.Payloads))
 }
 
@@ -439,10 +442,10 @@ func (s *Session) build(r *request, typ, cond string, els []xmppconn.Element) an
 // below the session's 'polling', against which too-frequent polls are
 // judged (XEP-0124 §12).
 func (s *Session) advisedInterval() time.Duration {
-	if !s.polling || s.h.cfg.PollInterval == nil {
+	if !s.polling || s.h.config().PollInterval == nil {
 		return 0
 	}
-	return max(s.h.cfg.PollInterval(time.Since(s.relay.LastStanza())), s.h.cfg.Polling)
+	return max(s.h.config().PollInterval(time.Since(s.relay.LastStanza())), s.h.config().Polling)
 }
 
 // pollAttrs adds the advised poll interval to an answer of a polling
@@ -627,7 +630,7 @@ func (s *Session) terminalAnswer(cond Condition, els []xmppconn.Element) answer 
 // logs rather than kept: most sessions log twice in their life, and a kept
 // entry costs about a kilobyte per session (docs/benchmarks.md).
 func (s *Session) logger() logrus.FieldLogger {
-	return s.h.cfg.Log.WithFields(logrus.Fields{"sid": shortID(s.id), "remote": s.remote, "domain": s.domain})
+	return s.h.config().Log.WithFields(logrus.Fields{"sid": shortID(s.id), "remote": s.remote, "domain": s.domain})
 }
 
 // close marks the session closed and has its upstream stream closed in
@@ -637,6 +640,7 @@ func (s *Session) close(err error) {
 	log := s.logger().WithField("state", s.state.String())
 	s.state = StateClosed
 	s.stopIdle()
+	s.h.config().Metrics.SessionEnded(metrics.BOSH, s.domain, endCondition(err))
 	switch {
 	case errors.Is(err, errInactive):
 		log.Info("session ended: client inactive")

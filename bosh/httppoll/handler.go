@@ -17,7 +17,7 @@ import (
 // Polling sessions to the configured XMPP servers, over the same session
 // core (domains, dialer, limits) as the BOSH front end.
 type Handler struct {
-	cfg  Config
+	cfg  atomic.Pointer[Config] // see reload.go
 	reg  *session.Registry[*Session]
 	open openFunc
 
@@ -34,10 +34,8 @@ func New(cfg Config) *Handler {
 	if cfg.Domains == nil {
 		panic("httppoll: Config.Domains is required")
 	}
-	h := &Handler{
-		cfg: cfg,
-		reg: session.NewRegistry[*Session](cfg.MaxSessions, cfg.MaxSessionsPerAddress, cfg.Counter),
-	}
+	h := &Handler{reg: session.NewRegistry[*Session](cfg.MaxSessions, cfg.MaxSessionsPerAddress, cfg.Counter)}
+	h.cfg.Store(&cfg)
 	h.open = h.openRelay
 	h.stop, h.stopDial = context.WithCancel(context.Background())
 	return h
@@ -77,7 +75,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			if v == http.ErrAbortHandler {
 				panic(v)
 			}
-			h.cfg.Log.WithField("panic", fmt.Sprint(v)).WithField("stack", string(debug.Stack())).Error("request panicked")
+			h.config().Log.WithField("panic", fmt.Sprint(v)).WithField("stack", string(debug.Stack())).Error("request panicked")
 			h.write(w, answer{id: IDServerError})
 		}
 	}()
@@ -99,19 +97,19 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, err := h.readBody(r)
 	if err != nil {
 		// §3: always 200; the client learns of the problem from the ID.
-		h.cfg.Log.WithField("remote", r.RemoteAddr).WithError(err).Info("request refused")
+		h.config().Log.WithField("remote", r.RemoteAddr).WithError(err).Info("request refused")
 		w.Header().Set("Connection", "close")
 		h.write(w, answer{id: IDBadRequest})
 		return
 	}
 	req, err := ParseRequest(body)
 	if err != nil {
-		h.cfg.Log.WithField("remote", r.RemoteAddr).WithError(err).Debug("malformed request")
+		h.config().Log.WithField("remote", r.RemoteAddr).WithError(err).Debug("malformed request")
 		h.write(w, answer{id: IDBadRequest})
 		return
 	}
 	if req.ID == "0" {
-		h.write(w, h.create(r.Context(), req, session.ClientAddr(r.RemoteAddr, r.Header.Get("X-Forwarded-For"), h.cfg.ClientAddr)))
+		h.write(w, h.create(r.Context(), req, session.ClientAddr(r.RemoteAddr, r.Header.Get("X-Forwarded-For"), h.config().ClientAddr)))
 		return
 	}
 	var s *Session
@@ -132,7 +130,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // 2). The upstream stream is opened as soon as the client's stream header
 // is complete, normally in this very request.
 func (h *Handler) create(ctx context.Context, req Request, addr string) answer {
-	log := h.cfg.Log.WithField("remote", addr)
+	log := h.config().Log.WithField("remote", addr)
 	if h.closing.Load() {
 		log.Info("session refused: shutting down")
 		return answer{id: IDServerError, body: refusalDocument("system-shutdown", "boshd is shutting down")}
@@ -160,7 +158,7 @@ func (h *Handler) create(ctx context.Context, req Request, addr string) answer {
 // readBody reads the request body, refusing one over the limit before
 // reading it whole.
 func (h *Handler) readBody(r *http.Request) ([]byte, error) {
-	max := h.cfg.MaxBodyBytes
+	max := h.config().MaxBodyBytes
 	if r.ContentLength > max {
 		return nil, fmt.Errorf("httppoll: request body of %d bytes is over the limit of %d", r.ContentLength, max)
 	}
@@ -191,7 +189,7 @@ func (h *Handler) write(w http.ResponseWriter, a answer) {
 	hdr.Set("Content-Length", strconv.Itoa(len(a.body)))
 	hdr.Set("Cache-Control", "no-store, no-cache, must-revalidate")
 	hdr.Set("Pragma", "no-cache")
-	hdr.Set("Set-Cookie", "ID="+a.id+"; Path="+h.cfg.Path)
+	hdr.Set("Set-Cookie", "ID="+a.id+"; Path="+h.config().Path)
 	if a.interval > 0 {
 		hdr.Set("X-Poll-Interval", strconv.FormatInt(int64((a.interval+time.Second-1)/time.Second), 10))
 	}

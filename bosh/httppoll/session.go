@@ -12,6 +12,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"boshd/bosh/metrics"
 	"boshd/bosh/session"
 	"boshd/xmppconn"
 )
@@ -83,8 +84,8 @@ func newSession(h *Handler, first Request, remote string) *Session {
 		lastKey:   first.Key,
 		lastReply: time.Now(),
 	}
-	s.split.MaxElementBytes = h.cfg.MaxElementBytes
-	s.split.MaxDepth = h.cfg.MaxDepth
+	s.split.MaxElementBytes = h.config().MaxElementBytes
+	s.split.MaxDepth = h.config().MaxDepth
 	return s
 }
 
@@ -95,7 +96,7 @@ func (s *Session) logger() logrus.FieldLogger {
 	if s.domain != "" {
 		f["domain"] = s.domain
 	}
-	return s.h.cfg.Log.WithFields(f)
+	return s.h.config().Log.WithFields(f)
 }
 
 func (s *Session) wake() {
@@ -156,10 +157,10 @@ func (s *Session) serve(ctx context.Context, r Request, first bool) (a answer, o
 		return fail, true
 	}
 	now := time.Now()
-	if s.state == StateOpen && len(bytes.TrimSpace(r.XML)) == 0 && s.h.cfg.HoldCap > 0 &&
+	if s.state == StateOpen && len(bytes.TrimSpace(r.XML)) == 0 && s.h.config().HoldCap > 0 &&
 		len(s.out) == 0 && !s.up.Pending() {
 		deadline := s.lastReply.Add(s.interval(now))
-		if limit := now.Add(s.h.cfg.HoldCap); deadline.After(limit) {
+		if limit := now.Add(s.h.config().HoldCap); deadline.After(limit) {
 			deadline = limit
 		}
 		if deadline.After(now) {
@@ -181,6 +182,8 @@ func (s *Session) hold(ctx context.Context, deadline time.Time) (answer, bool) {
 	s.release = rel
 	up := s.up
 	s.mu.Unlock()
+	s.h.config().Metrics.HeldInc()
+	defer s.h.config().Metrics.HeldDec()
 
 	t := time.NewTimer(time.Until(deadline))
 	defer t.Stop()
@@ -240,9 +243,9 @@ func (s *Session) reply(now time.Time) answer {
 // applied to the time since the last stanza in either direction.
 func (s *Session) interval(now time.Time) time.Duration {
 	if s.up == nil {
-		return s.h.cfg.PollInterval(0)
+		return s.h.config().PollInterval(0)
 	}
-	return s.h.cfg.PollInterval(now.Sub(s.up.LastStanza()))
+	return s.h.config().PollInterval(now.Sub(s.up.LastStanza()))
 }
 
 // drain moves what the server sent into s.out and, when the upstream
@@ -266,7 +269,7 @@ func (s *Session) drain() {
 	switch {
 	case errors.Is(err, session.ErrQueueFull):
 		reason = fmt.Errorf("httppoll: more than %d bytes waited for the client's next poll (max_queue_bytes): %w",
-			s.h.cfg.MaxQueueBytes, err)
+			s.h.config().MaxQueueBytes, err)
 		s.out = appendStreamError(s.out, "policy-violation", "too much data waiting for the next poll")
 	case errors.Is(err, io.EOF):
 		reason = errors.New("httppoll: the server closed the stream")
@@ -360,6 +363,7 @@ func (s *Session) feed(ctx context.Context, p []byte) (fail answer, failed bool)
 			default:
 				batch = append(batch, el.Raw...)
 				stanzas = true
+				s.h.config().Metrics.Stanza(metrics.ToServer, len(el.Raw))
 			}
 		}
 	}
@@ -393,7 +397,7 @@ func (s *Session) openUpstream(ctx context.Context, raw []byte) (answer, bool) {
 		s.end(fmt.Errorf("httppoll: client stream: %w", err))
 		return answer{id: IDBadRequest}, true
 	}
-	target, err := s.h.cfg.Domains.Resolve(sh.To, "")
+	target, err := s.h.config().Domains.Resolve(sh.To, "")
 	if err != nil {
 		cond := "host-unknown"
 		if errors.Is(err, session.ErrImproperAddressing) {
@@ -403,7 +407,7 @@ func (s *Session) openUpstream(ctx context.Context, raw []byte) (answer, bool) {
 		return answer{id: IDUnknown, body: refusalDocument(cond, "this connection manager does not serve that domain")}, true
 	}
 	s.domain = target.Domain
-	dctx, cancel := context.WithTimeout(ctx, s.h.cfg.DialTimeout)
+	dctx, cancel := context.WithTimeout(ctx, s.h.config().DialTimeout)
 	stop := context.AfterFunc(s.h.stop, cancel)
 	o, err := s.h.open(dctx, target, sh, s.wake)
 	stop()
@@ -419,6 +423,7 @@ func (s *Session) openUpstream(ctx context.Context, raw []byte) (answer, bool) {
 		return answer{id: IDServerError, body: refusalDocument("remote-connection-failed", "cannot connect to the server")}, true
 	}
 	s.up, s.state = o.up, StateOpen
+	s.h.config().Metrics.SessionStarted(metrics.Poll, s.domain)
 	s.endTag = endTag(o.header)
 	s.out = append(s.out, o.header...)
 	s.out = append(s.out, o.features...)
@@ -440,6 +445,7 @@ func (s *Session) end(reason error) {
 	var stop func()
 	if s.up != nil {
 		stop = s.up.Close
+		s.h.config().Metrics.SessionEnded(metrics.Poll, s.domain, endCondition(reason))
 	}
 	s.h.reg.Retire(s.regID, stop)
 	switch {
@@ -450,7 +456,7 @@ func (s *Session) end(reason error) {
 	case errors.Is(reason, errRefused):
 		s.logger().WithError(reason).Info("session refused")
 	case errors.Is(reason, errExpired):
-		s.logger().WithField("timeout", s.h.cfg.SessionTimeout).Info("session expired: no request within the session timeout")
+		s.logger().WithField("timeout", s.h.config().SessionTimeout).Info("session expired: no request within the session timeout")
 	default:
 		s.logger().WithError(reason).Info("session ended")
 	}
@@ -484,7 +490,7 @@ func (s *Session) armExpiry() {
 	if s.expiry != nil {
 		s.expiry.Stop()
 	}
-	s.expiry = time.AfterFunc(s.h.cfg.SessionTimeout, func() { s.expired(gen) })
+	s.expiry = time.AfterFunc(s.h.config().SessionTimeout, func() { s.expired(gen) })
 }
 
 func (s *Session) stopExpiry() {

@@ -37,12 +37,12 @@ type openFunc func(ctx context.Context, t session.Target, h xmppconn.Header, wak
 
 // openRelay is the real openFunc: the shared dialer and relay.
 func (h *Handler) openRelay(ctx context.Context, t session.Target, sh xmppconn.Header, wake func()) (opened, error) {
-	stream, err := h.cfg.Domains.Open(ctx, t, sh.From, sh.Lang, sh.Version)
+	stream, err := h.config().Domains.Open(ctx, t, sh.From, sh.Lang, sh.Version)
 	if err != nil {
 		return opened{}, err
 	}
 	return opened{
-		up:       session.NewRelay(stream, h.cfg.MaxQueueBytes, wake),
+		up:       session.NewRelay(stream, h.config().MaxQueueBytes, wake, h.config().Metrics),
 		header:   stream.Header().Raw,
 		features: stream.Features(),
 		secure:   stream.Secure(),

@@ -251,6 +251,16 @@ func (m *Metrics) Stanza(d Direction, n int) {
 	m.stanzaBytes[d].Add(float64(n))
 }
 
+// Stanzas counts n stanzas of size bytes in all relayed in direction d
+// (a request's payloads, written upstream in one write).
+func (m *Metrics) Stanzas(d Direction, n, size int) {
+	if m == nil || d < 0 || d >= numDirections || n == 0 {
+		return
+	}
+	m.stanzas[d].Add(float64(n))
+	m.stanzaBytes[d].Add(float64(size))
+}
+
 // DomainSessions is the number of live sessions of one transport to one
 // domain.
 type DomainSessions struct {

@@ -6,9 +6,12 @@ import (
 	"fmt"
 	"net"
 	"strings"
+	"sync"
+	"time"
 
 	"mellium.im/xmpp/jid"
 
+	"boshd/bosh/metrics"
 	"boshd/xmppconn"
 )
 
@@ -26,12 +29,37 @@ var (
 // configuration says: to a domain's configured routes, or, for a domain
 // without routes, to what DNS SRV names for it. This keeps the connection
 // manager from being an open TCP relay (XEP-0124 §7.1 'route').
+//
+// Update swaps both for sessions opened afterwards (a configuration
+// reload); a stream already open is not touched.
 type Domains struct {
 	// Dialer opens the streams; its Routes are the configured routes.
 	Dialer *xmppconn.Dialer
 	// Served lists the served domains (normalised, lower case). A domain in
 	// Dialer.Routes is served too.
 	Served []string
+	// Metrics times each upstream connect and keeps its result (nil: not
+	// recorded).
+	Metrics *metrics.Metrics
+
+	// mu guards Dialer and Served against Update; set them directly only
+	// before the Domains is in use.
+	mu sync.RWMutex
+}
+
+// Update replaces the dialer and the served domains for the sessions
+// opened from now on.
+func (d *Domains) Update(dialer *xmppconn.Dialer, served []string) {
+	d.mu.Lock()
+	d.Dialer, d.Served = dialer, served
+	d.mu.Unlock()
+}
+
+// current returns the dialer and served domains in force.
+func (d *Domains) current() (*xmppconn.Dialer, []string) {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	return d.Dialer, d.Served
 }
 
 // Target is a checked destination: the normalised domain and, if the
@@ -54,7 +82,8 @@ func (d *Domains) Resolve(to, route string) (Target, error) {
 		return Target{}, fmt.Errorf("%w: %q is not a domain", ErrHostUnknown, to)
 	}
 	domain := j.Domainpart()
-	if !d.serves(domain) {
+	dialer, served := d.current()
+	if !serves(dialer, served, domain) {
 		return Target{}, fmt.Errorf("%w: %q", ErrHostUnknown, domain)
 	}
 	t := Target{Domain: domain}
@@ -65,7 +94,7 @@ func (d *Domains) Resolve(to, route string) (Target, error) {
 	if !ok || proto != "xmpp" {
 		return Target{}, fmt.Errorf("%w: route %q", ErrHostUnknown, route)
 	}
-	for _, r := range d.Dialer.Routes[domain] {
+	for _, r := range dialer.Routes[domain] {
 		if sameAddr(r, addr) {
 			t.Addr = r
 			return t, nil
@@ -74,11 +103,11 @@ func (d *Domains) Resolve(to, route string) (Target, error) {
 	return Target{}, fmt.Errorf("%w: route %q is not configured for %q", ErrHostUnknown, route, domain)
 }
 
-func (d *Domains) serves(domain string) bool {
-	if _, ok := d.Dialer.Routes[domain]; ok {
+func serves(dialer *xmppconn.Dialer, served []string, domain string) bool {
+	if _, ok := dialer.Routes[domain]; ok {
 		return true
 	}
-	for _, s := range d.Served {
+	for _, s := range served {
 		if s == domain {
 			return true
 		}
@@ -96,13 +125,22 @@ func sameAddr(a, b string) bool {
 	return ap == bp && strings.EqualFold(strings.Trim(ah, "[]"), strings.Trim(bh, "[]"))
 }
 
-// Open opens the upstream stream for a checked target.
+// Open opens the upstream stream for a checked target, with the dialer in
+// force now.
 func (d *Domains) Open(ctx context.Context, t Target, from, lang, version string) (*xmppconn.Stream, error) {
-	return d.Dialer.Open(ctx, xmppconn.StreamParams{
+	dialer, _ := d.current()
+	start := time.Now()
+	s, err := dialer.Open(ctx, xmppconn.StreamParams{
 		To:      t.Domain,
 		From:    from,
 		Lang:    lang,
 		Version: version,
 		Addr:    t.Addr,
 	})
+	addr := t.Addr
+	if s != nil {
+		addr = s.Addr()
+	}
+	d.Metrics.UpstreamConnect(t.Domain, addr, time.Since(start), err)
+	return s, err
 }

@@ -4,6 +4,8 @@ import (
 	"time"
 
 	"github.com/sirupsen/logrus"
+
+	"boshd/bosh/metrics"
 )
 
 // FrontEnd is the configuration both front ends, BOSH (package bosh) and
@@ -33,6 +35,9 @@ type FrontEnd struct {
 	ClientAddr func(remoteAddr string, forwardedFor string) string
 	// Log receives one entry per session event. Default: discard.
 	Log logrus.FieldLogger
+	// Metrics counts sessions, requests and stanzas for /metrics. Default
+	// (nil): nothing is counted.
+	Metrics *metrics.Metrics
 }
 
 // Defaults of FrontEnd.

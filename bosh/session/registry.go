@@ -24,7 +24,7 @@ var (
 // address. V is the front end's session type. The zero value is not
 // usable; call NewRegistry.
 type Registry[V any] struct {
-	maxTotal, maxPerAddr int
+	maxTotal, maxPerAddr int // guarded by counter.mu
 	// counter, when set, is shared between registries so that the total
 	// limit covers every front end.
 	counter *Counter
@@ -76,6 +76,14 @@ func NewRegistry[V any](maxTotal, maxPerAddr int, counter *Counter) *Registry[V]
 		counter:    counter,
 		sessions:   make(map[string]entry[V]),
 	}
+}
+
+// SetLimits changes the limits for sessions reserved from now on (a
+// configuration reload); live sessions over a lowered limit go on.
+func (g *Registry[V]) SetLimits(maxTotal, maxPerAddr int) {
+	g.counter.mu.Lock()
+	g.maxTotal, g.maxPerAddr = maxTotal, maxPerAddr
+	g.counter.mu.Unlock()
 }
 
 // Reservation holds a place in the limits while a session is being set up

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"boshd/bosh/metrics"
 	"boshd/xmppconn"
 )
 
@@ -25,6 +26,7 @@ type Relay struct {
 	stream   *xmppconn.Stream
 	maxQueue int
 	wake     func()
+	metrics  *metrics.Metrics
 
 	mu         sync.Mutex
 	queue      []xmppconn.Element
@@ -40,8 +42,8 @@ type Relay struct {
 // client (0 means 1 MiB). wake is called, from the reader goroutine and
 // without locks held, whenever an element was queued or the relay ended; it
 // must not block. The relay owns the reader goroutine; Close stops it and
-// waits for it.
-func NewRelay(stream *xmppconn.Stream, maxQueue int, wake func()) *Relay {
+// waits for it. m counts the stanzas the server sends (nil: not counted).
+func NewRelay(stream *xmppconn.Stream, maxQueue int, wake func(), m *metrics.Metrics) *Relay {
 	if maxQueue <= 0 {
 		maxQueue = 1 << 20
 	}
@@ -49,6 +51,7 @@ func NewRelay(stream *xmppconn.Stream, maxQueue int, wake func()) *Relay {
 		stream:     stream,
 		maxQueue:   maxQueue,
 		wake:       wake,
+		metrics:    m,
 		lastStanza: time.Now(),
 		readerDone: make(chan struct{}),
 	}
@@ -82,6 +85,7 @@ func (r *Relay) read() {
 		r.queueBytes += len(el.Raw)
 		if el.Kind == xmppconn.KindStanza {
 			r.lastStanza = time.Now()
+			r.metrics.Stanza(metrics.ToClient, len(el.Raw))
 		}
 		r.mu.Unlock()
 		// Wake the owner once per batch: not while more elements of the
