@@ -9,6 +9,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	dto "github.com/prometheus/client_model/go"
 )
 
 // Transport is a client-facing protocol, the "transport" label.
@@ -287,6 +288,18 @@ func (m *Metrics) Sessions() []DomainSessions {
 		return out[i].Domain < out[j].Domain
 	})
 	return out
+}
+
+// Held returns the number of requests held now (boshd_held_requests).
+func (m *Metrics) Held() int {
+	if m == nil {
+		return 0
+	}
+	var d dto.Metric
+	if err := m.held.Write(&d); err != nil {
+		return 0
+	}
+	return int(d.GetGauge().GetValue())
 }
 
 // LastConnect returns domain's last upstream connect result, if any.

@@ -64,6 +64,18 @@ func (c *Counter) Total() int {
 	return c.total
 }
 
+// Busiest returns the most sessions counted for one client address, the
+// use of the per-address limit.
+func (c *Counter) Busiest() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for _, v := range c.perAddr {
+		n = max(n, v)
+	}
+	return n
+}
+
 // NewRegistry returns an empty registry. maxTotal and maxPerAddr of 0 mean
 // no limit; counter may be nil (the registry then counts only its own).
 func NewRegistry[V any](maxTotal, maxPerAddr int, counter *Counter) *Registry[V] {

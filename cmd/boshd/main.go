@@ -4,10 +4,13 @@
 //
 // Usage:
 //
-//	boshd [-config FILE] [-listen ADDR] [-route DOMAIN=HOST:PORT]... [-log-level LEVEL] [-check]
+//	boshd [-config FILE] [-listen ADDR] [-route DOMAIN=HOST:PORT]... [-log-level LEVEL] [-check] [-version]
 //
 // Flags override the file. -check validates the configuration, prints the
-// effective settings and exits.
+// effective settings and exits; -version prints the version and build.
+// SIGHUP rereads the file (see reload.go); SIGTERM and SIGINT stop boshd
+// after answering held requests. /metrics and /status serve operators
+// (see ops.go).
 package main
 
 import (
@@ -23,12 +26,16 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sirupsen/logrus"
 
 	"boshd/bosh"
+	"boshd/bosh/httppoll"
+	"boshd/bosh/metrics"
 	"boshd/bosh/session"
 	"boshd/cmd/boshd/internal/config"
 	"boshd/xmppconn"
@@ -48,49 +55,34 @@ func main() {
 
 func run(args []string) error {
 	fs := flag.NewFlagSet("boshd", flag.ContinueOnError)
-	cfgPath := fs.String("config", "", "TOML configuration `file` (see config.toml)")
-	listen := fs.String("listen", "", "listen `address` (overrides http.listen)")
-	logLevel := fs.String("log-level", "", "log `level` (overrides log.level)")
+	var o options
+	fs.StringVar(&o.path, "config", "", "TOML configuration `file` (see config.toml)")
+	fs.StringVar(&o.listen, "listen", "", "listen `address` (overrides http.listen)")
+	fs.StringVar(&o.logLevel, "log-level", "", "log `level` (overrides log.level)")
 	check := fs.Bool("check", false, "validate the configuration, print the effective settings and exit")
-	var routes routeFlags
-	fs.Var(&routes, "route", "serve `DOMAIN=HOST:PORT` (repeatable; overrides the file's routes for DOMAIN)")
+	version := fs.Bool("version", false, "print the version and build, and exit")
+	fs.Var(&o.routes, "route", "serve `DOMAIN=HOST:PORT` (repeatable; overrides the file's routes for DOMAIN)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	cfg := config.Default()
-	if *cfgPath != "" {
-		var err error
-		if cfg, err = config.Load(*cfgPath); err != nil {
-			return err
-		}
+	if *version {
+		fmt.Print(readBuild().String())
+		return nil
 	}
-	if *listen != "" {
-		cfg.HTTP.Listen = *listen
-	}
-	if *logLevel != "" {
-		cfg.Log.Level = *logLevel
-	}
-	fromFlag := map[string]bool{}
-	for _, r := range routes {
-		if err := cfg.AddRoute(r, fromFlag); err != nil {
-			return err
-		}
-	}
-	if err := cfg.Validate(); err != nil {
-		return fmt.Errorf("config: %w", err)
-	}
-	if len(cfg.Domains) == 0 {
-		return errors.New("no domain to serve: add a [[domain]] to the config or pass -route DOMAIN=HOST:PORT")
+	cfg, err := o.load()
+	if err != nil {
+		return err
 	}
 	if *check {
 		fmt.Print(cfg.String())
 		return nil
 	}
-	log, err := newLogger(cfg.Log)
-	if err != nil {
+	log := logrus.New()
+	log.SetOutput(os.Stderr)
+	if err := configureLogger(log, cfg.Log); err != nil {
 		return err
 	}
-	srv, err := newServer(cfg, log)
+	srv, err := newServer(cfg, o, log)
 	if err != nil {
 		return err
 	}
@@ -99,15 +91,58 @@ func run(args []string) error {
 	// After the first signal, restore the default action: a second one
 	// kills at once instead of waiting out the bounded shutdown.
 	context.AfterFunc(ctx, stop)
-	return srv.run(ctx)
+	// SIGHUP (systemctl reload) rereads the file; without this, Go's
+	// default action for it ends the process at once.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	return srv.run(ctx, hup)
 }
 
-func newLogger(c config.Log) (*logrus.Logger, error) {
-	l := logrus.New()
-	l.SetOutput(os.Stderr)
+// options are the command line's: the file and the flags that override it,
+// applied again on every reload.
+type options struct {
+	path, listen, logLevel string
+	routes                 routeFlags
+}
+
+// load reads the file (or the defaults without one), applies the flags and
+// validates the result.
+func (o options) load() (config.Config, error) {
+	cfg := config.Default()
+	if o.path != "" {
+		var err error
+		if cfg, err = config.Load(o.path); err != nil {
+			return config.Config{}, err
+		}
+	}
+	if o.listen != "" {
+		cfg.HTTP.Listen = o.listen
+	}
+	if o.logLevel != "" {
+		cfg.Log.Level = o.logLevel
+	}
+	fromFlag := map[string]bool{}
+	for _, r := range o.routes {
+		if err := cfg.AddRoute(r, fromFlag); err != nil {
+			return config.Config{}, err
+		}
+	}
+	if err := cfg.Validate(); err != nil {
+		return config.Config{}, fmt.Errorf("config: %w", err)
+	}
+	if len(cfg.Domains) == 0 {
+		return config.Config{}, errors.New("no domain to serve: add a [[domain]] to the config or pass -route DOMAIN=HOST:PORT")
+	}
+	return cfg, nil
+}
+
+// configureLogger sets the level and format of l; on a reload it changes
+// the logger every front end and session already logs through.
+func configureLogger(l *logrus.Logger, c config.Log) error {
 	lvl, err := logrus.ParseLevel(c.Level)
 	if err != nil {
-		return nil, fmt.Errorf("log.level: %w", err)
+		return fmt.Errorf("log.level: %w", err)
 	}
 	l.SetLevel(lvl)
 	if c.Format == "json" {
@@ -115,62 +150,73 @@ func newLogger(c config.Log) (*logrus.Logger, error) {
 	} else {
 		l.SetFormatter(&logrus.TextFormatter{FullTimestamp: true})
 	}
-	return l, nil
+	return nil
 }
 
-// server is the running process: the HTTP listener and the front ends.
+// server is the running process: the HTTP listener, the front ends and
+// what a reload swaps.
 type server struct {
-	cfg  config.Config
-	log  *logrus.Logger
-	http *http.Server
+	opts    options
+	log     *logrus.Logger
+	started time.Time
+	build   buildInfo
+	http    *http.Server
 	// shutdowns are the front ends' Shutdown methods, called before the
 	// HTTP server's so that held requests are answered first.
 	shutdowns []func(context.Context) error
+
+	// What every generation of settings shares: the domains (swapped in
+	// place by Update), the session counter behind the limits, the
+	// metrics, and the front ends themselves (which take new settings
+	// through Reload).
+	domains *session.Domains
+	counter *session.Counter
+	metrics *metrics.Metrics
+	promReg *prometheus.Registry
+	bosh    *bosh.Handler
+	poll    *httppoll.Handler // nil when http.poll_path is ""
+
+	mu       sync.Mutex // guards the fields below
+	cfg      config.Config
+	access   *accessRule
+	reloaded time.Time
 }
 
-func newServer(cfg config.Config, log *logrus.Logger) (*server, error) {
+func newServer(cfg config.Config, o options, log *logrus.Logger) (*server, error) {
+	s := &server{
+		opts:    o,
+		log:     log,
+		started: time.Now(),
+		build:   readBuild(),
+		counter: session.NewCounter(),
+		promReg: metrics.NewRegistry(),
+		cfg:     cfg,
+	}
+	s.metrics = metrics.New(s.promReg)
 	dialer, err := newDialer(cfg)
 	if err != nil {
 		return nil, err
 	}
-	domains := &session.Domains{Dialer: dialer}
-	for _, d := range cfg.Domains {
-		domains.Served = append(domains.Served, strings.ToLower(d.Name))
-	}
-	clientAddr, err := clientAddrFunc(cfg.HTTP.TrustedProxies)
+	s.domains = &session.Domains{Dialer: dialer, Served: servedDomains(cfg), Metrics: s.metrics}
+	bc, pc, err := s.frontEnds(cfg)
 	if err != nil {
 		return nil, err
 	}
-	// What both front ends share: one session counter covers both limits.
-	shared := session.FrontEnd{
-		Domains:               domains,
-		MaxBodyBytes:          cfg.HTTP.MaxBodyBytes,
-		MaxSessions:           cfg.BOSH.MaxSessions,
-		MaxSessionsPerAddress: cfg.BOSH.MaxSessionsPerAddress,
-		Counter:               session.NewCounter(),
-		MaxQueueBytes:         cfg.BOSH.MaxQueueBytes,
-		DialTimeout:           time.Duration(cfg.Upstream.DialTimeout),
-		ClientAddr:            clientAddr,
-		Log:                   log,
+	if s.access, err = newAccessRule(cfg); err != nil {
+		return nil, err
 	}
-	bh := bosh.New(bosh.Config{
-		FrontEnd:     shared,
-		MaxWait:      time.Duration(cfg.BOSH.MaxWait),
-		MaxHold:      cfg.BOSH.MaxHold,
-		Inactivity:   time.Duration(cfg.BOSH.Inactivity),
-		Polling:      time.Duration(cfg.BOSH.Polling),
-		MaxPause:     maxPause(cfg.BOSH.MaxPause),
-		PollInterval: pollInterval(cfg.Poll),
-		CORSOrigins:  cfg.HTTP.CORSOrigins,
-	})
+	s.bosh = bosh.New(bc)
 	mux := http.NewServeMux()
+	bh := countRequests(metrics.BOSH, s.metrics, s.bosh)
 	mux.Handle(cfg.HTTP.Path, bh)
 	if !strings.HasSuffix(cfg.HTTP.Path, "/") {
 		mux.Handle(cfg.HTTP.Path+"/", bh) // Tsung and some proxies add a slash
 	}
-	s := &server{cfg: cfg, log: log}
-	s.shutdowns = append(s.shutdowns, bh.Shutdown)
-	s.addPolling(mux, shared)
+	s.shutdowns = append(s.shutdowns, s.bosh.Shutdown)
+	s.addPolling(mux, pc)
+	if cfg.Metrics.Listen == "" {
+		s.addOps(mux)
+	}
 	if cfg.HTTP.StaticDir != "" {
 		mux.Handle("/", http.FileServer(http.Dir(cfg.HTTP.StaticDir)))
 	}
@@ -184,6 +230,48 @@ func newServer(cfg config.Config, log *logrus.Logger) (*server, error) {
 		MaxHeaderBytes:    16 << 10,
 	}
 	return s, nil
+}
+
+// frontEnds turns the file's settings into the two front ends'
+// configurations, sharing the server's domains, counter and metrics.
+func (s *server) frontEnds(cfg config.Config) (bosh.Config, httppoll.Config, error) {
+	clientAddr, err := clientAddrFunc(cfg.HTTP.TrustedProxies)
+	if err != nil {
+		return bosh.Config{}, httppoll.Config{}, err
+	}
+	// What both front ends share: one session counter covers both limits.
+	shared := session.FrontEnd{
+		Domains:               s.domains,
+		MaxBodyBytes:          cfg.HTTP.MaxBodyBytes,
+		MaxSessions:           cfg.BOSH.MaxSessions,
+		MaxSessionsPerAddress: cfg.BOSH.MaxSessionsPerAddress,
+		Counter:               s.counter,
+		MaxQueueBytes:         cfg.BOSH.MaxQueueBytes,
+		DialTimeout:           time.Duration(cfg.Upstream.DialTimeout),
+		ClientAddr:            clientAddr,
+		Log:                   s.log,
+		Metrics:               s.metrics,
+	}
+	bc := bosh.Config{
+		FrontEnd:     shared,
+		MaxWait:      time.Duration(cfg.BOSH.MaxWait),
+		MaxHold:      cfg.BOSH.MaxHold,
+		Inactivity:   time.Duration(cfg.BOSH.Inactivity),
+		Polling:      time.Duration(cfg.BOSH.Polling),
+		MaxPause:     maxPause(cfg.BOSH.MaxPause),
+		PollInterval: pollInterval(cfg.Poll),
+		CORSOrigins:  cfg.HTTP.CORSOrigins,
+	}
+	return bc, pollConfig(cfg, shared, s.log), nil
+}
+
+// servedDomains lists the configured domains, normalised.
+func servedDomains(cfg config.Config) []string {
+	var served []string
+	for _, d := range cfg.Domains {
+		served = append(served, strings.ToLower(d.Name))
+	}
+	return served
 }
 
 func maxPause(d config.Duration) time.Duration {
@@ -231,12 +319,10 @@ func newDialer(cfg config.Config) (*xmppconn.Dialer, error) {
 	return d, nil
 }
 
-// clientAddrFunc returns how a request's client address is found: the TCP
-// peer, or, when that peer is a trusted proxy, the last address in
-// X-Forwarded-For that is not itself a trusted proxy.
-func clientAddrFunc(trusted []string) (func(remote, forwarded string) string, error) {
+// parseNets parses addresses and CIDRs; an address is a network of one.
+func parseNets(key string, list []string) ([]*net.IPNet, error) {
 	var nets []*net.IPNet
-	for _, t := range trusted {
+	for _, t := range list {
 		if !strings.Contains(t, "/") {
 			if strings.Contains(t, ":") {
 				t += "/128"
@@ -246,9 +332,20 @@ func clientAddrFunc(trusted []string) (func(remote, forwarded string) string, er
 		}
 		_, n, err := net.ParseCIDR(t)
 		if err != nil {
-			return nil, fmt.Errorf("http.trusted_proxies: %w", err)
+			return nil, fmt.Errorf("%s: %w", key, err)
 		}
 		nets = append(nets, n)
+	}
+	return nets, nil
+}
+
+// clientAddrFunc returns how a request's client address is found: the TCP
+// peer, or, when that peer is a trusted proxy, the last address in
+// X-Forwarded-For that is not itself a trusted proxy.
+func clientAddrFunc(trusted []string) (func(remote, forwarded string) string, error) {
+	nets, err := parseNets("http.trusted_proxies", trusted)
+	if err != nil {
+		return nil, err
 	}
 	isTrusted := func(ip net.IP) bool {
 		for _, n := range nets {
@@ -282,7 +379,7 @@ func clientAddrFunc(trusted []string) (func(remote, forwarded string) string, er
 	}, nil
 }
 
-func (s *server) run(ctx context.Context) error {
+func (s *server) run(ctx context.Context, hup <-chan os.Signal) error {
 	ln, err := net.Listen("tcp", s.cfg.HTTP.Listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
@@ -291,7 +388,7 @@ func (s *server) run(ctx context.Context) error {
 	if s.cfg.HTTP.TLSCert != "" {
 		scheme = "https"
 	}
-	entry := s.log.WithFields(logrus.Fields{"addr": ln.Addr().String(), "path": s.cfg.HTTP.Path})
+	entry := s.log.WithFields(logrus.Fields{"addr": ln.Addr().String(), "path": s.cfg.HTTP.Path, "version": s.build.Version})
 	for _, d := range s.cfg.Domains {
 		entry = entry.WithField("domain:"+d.Name, strings.Join(d.Routes, " "))
 	}
@@ -304,6 +401,14 @@ func (s *server) run(ctx context.Context) error {
 		}
 		defer stopPprof()
 	}
+	if s.cfg.Metrics.Listen != "" {
+		stopOps, err := s.serveOps(s.cfg.Metrics.Listen)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		defer stopOps()
+	}
 	errc := make(chan error, 1)
 	go func() {
 		if scheme == "https" {
@@ -312,10 +417,16 @@ func (s *server) run(ctx context.Context) error {
 			errc <- s.http.Serve(ln)
 		}
 	}()
-	select {
-	case err := <-errc:
-		return fmt.Errorf("serve: %w", err)
-	case <-ctx.Done():
+wait:
+	for {
+		select {
+		case err := <-errc:
+			return fmt.Errorf("serve: %w", err)
+		case <-hup:
+			s.reload()
+		case <-ctx.Done():
+			break wait
+		}
 	}
 	s.log.Info("shutting down: answering held requests and closing upstream streams")
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

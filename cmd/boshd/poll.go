@@ -5,28 +5,27 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sirupsen/logrus"
+
 	"boshd/bosh/httppoll"
+	"boshd/bosh/metrics"
 	"boshd/bosh/session"
 	"boshd/cmd/boshd/internal/config"
 )
 
-// addPolling mounts the XEP-0025 endpoint when it is configured. It shares
-// the BOSH front end's domains and dialer (so the allowlist and the
-// upstream TLS policy are the same), the session counter (so the limits
-// cover both), the client address rule and the logger.
-func (s *server) addPolling(mux *http.ServeMux, shared session.FrontEnd) {
-	c := s.cfg
-	if c.HTTP.PollPath == "" {
-		return
-	}
+// pollConfig is the XEP-0025 front end's configuration. It shares the
+// BOSH front end's domains and dialer (so the allowlist and the upstream
+// TLS policy are the same), the session counter (so the limits cover
+// both), the client address rule, the logger and the metrics.
+func pollConfig(c config.Config, shared session.FrontEnd, log *logrus.Logger) httppoll.Config {
 	// config.Validate has checked that hold_cap is below the HTTP write
 	// timeout.
 	holdCap := time.Duration(c.Poll.HoldCap)
 	if holdCap == 0 {
 		holdCap = -1 // hold_cap = "0s": answer every poll at once
 	}
-	shared.Log = s.log.WithField("frontend", "xep-0025")
-	ph := httppoll.New(httppoll.Config{
+	shared.Log = log.WithField("frontend", "xep-0025")
+	return httppoll.Config{
 		FrontEnd:        shared,
 		Path:            c.HTTP.PollPath,
 		PollInterval:    pollInterval(c.Poll),
@@ -34,13 +33,23 @@ func (s *server) addPolling(mux *http.ServeMux, shared session.FrontEnd) {
 		SessionTimeout:  time.Duration(c.Poll.SessionTimeout),
 		MaxElementBytes: c.Upstream.MaxStanzaBytes,
 		MaxDepth:        c.Upstream.MaxDepth,
-	})
-	mux.Handle(c.HTTP.PollPath, ph)
-	if !strings.HasSuffix(c.HTTP.PollPath, "/") {
-		mux.Handle(c.HTTP.PollPath+"/", ph)
 	}
-	s.shutdowns = append(s.shutdowns, ph.Shutdown)
-	s.log.WithField("path", c.HTTP.PollPath).Info("XEP-0025 HTTP Polling endpoint enabled")
+}
+
+// addPolling mounts the XEP-0025 endpoint when it is configured.
+func (s *server) addPolling(mux *http.ServeMux, pc httppoll.Config) {
+	path := s.cfg.HTTP.PollPath
+	if path == "" {
+		return
+	}
+	s.poll = httppoll.New(pc)
+	ph := countRequests(metrics.Poll, s.metrics, s.poll)
+	mux.Handle(path, ph)
+	if !strings.HasSuffix(path, "/") {
+		mux.Handle(path+"/", ph)
+	}
+	s.shutdowns = append(s.shutdowns, s.poll.Shutdown)
+	s.log.WithField("path", path).Info("XEP-0025 HTTP Polling endpoint enabled")
 }
 
 // pollInterval is the adaptive poll interval policy for polling sessions.

@@ -25,6 +25,7 @@ type Config struct {
 	Upstream Upstream `toml:"upstream"`
 	Domains  []Domain `toml:"domain"`
 	Log      Log      `toml:"log"`
+	Metrics  Metrics  `toml:"metrics"`
 	Debug    Debug    `toml:"debug"`
 }
 
@@ -84,6 +85,19 @@ type Log struct {
 	Format string `toml:"format"`
 }
 
+// Metrics is the [metrics] table: who may read /metrics (Prometheus) and
+// /status, and where they are served.
+type Metrics struct {
+	// Allow lists the client addresses (IPs or CIDRs) answered; others get
+	// 403. The address is the one the session limits use, so a reverse
+	// proxy listed in http.trusted_proxies does not make everyone
+	// loopback. Default: loopback only.
+	Allow []string `toml:"allow"`
+	// Listen, when set, serves /metrics and /status on this host:port
+	// instead of the main listener.
+	Listen string `toml:"listen"`
+}
+
 // Debug is the [debug] table: diagnostics that are off by default.
 type Debug struct {
 	// PprofListen, when not empty, serves Go's net/http/pprof profiles on
@@ -123,7 +137,8 @@ func Default() Config {
 			MaxStanzaBytes: 256 << 10,
 			MaxDepth:       64,
 		},
-		Log: Log{Level: "info", Format: "text"},
+		Log:     Log{Level: "info", Format: "text"},
+		Metrics: Metrics{Allow: []string{"127.0.0.0/8", "::1"}},
 	}
 }
 
@@ -143,6 +158,7 @@ func Parse(name string, data []byte) (Config, error) {
 	// A list in the file replaces the default, never extends it; an
 	// explicit empty list decodes as empty, not nil, and turns CORS off.
 	c.HTTP.CORSOrigins = nil
+	c.Metrics.Allow = nil
 	if err := checkDurations(name, data); err != nil {
 		return Config{}, err
 	}
@@ -153,6 +169,9 @@ func Parse(name string, data []byte) (Config, error) {
 	}
 	if c.HTTP.CORSOrigins == nil {
 		c.HTTP.CORSOrigins = Default().HTTP.CORSOrigins
+	}
+	if c.Metrics.Allow == nil {
+		c.Metrics.Allow = Default().Metrics.Allow
 	}
 	if err := c.Validate(); err != nil {
 		return Config{}, fmt.Errorf("config: %s: %w", name, err)
@@ -286,6 +305,16 @@ func (c *Config) Validate() error {
 	}
 	if c.Log.Format != "text" && c.Log.Format != "json" {
 		bad("log.format", "must be text or json")
+	}
+	for _, a := range c.Metrics.Allow {
+		if _, _, err := net.ParseCIDR(a); err != nil && net.ParseIP(a) == nil {
+			bad("metrics.allow", "%q is not an address or CIDR", a)
+		}
+	}
+	if c.Metrics.Listen != "" {
+		if _, _, err := net.SplitHostPort(c.Metrics.Listen); err != nil {
+			bad("metrics.listen", "%q is not host:port", c.Metrics.Listen)
+		}
 	}
 	if c.Debug.PprofListen != "" {
 		host, _, err := net.SplitHostPort(c.Debug.PprofListen)

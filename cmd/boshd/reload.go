@@ -1,0 +1,104 @@
+package main
+
+import (
+	"reflect"
+	"strings"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"boshd/cmd/boshd/internal/config"
+)
+
+// restartOnly are the keys a running process cannot take over: the
+// listeners and what is mounted on them, and bosh.max_wait, from which the
+// HTTP server's write timeout is derived. A reload that changes one keeps
+// the running value and says so; the rest of the file takes effect.
+var restartOnly = []struct {
+	key   string
+	field func(*config.Config) any // a pointer to the key's field
+}{
+	{"http.listen", func(c *config.Config) any { return &c.HTTP.Listen }},
+	{"http.path", func(c *config.Config) any { return &c.HTTP.Path }},
+	{"http.poll_path", func(c *config.Config) any { return &c.HTTP.PollPath }},
+	{"http.tls_cert", func(c *config.Config) any { return &c.HTTP.TLSCert }},
+	{"http.tls_key", func(c *config.Config) any { return &c.HTTP.TLSKey }},
+	{"http.static_dir", func(c *config.Config) any { return &c.HTTP.StaticDir }},
+	{"bosh.max_wait", func(c *config.Config) any { return &c.BOSH.MaxWait }},
+	{"metrics.listen", func(c *config.Config) any { return &c.Metrics.Listen }},
+	{"debug.pprof_listen", func(c *config.Config) any { return &c.Debug.PprofListen }},
+}
+
+// keepRestartOnly sets next's restart-only keys to running's values and
+// returns the keys that differed.
+func keepRestartOnly(running, next *config.Config) []string {
+	var kept []string
+	for _, k := range restartOnly {
+		r, n := reflect.ValueOf(k.field(running)).Elem(), reflect.ValueOf(k.field(next)).Elem()
+		if !reflect.DeepEqual(r.Interface(), n.Interface()) {
+			kept = append(kept, k.key)
+			n.Set(r)
+		}
+	}
+	return kept
+}
+
+// reload rereads the configuration file (SIGHUP) and puts it in force for
+// what happens next: domains and routes, upstream settings, CORS origins,
+// limits and timers for new sessions, the metrics access rule, the log
+// level and format. Live sessions go on with their upstream streams. A
+// file that does not load (its error names file:line:column) or settings
+// that cannot be built change nothing: the error is logged and the running
+// settings stay. Everything is built before anything is swapped.
+func (s *server) reload() {
+	s.log.WithField("config", s.opts.path).Info("SIGHUP: reloading the configuration")
+	refuse := func(err error) {
+		s.log.WithError(err).Error("reload refused; the running settings stay")
+	}
+	cfg, err := s.opts.load()
+	if err != nil {
+		refuse(err)
+		return
+	}
+	s.mu.Lock()
+	running := s.cfg
+	s.mu.Unlock()
+	kept := keepRestartOnly(&running, &cfg)
+	dialer, err := newDialer(cfg)
+	if err != nil {
+		refuse(err)
+		return
+	}
+	bc, pc, err := s.frontEnds(cfg)
+	if err != nil {
+		refuse(err)
+		return
+	}
+	access, err := newAccessRule(cfg)
+	if err != nil {
+		refuse(err)
+		return
+	}
+
+	if err := configureLogger(s.log, cfg.Log); err != nil { // validated: cannot fail
+		refuse(err)
+		return
+	}
+	s.domains.Update(dialer, servedDomains(cfg))
+	s.bosh.Reload(bc)
+	if s.poll != nil {
+		s.poll.Reload(pc)
+	}
+	s.mu.Lock()
+	s.cfg, s.access, s.reloaded = cfg, access, time.Now()
+	s.mu.Unlock()
+
+	entry := s.log.WithField("config", s.opts.path)
+	for _, d := range cfg.Domains {
+		entry = entry.WithField("domain:"+d.Name, strings.Join(d.Routes, " "))
+	}
+	entry.Info("configuration reloaded: new sessions use it, live sessions go on")
+	if len(kept) > 0 {
+		s.log.WithFields(logrus.Fields{"keys": strings.Join(kept, ", ")}).Warn("changed keys need a restart; their running values stay")
+	}
+}
