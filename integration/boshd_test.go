@@ -89,6 +89,8 @@ var kinds = []string{"prosody", "ejabberd"}
 // boshd is a running boshd process.
 type boshd struct {
 	URL     string
+	Config  string // the config file's path
+	Base    string // http://127.0.0.1:port
 	cmd     *exec.Cmd
 	log     *strings.Builder
 	exited  chan struct{} // closed when cmd has exited
@@ -121,7 +123,8 @@ routes = [%q]
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		b := &boshd{URL: fmt.Sprintf("http://127.0.0.1:%d/http-bind", port), cmd: cmd, log: &log, exited: make(chan struct{})}
+		base := fmt.Sprintf("http://127.0.0.1:%d", port)
+		b := &boshd{URL: base + "/http-bind", Base: base, Config: path, cmd: cmd, log: &log, exited: make(chan struct{})}
 		go func() {
 			defer close(b.exited)
 			b.exitErr = cmd.Wait()
