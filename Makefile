@@ -6,7 +6,17 @@ GO ?= go
 # The browser suite and the integration suite install their own npm packages.
 TEST_FLAGS ?= -count=1 -timeout 40m
 
-.PHONY: demo test deps build bench vet fuzz soak
+.PHONY: demo test deps build install bench vet fuzz soak
+
+# make install: $(DESTDIR)$(PREFIX)/bin/boshd and the documented config
+# example in $(DESTDIR)$(PREFIX)/share/doc/boshd/ (the service reads
+# /etc/boshd/config.toml; see README "Install as a service").
+PREFIX ?= /usr/local
+DESTDIR ?=
+# -version shows this for a build from a checkout (the Go toolchain only
+# records "(devel)" there), next to the VCS revision when it has one.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null)
+LDFLAGS = -X main.version=$(VERSION)
 
 # demo/run.sh installs what is missing and builds bin/boshd itself.
 demo:
@@ -20,8 +30,13 @@ deps:
 	./scripts/install-deps.sh
 
 build:
-	$(GO) build -o bin/boshd ./cmd/boshd
+	$(GO) build -ldflags '$(LDFLAGS)' -o bin/boshd ./cmd/boshd
 	$(GO) build -o bin/boshload ./cmd/boshload 2>/dev/null || true
+
+install: build
+	install -D -m 0755 bin/boshd $(DESTDIR)$(PREFIX)/bin/boshd
+	install -D -m 0644 config.toml $(DESTDIR)$(PREFIX)/share/doc/boshd/config.toml
+	install -D -m 0644 deploy/boshd.service $(DESTDIR)$(PREFIX)/share/doc/boshd/boshd.service
 
 vet:
 	$(GO) vet ./...

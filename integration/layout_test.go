@@ -29,6 +29,7 @@ func TestImportDirection(t *testing.T) {
 		"boshd/bosh":          {"boshd/bosh/httppoll", "boshd/cmd", "boshd/bosh/client"},
 		"boshd/bosh/httppoll": {"boshd/bosh", "boshd/cmd", "boshd/bosh/client"},
 		"boshd/bosh/client":   {"boshd/bosh", "boshd/bosh/session", "boshd/xmppconn", "boshd/cmd"},
+		"boshd/bosh/metrics":  {"boshd/bosh", "boshd/bosh/session", "boshd/bosh/httppoll", "boshd/xmppconn", "boshd/cmd"},
 	}
 	for pkg, bad := range forbidden {
 		out, err := exec.Command("go", "list", "-deps", pkg).CombinedOutput()

@@ -19,8 +19,18 @@ type buildInfo struct {
 	Go       string `json:"go"`
 }
 
-func readBuild() buildInfo {
-	b := buildInfo{Version: "unknown"}
+// version, when set at link time (make build: -X main.version=$(git
+// describe)), stands in for the module version of a checkout build, which
+// the toolchain records as "(devel)".
+var version string
+
+func readBuild() (b buildInfo) {
+	b.Version = "unknown"
+	defer func() {
+		if version != "" && (b.Version == "(devel)" || b.Version == "unknown") {
+			b.Version = version
+		}
+	}()
 	bi, ok := debug.ReadBuildInfo()
 	if !ok {
 		return b
