@@ -16,5 +16,10 @@
 //     and enforces the limits on total sessions and sessions per client
 //     address.
 //
+// A configuration reload (SIGHUP in cmd/boshd) reaches the core through
+// [Domains.Update] (domains, routes, the dialer) and [Registry.SetLimits];
+// both apply to sessions opened afterwards. FrontEnd.Metrics and
+// Domains.Metrics count for package bosh/metrics; nil counts nothing.
+//
 // The package knows nothing about HTTP or about either front end's framing.
 package session
