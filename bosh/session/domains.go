@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -126,9 +127,13 @@ func sameAddr(a, b string) bool {
 }
 
 // Open opens the upstream stream for a checked target, with the dialer in
-// force now.
+// force now. A target that a reload since Resolve no longer allows (the
+// domain or the chosen route removed) is refused like an unknown one.
 func (d *Domains) Open(ctx context.Context, t Target, from, lang, version string) (*xmppconn.Stream, error) {
-	dialer, _ := d.current()
+	dialer, served := d.current()
+	if !serves(dialer, served, t.Domain) || (t.Addr != "" && !slices.ContainsFunc(dialer.Routes[t.Domain], func(r string) bool { return sameAddr(r, t.Addr) })) {
+		return nil, fmt.Errorf("%w: %q (route %q) is no longer configured", ErrHostUnknown, t.Domain, t.Addr)
+	}
 	start := time.Now()
 	s, err := dialer.Open(ctx, xmppconn.StreamParams{
 		To:      t.Domain,

@@ -31,3 +31,18 @@ func TestDomainsUpdate(t *testing.T) {
 		}
 	}
 }
+
+// TestOpenAfterUpdate: a target resolved before a reload that removed its
+// domain or its route is refused by Open, never dialled: the allowlist
+// holds across a reload.
+func TestOpenAfterUpdate(t *testing.T) {
+	d := &Domains{Dialer: &xmppconn.Dialer{Routes: map[string][]string{"a.example": {"10.0.0.1:5222"}, "b.example": {"10.0.0.2:5222"}}}}
+	removedDomain, _ := d.Resolve("a.example", "")
+	removedRoute, _ := d.Resolve("b.example", "xmpp:10.0.0.2:5222")
+	d.Update(&xmppconn.Dialer{Routes: map[string][]string{"b.example": {"10.0.0.3:5222"}}}, nil)
+	for _, tgt := range []Target{removedDomain, removedRoute} {
+		if _, err := d.Open(t.Context(), tgt, "", "", "1.0"); !errors.Is(err, ErrHostUnknown) {
+			t.Errorf("Open(%+v) after the reload: %v, want ErrHostUnknown", tgt, err)
+		}
+	}
+}
