@@ -86,11 +86,11 @@ func ejabberdPrepare(s *Server) error {
 # No epmd: the node's distribution listens on this fixed loopback port and
 # ejabberdctl's own short-lived nodes connect to it there.
 ERL_DIST_PORT=%d
-ERL_OPTIONS="-env ERL_CRASH_DUMP_BYTES 0 -kernel inet_dist_use_interface {127,0,0,1}"
+ERL_OPTIONS="-env ERL_CRASH_DUMP_BYTES 0 -kernel inet_dist_use_interface {%s}"
 EJABBERD_PID_PATH=%s
 CONTRIB_MODULES_PATH=%s
 CONTRIB_MODULES_CONF_DIR=%s
-`, s.distPort, shQuote(filepath.Join(s.Dir, "ejabberd.pid")), shQuote(filepath.Join(s.Dir, "contrib")), shQuote(filepath.Join(s.Dir, "modules.d")))
+`, s.distPort, strings.ReplaceAll(s.distIP(), ".", ","), shQuote(filepath.Join(s.Dir, "ejabberd.pid")), shQuote(filepath.Join(s.Dir, "contrib")), shQuote(filepath.Join(s.Dir, "modules.d")))
 	// ejabberdctl passes CONFIG_DIR/inetrc to Erlang; it makes "localhost"
 	// (the host part of the node name) resolve without DNS.
 	inetrc := "{lookup,[file,native]}.\n{host,{127,0,0,1},[\"localhost\"]}.\n"
