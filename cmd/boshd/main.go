@@ -4,10 +4,14 @@
 //
 // Usage:
 //
-//	boshd [-config FILE] [-listen ADDR] [-route DOMAIN=HOST:PORT]... [-log-level LEVEL] [-check]
+//	boshd [-config FILE] [-listen ADDR] [-route DOMAIN=HOST:PORT]... [-node-id NAME] [-log-level LEVEL] [-check]
 //
 // Flags override the file. -check validates the configuration, prints the
 // effective settings and exits.
+//
+// Signals: SIGTERM or SIGINT stops the process. With cluster.shutdown_grace
+// above 0 it drains first (see drain.go); a second signal ends the drain,
+// and a signal during the final shutdown kills at once.
 package main
 
 import (
@@ -23,6 +27,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -52,6 +57,7 @@ func run(args []string) error {
 	listen := fs.String("listen", "", "listen `address` (overrides http.listen)")
 	logLevel := fs.String("log-level", "", "log `level` (overrides log.level)")
 	check := fs.Bool("check", false, "validate the configuration, print the effective settings and exit")
+	nodeID := fs.String("node-id", "", "this process's `NAME` in a fleet, put in front of every session id (overrides cluster.node_id)")
 	var routes routeFlags
 	fs.Var(&routes, "route", "serve `DOMAIN=HOST:PORT` (repeatable; overrides the file's routes for DOMAIN)")
 	if err := fs.Parse(args); err != nil {
@@ -69,6 +75,12 @@ func run(args []string) error {
 	}
 	if *logLevel != "" {
 		cfg.Log.Level = *logLevel
+	}
+	if *nodeID != "" {
+		if err := config.CheckNodeID(*nodeID); err != nil {
+			return fmt.Errorf("-node-id: %w", err)
+		}
+		cfg.Cluster.NodeID = *nodeID
 	}
 	fromFlag := map[string]bool{}
 	for _, r := range routes {
@@ -94,12 +106,10 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	// After the first signal, restore the default action: a second one
-	// kills at once instead of waiting out the bounded shutdown.
-	context.AfterFunc(ctx, stop)
-	return srv.run(ctx)
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	return srv.run(sigs)
 }
 
 func newLogger(c config.Log) (*logrus.Logger, error) {
@@ -123,9 +133,19 @@ type server struct {
 	cfg  config.Config
 	log  *logrus.Logger
 	http *http.Server
-	// shutdowns are the front ends' Shutdown methods, called before the
-	// HTTP server's so that held requests are answered first.
-	shutdowns []func(context.Context) error
+	// frontEnds are drained, counted and shut down before the HTTP server,
+	// so that held requests are answered first.
+	frontEnds []frontEnd
+	// notReady turns /readyz to 503: set when a drain or shutdown starts.
+	notReady atomic.Bool
+}
+
+// frontEnd is what the process does with a protocol front end (package
+// bosh, bosh/httppoll) over its life.
+type frontEnd interface {
+	Drain()
+	Sessions() int
+	Shutdown(context.Context) error
 }
 
 func newServer(cfg config.Config, log *logrus.Logger) (*server, error) {
@@ -151,6 +171,7 @@ func newServer(cfg config.Config, log *logrus.Logger) (*server, error) {
 		MaxQueueBytes:         cfg.BOSH.MaxQueueBytes,
 		DialTimeout:           time.Duration(cfg.Upstream.DialTimeout),
 		ClientAddr:            clientAddr,
+		Node:                  cfg.Cluster.NodeID,
 		Log:                   log,
 	}
 	bh := bosh.New(bosh.Config{
@@ -169,8 +190,9 @@ func newServer(cfg config.Config, log *logrus.Logger) (*server, error) {
 		mux.Handle(cfg.HTTP.Path+"/", bh) // Tsung and some proxies add a slash
 	}
 	s := &server{cfg: cfg, log: log}
-	s.shutdowns = append(s.shutdowns, bh.Shutdown)
+	s.frontEnds = append(s.frontEnds, bh)
 	s.addPolling(mux, shared)
+	s.addProbes(mux)
 	if cfg.HTTP.StaticDir != "" {
 		mux.Handle("/", http.FileServer(http.Dir(cfg.HTTP.StaticDir)))
 	}
@@ -282,7 +304,9 @@ func clientAddrFunc(trusted []string) (func(remote, forwarded string) string, er
 	}, nil
 }
 
-func (s *server) run(ctx context.Context) error {
+// run serves until the listener fails or a signal arrives on sigs, then
+// drains (when cluster.shutdown_grace is set) and shuts down.
+func (s *server) run(sigs chan os.Signal) error {
 	ln, err := net.Listen("tcp", s.cfg.HTTP.Listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
@@ -294,6 +318,9 @@ func (s *server) run(ctx context.Context) error {
 	entry := s.log.WithFields(logrus.Fields{"addr": ln.Addr().String(), "path": s.cfg.HTTP.Path})
 	for _, d := range s.cfg.Domains {
 		entry = entry.WithField("domain:"+d.Name, strings.Join(d.Routes, " "))
+	}
+	if s.cfg.Cluster.NodeID != "" {
+		entry = entry.WithField("node", s.cfg.Cluster.NodeID)
 	}
 	entry.Infof("boshd serving %s://%s%s", scheme, ln.Addr(), s.cfg.HTTP.Path)
 	if s.cfg.Debug.PprofListen != "" {
@@ -315,13 +342,21 @@ func (s *server) run(ctx context.Context) error {
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)
-	case <-ctx.Done():
+	case sig := <-sigs:
+		s.notReady.Store(true)
+		s.log.WithField("signal", sig.String()).Info("signal received")
 	}
-	s.log.Info("shutting down: answering held requests and closing upstream streams")
+	if grace := time.Duration(s.cfg.Cluster.ShutdownGrace); grace > 0 {
+		s.drain(grace, sigs)
+	}
+	// From here on a signal has its default action: it kills at once
+	// instead of waiting out the bounded shutdown.
+	signal.Stop(sigs)
+	s.log.WithField("sessions", s.sessions()).Info("shutting down: answering held requests with system-shutdown and closing upstream streams")
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	for _, shut := range s.shutdowns {
-		if err := shut(sctx); err != nil {
+	for _, fe := range s.frontEnds {
+		if err := fe.Shutdown(sctx); err != nil {
 			s.log.WithError(err).Warn("front end did not stop in time")
 		}
 	}

@@ -39,7 +39,7 @@ func (s *server) addPolling(mux *http.ServeMux, shared session.FrontEnd) {
 	if !strings.HasSuffix(c.HTTP.PollPath, "/") {
 		mux.Handle(c.HTTP.PollPath+"/", ph)
 	}
-	s.shutdowns = append(s.shutdowns, ph.Shutdown)
+	s.frontEnds = append(s.frontEnds, ph)
 	s.log.WithField("path", c.HTTP.PollPath).Info("XEP-0025 HTTP Polling endpoint enabled")
 }
 

@@ -338,9 +338,15 @@ end.`, s.node, erlBinary(s.Domain), erlString(file))
 	if _, err := rand.Read(rnd2[:]); err != nil {
 		return err
 	}
-	client := "boshd-reg-" + hex.EncodeToString(rnd2[:]) + "@localhost"
+	// A node of a cluster has a long name (boshd-test-…@127.0.0.1), and
+	// Erlang connects long-name nodes only to long-name nodes.
+	nameFlag, host := "-sname", "localhost"
+	if h := s.node[strings.IndexByte(s.node, '@')+1:]; strings.Contains(h, ".") {
+		nameFlag, host = "-name", "127.0.0.1"
+	}
+	client := "boshd-reg-" + hex.EncodeToString(rnd2[:]) + "@" + host
 	cmd := exec.CommandContext(ctx, erlBin,
-		"-sname", client, "-hidden", "-noinput", "-noshell",
+		nameFlag, client, "-hidden", "-noinput", "-noshell",
 		"-start_epmd", "false", "-erl_epmd_port", strconv.Itoa(s.distPort), "-dist_listen", "false",
 		"-eval", script)
 	cmd.Dir = s.Dir

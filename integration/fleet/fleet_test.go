@@ -1,0 +1,373 @@
+package fleet_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"boshd/bosh/client"
+	"boshd/integration/servers"
+)
+
+// The shared parts of a run: the boshd binary and the ejabberd cluster,
+// started once; every test starts its own boshd nodes and HAProxy.
+var (
+	boshdBin  string
+	buildOnce sync.Once
+	buildErr  error
+
+	clusterOnce sync.Once
+	clusterErr  error
+	ejabberds   []*servers.Server
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	for i := len(ejabberds) - 1; i >= 0; i-- {
+		ejabberds[i].Stop()
+	}
+	if boshdBin != "" {
+		os.RemoveAll(filepath.Dir(boshdBin))
+	}
+	os.Exit(code)
+}
+
+// binary builds cmd/boshd once per run.
+func binary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "boshd-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		boshdBin = filepath.Join(dir, "boshd")
+		out, err := exec.Command("go", "build", "-o", boshdBin, "boshd/cmd/boshd").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return boshdBin
+}
+
+// cluster returns the two-node ejabberd cluster, started once per run.
+func cluster(t *testing.T) []*servers.Server {
+	t.Helper()
+	clusterOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		ejabberds, clusterErr = servers.StartEjabberdCluster(ctx, servers.Options{}, 2)
+	})
+	if clusterErr != nil {
+		t.Fatal(clusterErr)
+	}
+	return ejabberds
+}
+
+// haproxyCfg is the shipped recipe, used as is.
+const haproxyCfg = "../../deploy/haproxy.cfg"
+
+// nodeNames are the server names in deploy/haproxy.cfg.
+var nodeNames = []string{"n1", "n2", "n3"}
+
+// node is one running boshd process of the fleet.
+type node struct {
+	Name     string
+	Addr     string // 127.0.0.1:PORT
+	Upstream *servers.Server
+	cmd      *exec.Cmd
+	log      *syncBuffer
+	exited   chan struct{} // closed when cmd has exited
+	exitErr  error         // cmd.Wait's error, set before exited closes
+}
+
+// fleet is three boshd nodes behind HAProxy over the ejabberd cluster.
+type fleet struct {
+	Nodes []*node
+	LB    *servers.HAProxy
+	// BOSH and Poll are the fleet's endpoints, through HAProxy.
+	BOSH, Poll string
+	Domain     string
+	ejabberd   *servers.Server // where accounts are made (shared by the cluster)
+}
+
+// startFleet starts the fleet; extra is TOML added to every node's
+// configuration. Node n1 takes its node id from the file, n2 and n3 from
+// the -node-id flag, so that both ways are used.
+func startFleet(t *testing.T, extra string) *fleet {
+	t.Helper()
+	ej := cluster(t)
+	f := &fleet{Domain: ej[0].Domain, ejabberd: ej[0]}
+	env := map[string]string{}
+	for i, name := range nodeNames {
+		n := startNode(t, name, ej[i%len(ej)], extra)
+		f.Nodes = append(f.Nodes, n)
+		env["BOSHD_"+strings.ToUpper(name)] = n.Addr
+	}
+	f.LB = servers.StartHAProxyForTest(t, servers.HAProxyOptions{
+		Config: haproxyCfg, Env: env, FrontendVar: "BOSHD_FRONTEND", SocketVar: "HAPROXY_SOCKET",
+	})
+	f.BOSH = "http://" + f.LB.Addr + "/http-bind"
+	f.Poll = "http://" + f.LB.Addr + "/http-poll"
+	f.waitStates(t, map[string]string{"n1": "UP", "n2": "UP", "n3": "UP"}, 10*time.Second)
+	return f
+}
+
+// startNode runs one boshd node routed to upstream, and stops it (SIGTERM)
+// when the test ends unless the test stopped it.
+func startNode(t *testing.T, name string, upstream *servers.Server, extra string) *node {
+	t.Helper()
+	bin := binary(t)
+	for attempt := 0; ; attempt++ {
+		port := servers.FreePort(t)
+		cluster := ""
+		args := []string{"-log-level", "debug"}
+		if name == "n1" {
+			cluster = fmt.Sprintf("[cluster]\nnode_id = %q\n", name)
+		} else {
+			args = append(args, "-node-id", name)
+		}
+		cfg := fmt.Sprintf("[http]\nlisten = \"127.0.0.1:%d\"\n%s%s\n[[domain]]\nname = %q\nroutes = [%q]\n",
+			port, cluster, extra, upstream.Domain, upstream.Addr)
+		path := filepath.Join(t.TempDir(), name+".toml")
+		if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		n := &node{Name: name, Addr: fmt.Sprintf("127.0.0.1:%d", port), Upstream: upstream, log: &syncBuffer{}, exited: make(chan struct{})}
+		n.cmd = exec.Command(bin, append([]string{"-config", path}, args...)...)
+		n.cmd.Stdout, n.cmd.Stderr = n.log, n.log
+		n.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+		if err := n.cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		go func() {
+			defer close(n.exited)
+			n.exitErr = n.cmd.Wait()
+		}()
+		if err := servers.WaitHTTP("http://"+n.Addr+"/healthz", n.exited, 10*time.Second); err != nil {
+			n.cmd.Process.Kill()
+			<-n.exited
+			if attempt < 3 && strings.Contains(n.log.String(), "address already in use") {
+				continue
+			}
+			t.Fatalf("boshd %s did not start: %v\n%s", name, err, n.log.String())
+		}
+		t.Cleanup(func() { n.stop(t) })
+		return n
+	}
+}
+
+// stop ends the node with SIGTERM (a second one if it drains) unless it
+// has exited, and logs its output when the test failed.
+func (n *node) stop(t *testing.T) {
+	defer func() {
+		if t.Failed() {
+			t.Logf("boshd %s's log:\n%s", n.Name, n.log.String())
+		}
+	}()
+	for range 2 {
+		n.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-n.exited:
+			return
+		case <-time.After(5 * time.Second):
+		}
+	}
+	n.cmd.Process.Kill()
+	<-n.exited
+	t.Errorf("boshd %s did not exit after two SIGTERMs", n.Name)
+}
+
+// nodeOf returns the node named by a session id ("n2.Xy…").
+func (f *fleet) nodeOf(t *testing.T, sid string) *node {
+	t.Helper()
+	name, _, ok := strings.Cut(sid, ".")
+	for _, n := range f.Nodes {
+		if ok && n.Name == name {
+			return n
+		}
+	}
+	t.Fatalf("sid %q names no node of the fleet", sid)
+	return nil
+}
+
+// waitStates waits until HAProxy reports each named server in the given
+// state ("UP", "NOLB", "DOWN").
+func (f *fleet) waitStates(t *testing.T, want map[string]string, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	var got map[string]string
+	var err error
+	for time.Now().Before(deadline) {
+		got, err = f.LB.ServerStates("boshd")
+		match := err == nil
+		for name, st := range want {
+			match = match && got[name] == st
+		}
+		if match {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("HAProxy server states %v (%v), want %v within %v", got, err, want, within)
+}
+
+// users registers n fresh accounts on the cluster and returns their names
+// (the password of each is "pw-" + name).
+func (f *fleet) users(t *testing.T, prefix string, n int) []string {
+	t.Helper()
+	stamp := time.Now().UnixNano() % 1e9
+	m := map[string]string{}
+	var names []string
+	for i := range n {
+		name := fmt.Sprintf("%s%d-%d", prefix, stamp, i)
+		names = append(names, name)
+		m[name] = "pw-" + name
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := f.ejabberd.RegisterMany(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	return names
+}
+
+// login connects through HAProxy and logs in, then keeps a request held
+// (client.Run) until the test ends, like a browser client.
+func (f *fleet) login(t *testing.T, name string) *client.Session {
+	t.Helper()
+	s := f.connect(t, name)
+	keepRunning(t, s)
+	return s
+}
+
+// connect connects through HAProxy and logs in, without holding a request.
+func (f *fleet) connect(t *testing.T, name string) *client.Session {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s, err := client.Connect(ctx, client.Config{URL: f.BOSH, Domain: f.Domain, Wait: 20})
+	if err != nil {
+		t.Fatalf("connect: %v", err)
+	}
+	if err := s.Login(ctx, name, "pw-"+name, "PLAIN", "fleet"); err != nil {
+		t.Fatalf("login %s: %v", name, err)
+	}
+	return s
+}
+
+// keepRunning keeps a request of s held (client.Run) until the test ends;
+// the cleanup closes the session and stops Run, reading Receive meanwhile
+// so that nothing blocks on a full channel.
+func keepRunning(t *testing.T, s *client.Session) {
+	runCtx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.Run(runCtx)
+	}()
+	t.Cleanup(func() {
+		quit, drained := make(chan struct{}), make(chan struct{})
+		go func() {
+			defer close(drained)
+			for recv := s.Receive(); ; {
+				select {
+				case _, ok := <-recv:
+					if !ok {
+						recv = nil
+					}
+				case <-quit:
+					return
+				}
+			}
+		}()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		s.Close(ctx)
+		stop()
+		<-done
+		close(quit)
+		<-drained
+	})
+}
+
+// chat sends a message from one session to another and waits for it.
+func chat(t *testing.T, from, to *client.Session, id string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	msg := fmt.Sprintf(`<message xmlns='jabber:client' to='%s' type='chat' id='%s'><body>%s</body></message>`, to.JID, id, id)
+	if err := from.Send(ctx, []byte(msg)); err != nil {
+		t.Fatalf("send %s from %s: %v", id, from.SID, err)
+	}
+	expect(t, to, 15*time.Second, "<message", "id='"+id+"'")
+}
+
+// expect waits for a stanza on s containing every one of want.
+func expect(t *testing.T, s *client.Session, within time.Duration, want ...string) string {
+	t.Helper()
+	timeout := time.After(within)
+	for {
+		select {
+		case st, ok := <-s.Receive():
+			if !ok {
+				t.Fatalf("session %s ended (%v) while waiting for %q", s.SID, s.Err(), want)
+			}
+			all := true
+			for _, w := range want {
+				all = all && strings.Contains(string(st), w)
+			}
+			if all {
+				return string(st)
+			}
+		case <-timeout:
+			t.Fatalf("session %s: no stanza with %q within %v", s.SID, want, within)
+		}
+	}
+}
+
+// post sends one raw request body to url and returns the status and body.
+func post(t *testing.T, url, contentType, body string) (int, http.Header, string) {
+	t.Helper()
+	c := &http.Client{Timeout: 10 * time.Second}
+	resp, err := c.Post(url, contentType, strings.NewReader(body))
+	if err != nil {
+		t.Fatalf("POST %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("POST %s: %v", url, err)
+	}
+	return resp.StatusCode, resp.Header, string(b)
+}
+
+// syncBuffer is an io.Writer safe for the two output streams of a process.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
