@@ -104,15 +104,16 @@ type fleet struct {
 }
 
 // startFleet starts the fleet; extra is TOML added to every node's
-// configuration. Node n1 takes its node id from the file, n2 and n3 from
-// the -node-id flag, so that both ways are used.
-func startFleet(t *testing.T, extra string) *fleet {
+// configuration, grace its cluster.shutdown_grace. Node n1 takes its node
+// id from the file, n2 and n3 from the -node-id flag, so that both ways
+// are used.
+func startFleet(t *testing.T, extra string, grace time.Duration) *fleet {
 	t.Helper()
 	ej := cluster(t)
 	f := &fleet{Domain: ej[0].Domain, ejabberd: ej[0]}
 	env := map[string]string{}
 	for i, name := range nodeNames {
-		n := startNode(t, name, ej[i%len(ej)], extra)
+		n := startNode(t, name, ej[i%len(ej)], extra, grace)
 		f.Nodes = append(f.Nodes, n)
 		env["BOSHD_"+strings.ToUpper(name)] = n.Addr
 	}
@@ -127,15 +128,15 @@ func startFleet(t *testing.T, extra string) *fleet {
 
 // startNode runs one boshd node routed to upstream, and stops it (SIGTERM)
 // when the test ends unless the test stopped it.
-func startNode(t *testing.T, name string, upstream *servers.Server, extra string) *node {
+func startNode(t *testing.T, name string, upstream *servers.Server, extra string, grace time.Duration) *node {
 	t.Helper()
 	bin := binary(t)
 	for attempt := 0; ; attempt++ {
 		port := servers.FreePort(t)
-		cluster := ""
+		cluster := fmt.Sprintf("[cluster]\nshutdown_grace = %q\n", grace.String())
 		args := []string{"-log-level", "debug"}
 		if name == "n1" {
-			cluster = fmt.Sprintf("[cluster]\nnode_id = %q\n", name)
+			cluster += fmt.Sprintf("node_id = %q\n", name)
 		} else {
 			args = append(args, "-node-id", name)
 		}
@@ -251,6 +252,28 @@ func (f *fleet) login(t *testing.T, name string) *client.Session {
 	s := f.connect(t, name)
 	keepRunning(t, s)
 	return s
+}
+
+// loginAll logs every user in through HAProxy, one after the other, checks
+// that each sid is node-tagged and that every node got a session, and
+// returns the sessions by node name.
+func (f *fleet) loginAll(t *testing.T, names []string) map[string][]*client.Session {
+	t.Helper()
+	byNode := map[string][]*client.Session{}
+	for _, name := range names {
+		s := f.login(t, name)
+		if !sidFormat.MatchString(s.SID) {
+			t.Fatalf("sid %q is not node.random", s.SID)
+		}
+		n := f.nodeOf(t, s.SID)
+		byNode[n.Name] = append(byNode[n.Name], s)
+	}
+	for _, n := range nodeNames {
+		if len(byNode[n]) == 0 {
+			t.Fatalf("no session landed on %s: %d, %d, %d", n, len(byNode["n1"]), len(byNode["n2"]), len(byNode["n3"]))
+		}
+	}
+	return byNode
 }
 
 // connect connects through HAProxy and logs in, without holding a request.

@@ -6,7 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"boshd/bosh/client"
 	"boshd/bosh/httppoll"
 )
 
@@ -19,22 +18,9 @@ var sidFormat = regexp.MustCompile(`^n[123]\.[A-Za-z0-9_-]{22}$`)
 // of boshd nodes (and so of ejabberd nodes: n1 and n3 use the first, n2
 // the second) chat with each other.
 func TestSessionsSpreadAndChatAcrossNodes(t *testing.T) {
-	f := startFleet(t, "")
+	f := startFleet(t, "", 0)
 	names := f.users(t, "spread", 6)
-	byNode := map[string][]*client.Session{}
-	for _, name := range names {
-		s := f.login(t, name)
-		if !sidFormat.MatchString(s.SID) {
-			t.Fatalf("sid %q is not node.random", s.SID)
-		}
-		n := f.nodeOf(t, s.SID)
-		byNode[n.Name] = append(byNode[n.Name], s)
-	}
-	for _, n := range nodeNames {
-		if len(byNode[n]) == 0 {
-			t.Fatalf("no session landed on %s: %d, %d, %d", n, len(byNode["n1"]), len(byNode["n2"]), len(byNode["n3"]))
-		}
-	}
+	byNode := f.loginAll(t, names)
 	for _, a := range nodeNames {
 		for _, b := range nodeNames {
 			if a != b {
@@ -48,7 +34,7 @@ func TestSessionsSpreadAndChatAcrossNodes(t *testing.T) {
 // holds (as after a load balancer's mistake) answers at once with the
 // normal XEP-0124 §17.2 item-not-found terminate, HTTP 200 and XML.
 func TestForeignSIDIsItemNotFound(t *testing.T) {
-	f := startFleet(t, "")
+	f := startFleet(t, "", 0)
 	name := f.users(t, "foreign", 1)[0]
 	s := f.login(t, name)
 	owner := f.nodeOf(t, s.SID)
@@ -73,7 +59,7 @@ func TestForeignSIDIsItemNotFound(t *testing.T) {
 // identifier of a node's unknown session is answered 0:0.
 func TestPollingRoutedByNodeID(t *testing.T) {
 	// Empty polls are answered at once, to keep the test short.
-	f := startFleet(t, "[poll]\nhold_cap = \"0s\"\n")
+	f := startFleet(t, "[poll]\nhold_cap = \"0s\"\n", 0)
 	keys := httppoll.KeyChain("fleet-seed", 10)
 	open := "<stream:stream to='" + f.Domain + "' xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>"
 	idOf := func(hdr map[string][]string) string {
