@@ -37,14 +37,14 @@ func TestDrainedNode(t *testing.T) {
 	time.Sleep(300 * time.Millisecond) // every Run holds its request now
 
 	termed := time.Now()
-	if err := victim.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := victim.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	waitStatus(t, "http://"+victim.Addr+"/readyz", http.StatusServiceUnavailable)
 	if got := status(t, "http://"+victim.Addr+"/healthz"); got != http.StatusOK {
 		t.Errorf("/healthz while draining: %d, want 200", got)
 	}
-	f.waitStates(t, map[string]string{"n1": "UP", "n2": "UP", victim.Name: "NOLB"}, 5*time.Second)
+	f.WaitStates(t, "boshd", map[string]string{"n1": "UP", "n2": "UP", victim.Name: "NOLB"}, 5*time.Second)
 
 	// New sessions go elsewhere; asked directly, the node refuses one with
 	// system-shutdown, which clients answer by connecting again.
@@ -90,14 +90,14 @@ func TestDrainedNode(t *testing.T) {
 		t.Logf("session %s: system-shutdown %v after SIGTERM", s.SID, ended.Round(time.Millisecond))
 	}
 	select {
-	case <-victim.exited:
-		if victim.exitErr != nil {
-			t.Fatalf("drained node exited with %v", victim.exitErr)
+	case <-victim.Exited():
+		if err := victim.ExitErr(); err != nil {
+			t.Fatalf("drained node exited with %v", err)
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("drained node still running 10s after its grace")
 	}
-	log := victim.log.String()
+	log := victim.Output()
 	for _, want := range []string{"draining: refusing new sessions", "sessions=" + strconv.Itoa(len(mine)), "drain over: grace ended", "remaining=" + strconv.Itoa(len(mine)-1)} {
 		if !strings.Contains(log, want) {
 			t.Errorf("drained node's log lacks %q", want)

@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -82,21 +81,13 @@ const haproxyCfg = "../../deploy/haproxy.cfg"
 // nodeNames are the server names in deploy/haproxy.cfg.
 var nodeNames = []string{"n1", "n2", "n3"}
 
-// node is one running boshd process of the fleet.
-type node struct {
-	Name     string
-	Addr     string // 127.0.0.1:PORT
-	Upstream *servers.Server
-	cmd      *exec.Cmd
-	log      *syncBuffer
-	exited   chan struct{} // closed when cmd has exited
-	exitErr  error         // cmd.Wait's error, set before exited closes
-}
+// node is one boshd node of the fleet.
+type node = servers.FleetNode
 
-// fleet is three boshd nodes behind HAProxy over the ejabberd cluster.
+// fleet is three boshd nodes behind HAProxy over the ejabberd cluster;
+// node i is routed to ejabberd node i mod 2.
 type fleet struct {
-	Nodes []*node
-	LB    *servers.HAProxy
+	*servers.Fleet
 	// BOSH and Poll are the fleet's endpoints, through HAProxy.
 	BOSH, Poll string
 	Domain     string
@@ -110,119 +101,48 @@ type fleet struct {
 func startFleet(t *testing.T, extra string, grace time.Duration) *fleet {
 	t.Helper()
 	ej := cluster(t)
-	f := &fleet{Domain: ej[0].Domain, ejabberd: ej[0]}
-	env := map[string]string{}
+	upstream := map[string]*servers.Server{}
 	for i, name := range nodeNames {
-		n := startNode(t, name, ej[i%len(ej)], extra, grace)
-		f.Nodes = append(f.Nodes, n)
-		env["BOSHD_"+strings.ToUpper(name)] = n.Addr
+		upstream[name] = ej[i%len(ej)]
 	}
-	f.LB = servers.StartHAProxyForTest(t, servers.HAProxyOptions{
-		Config: haproxyCfg, Env: env, FrontendVar: "BOSHD_FRONTEND", SocketVar: "HAPROXY_SOCKET",
-	})
-	f.BOSH = "http://" + f.LB.Addr + "/http-bind"
-	f.Poll = "http://" + f.LB.Addr + "/http-poll"
-	f.waitStates(t, map[string]string{"n1": "UP", "n2": "UP", "n3": "UP"}, 10*time.Second)
-	return f
-}
-
-// startNode runs one boshd node routed to upstream, and stops it (SIGTERM)
-// when the test ends unless the test stopped it.
-func startNode(t *testing.T, name string, upstream *servers.Server, extra string, grace time.Duration) *node {
-	t.Helper()
-	bin := binary(t)
-	for attempt := 0; ; attempt++ {
-		port := servers.FreePort(t)
-		cluster := fmt.Sprintf("[cluster]\nshutdown_grace = %q\n", grace.String())
-		args := []string{"-log-level", "debug"}
-		if name == "n1" {
-			cluster += fmt.Sprintf("node_id = %q\n", name)
-		} else {
-			args = append(args, "-node-id", name)
-		}
-		cfg := fmt.Sprintf("[http]\nlisten = \"127.0.0.1:%d\"\n%s%s\n[[domain]]\nname = %q\nroutes = [%q]\n",
-			port, cluster, extra, upstream.Domain, upstream.Addr)
-		path := filepath.Join(t.TempDir(), name+".toml")
-		if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		n := &node{Name: name, Addr: fmt.Sprintf("127.0.0.1:%d", port), Upstream: upstream, log: &syncBuffer{}, exited: make(chan struct{})}
-		n.cmd = exec.Command(bin, append([]string{"-config", path}, args...)...)
-		n.cmd.Stdout, n.cmd.Stderr = n.log, n.log
-		n.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-		if err := n.cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		go func() {
-			defer close(n.exited)
-			n.exitErr = n.cmd.Wait()
-		}()
-		if err := servers.WaitHTTP("http://"+n.Addr+"/healthz", n.exited, 10*time.Second); err != nil {
-			n.cmd.Process.Kill()
-			<-n.exited
-			if attempt < 3 && strings.Contains(n.log.String(), "address already in use") {
-				continue
+	f := servers.StartFleet(t, servers.FleetOptions{
+		Bin:           binary(t),
+		Nodes:         nodeNames,
+		HAProxyConfig: haproxyCfg,
+		Config: func(name, listen string) string {
+			cluster := fmt.Sprintf("[cluster]\nshutdown_grace = %q\n", grace.String())
+			if name == "n1" {
+				cluster += fmt.Sprintf("node_id = %q\n", name)
 			}
-			t.Fatalf("boshd %s did not start: %v\n%s", name, err, n.log.String())
-		}
-		t.Cleanup(func() { n.stop(t) })
-		return n
+			up := upstream[name]
+			return fmt.Sprintf("[http]\nlisten = %q\n%s%s\n[[domain]]\nname = %q\nroutes = [%q]\n[log]\nlevel = \"debug\"\n",
+				listen, cluster, extra, up.Domain, up.Addr)
+		},
+		Args: func(name string) []string {
+			if name == "n1" {
+				return nil
+			}
+			return []string{"-node-id", name}
+		},
+	})
+	return &fleet{
+		Fleet:    f,
+		BOSH:     "http://" + f.LB.Addr + "/http-bind",
+		Poll:     "http://" + f.LB.Addr + "/http-poll",
+		Domain:   ej[0].Domain,
+		ejabberd: ej[0],
 	}
-}
-
-// stop ends the node with SIGTERM (a second one if it drains) unless it
-// has exited, and logs its output when the test failed.
-func (n *node) stop(t *testing.T) {
-	defer func() {
-		if t.Failed() {
-			t.Logf("boshd %s's log:\n%s", n.Name, n.log.String())
-		}
-	}()
-	for range 2 {
-		n.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-n.exited:
-			return
-		case <-time.After(5 * time.Second):
-		}
-	}
-	n.cmd.Process.Kill()
-	<-n.exited
-	t.Errorf("boshd %s did not exit after two SIGTERMs", n.Name)
 }
 
 // nodeOf returns the node named by a session id ("n2.Xy…").
 func (f *fleet) nodeOf(t *testing.T, sid string) *node {
 	t.Helper()
-	name, _, ok := strings.Cut(sid, ".")
-	for _, n := range f.Nodes {
-		if ok && n.Name == name {
-			return n
-		}
+	name, _, _ := strings.Cut(sid, ".")
+	n := f.Node(name)
+	if n == nil {
+		t.Fatalf("sid %q names no node of the fleet", sid)
 	}
-	t.Fatalf("sid %q names no node of the fleet", sid)
-	return nil
-}
-
-// waitStates waits until HAProxy reports each named server in the given
-// state ("UP", "NOLB", "DOWN").
-func (f *fleet) waitStates(t *testing.T, want map[string]string, within time.Duration) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	var got map[string]string
-	var err error
-	for time.Now().Before(deadline) {
-		got, err = f.LB.ServerStates("boshd")
-		match := err == nil
-		for name, st := range want {
-			match = match && got[name] == st
-		}
-		if match {
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("HAProxy server states %v (%v), want %v within %v", got, err, want, within)
+	return n
 }
 
 // users registers n fresh accounts on the cluster and returns their names
@@ -375,22 +295,4 @@ func post(t *testing.T, url, contentType, body string) (int, http.Header, string
 		t.Fatalf("POST %s: %v", url, err)
 	}
 	return resp.StatusCode, resp.Header, string(b)
-}
-
-// syncBuffer is an io.Writer safe for the two output streams of a process.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

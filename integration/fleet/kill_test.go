@@ -43,7 +43,7 @@ func TestKilledNode(t *testing.T) {
 	time.Sleep(300 * time.Millisecond) // every Run holds its request now
 
 	killed := time.Now()
-	if err := victim.cmd.Process.Kill(); err != nil {
+	if err := victim.Kill(); err != nil {
 		t.Fatal(err)
 	}
 	// …and after it.
