@@ -11,8 +11,9 @@ import (
 
 // ErrTooManySessions and ErrTooManyForAddress are returned by
 // [Registry.Reserve] when a limit is reached; ErrShuttingDown once
-// [Registry.Close] or [Registry.Drain] has been called. Front ends answer them with their
-// protocol's refusal (XEP-0124 §17.2 policy-violation or system-shutdown).
+// [Registry.Close] or [Registry.Drain] has been called. Front ends answer
+// them with their protocol's refusal (XEP-0124 §17.2 policy-violation or
+// system-shutdown).
 var (
 	ErrTooManySessions   = errors.New("session: too many sessions")
 	ErrTooManyForAddress = errors.New("session: too many sessions from this address")
