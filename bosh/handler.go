@@ -30,6 +30,7 @@ func New(cfg Config) *Handler {
 	}
 	h := &Handler{reg: session.NewRegistry[*Session](cfg.MaxSessions, cfg.MaxSessionsPerAddress, cfg.Counter)}
 	h.cfg.Store(&cfg)
+	h.reg.Node = cfg.Node
 	return h
 }
 
@@ -45,6 +46,12 @@ func (h *Handler) retire(s *Session) {
 	}
 	h.reg.Retire(s.id, stop)
 }
+
+// Drain refuses new sessions with system-shutdown (XEP-0124 §17.2: the
+// client may reconnect, and a load balancer sends it to another process)
+// while the sessions already open go on until they end or Shutdown ends
+// them.
+func (h *Handler) Drain() { h.reg.Drain() }
 
 // Shutdown refuses new sessions, answers every held request with
 // system-shutdown (XEP-0124 §17.2), closes every upstream stream and waits

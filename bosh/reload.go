@@ -8,14 +8,16 @@ func (h *Handler) config() *Config { return h.cfg.Load() }
 // file on SIGHUP): new sessions get its domains, limits and timers, and requests its CORS origins.
 // Live sessions go on; the settings a session reads on each request (the
 // poll interval policy, the logger) follow cfg. cfg.Domains must be set, as
-// for New; cfg.Counter is ignored (the one given to New stays, so that the
-// count of live sessions carries over).
+// for New; cfg.Counter and cfg.Node are ignored (those given to New stay,
+// so that the count of live sessions carries over and every session ID,
+// old or new, names the same node: a load balancer routes on it).
 func (h *Handler) Reload(cfg Config) {
 	cfg = cfg.withDefaults()
 	if cfg.Domains == nil {
 		panic("bosh: Config.Domains is required")
 	}
 	cfg.Counter = h.config().Counter
+	cfg.Node = h.config().Node
 	h.reg.SetLimits(cfg.MaxSessions, cfg.MaxSessionsPerAddress)
 	h.cfg.Store(&cfg)
 }

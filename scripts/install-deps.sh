@@ -3,6 +3,7 @@
 #
 #   prosody, lua-unbound       private Prosody 0.12 servers (integration/servers)
 #   ejabberd                   private ejabberd 23.01 servers (pulls in Erlang)
+#   haproxy                    HAProxy 2.6 in front of a boshd fleet (integration/fleet, deploy/haproxy.cfg)
 #   chromium, chromium-driver  headless browser tests (integration/browser)
 #   fonts-liberation           so headless Chromium has fonts to lay pages out
 #   ca-certificates            TLS to the Go module proxy and package mirrors
@@ -22,10 +23,11 @@ set -euo pipefail
 packages=(
 	prosody lua-unbound
 	ejabberd
+	haproxy
 	chromium chromium-driver fonts-liberation
 	ca-certificates iproute2
 )
-services=(prosody ejabberd)
+services=(prosody ejabberd haproxy)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -2,6 +2,7 @@ package httppoll
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -36,6 +37,7 @@ func New(cfg Config) *Handler {
 	}
 	h := &Handler{reg: session.NewRegistry[*Session](cfg.MaxSessions, cfg.MaxSessionsPerAddress, cfg.Counter)}
 	h.cfg.Store(&cfg)
+	h.reg.Node = cfg.Node
 	h.open = h.openRelay
 	h.stop, h.stopDial = context.WithCancel(context.Background())
 	return h
@@ -43,6 +45,11 @@ func New(cfg Config) *Handler {
 
 // Sessions returns the number of live sessions.
 func (h *Handler) Sessions() int { return h.reg.Len() }
+
+// Drain refuses new sessions (with the §3.1.2 server error and a
+// system-shutdown stream error) while the sessions already open go on
+// until they end or Shutdown ends them.
+func (h *Handler) Drain() { h.reg.Drain() }
 
 // Shutdown refuses new sessions, answers a held poll of every session with
 // a system-shutdown stream error (RFC 6120 §4.9.3.17), closes every
@@ -136,6 +143,10 @@ func (h *Handler) create(ctx context.Context, req Request, addr string) answer {
 		return answer{id: IDServerError, body: refusalDocument("system-shutdown", "boshd is shutting down")}
 	}
 	res, err := h.reg.Reserve(addr)
+	if errors.Is(err, session.ErrShuttingDown) {
+		log.WithError(err).Info("session refused")
+		return answer{id: IDServerError, body: refusalDocument("system-shutdown", "boshd is shutting down")}
+	}
 	if err != nil {
 		log.WithError(err).Info("session refused")
 		return answer{id: IDServerError, body: refusalDocument("policy-violation", "too many sessions")}

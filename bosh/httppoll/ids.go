@@ -3,6 +3,7 @@ package httppoll
 import (
 	"encoding/base64"
 	"encoding/hex"
+	"strings"
 )
 
 // The error identifiers of XEP-0025 §3.1, sent in the ID cookie in place
@@ -27,25 +28,41 @@ const (
 )
 
 // wireID turns a registry ID (URL-safe Base64 of 128 random bits, see
-// session.NewID) into a session identifier made of the characters XEP-0025
-// §3 allows ([A-Za-z0-9:-]; '_' is not among them): the same bits in hex.
-// A hex identifier never ends in ":0", which would read as an error.
+// session.NewID, after "NODE." when the registry names its node) into a
+// session identifier made of the characters XEP-0025 §3 allows
+// ([A-Za-z0-9:-]; '_' and '.' are not among them): the same bits in hex,
+// after "NODE:" when there is a node. ':' is the separator because a node
+// name ([a-z0-9-]) never contains it, so "ID=n1:" names node n1 and no
+// other, and because a 32-digit hex part never makes the identifier end in
+// ":0", which would read as an error.
 func wireID(regID string) string {
-	b, err := base64.RawURLEncoding.DecodeString(regID)
+	node, random := "", regID
+	if i := strings.LastIndexByte(regID, '.'); i >= 0 {
+		node, random = regID[:i]+":", regID[i+1:]
+	}
+	b, err := base64.RawURLEncoding.DecodeString(random)
 	if err != nil {
 		// Not a registry ID; never happens. Hex of the text still obeys
 		// the character set.
 		return hex.EncodeToString([]byte(regID))
 	}
-	return hex.EncodeToString(b)
+	return node + hex.EncodeToString(b)
 }
 
 // registryID reverses wireID; ok is false for an identifier boshd cannot
 // have issued.
 func registryID(id string) (string, bool) {
-	b, err := hex.DecodeString(id)
+	node, random := "", id
+	if i := strings.IndexByte(id, ':'); i >= 0 {
+		node, random = id[:i], id[i+1:]
+		if node == "" || strings.Trim(node, "abcdefghijklmnopqrstuvwxyz0123456789-") != "" {
+			return "", false
+		}
+		node += "."
+	}
+	b, err := hex.DecodeString(random)
 	if err != nil || len(b) != 16 {
 		return "", false
 	}
-	return base64.RawURLEncoding.EncodeToString(b), true
+	return node + base64.RawURLEncoding.EncodeToString(b), true
 }

@@ -33,6 +33,10 @@ type FrontEnd struct {
 	// per-address limit (see the function ClientAddr). Default: the host
 	// of the connection's remote address.
 	ClientAddr func(remoteAddr string, forwardedFor string) string
+	// Node, when not empty, is the name of this process in a fleet; every
+	// session ID starts with it (see Registry.Node). Default "": IDs are
+	// the random part alone.
+	Node string
 	// Log receives one entry per session event. Default: discard.
 	Log logrus.FieldLogger
 	// Metrics counts sessions, requests and stanzas for /metrics. Default

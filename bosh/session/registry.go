@@ -11,8 +11,9 @@ import (
 
 // ErrTooManySessions and ErrTooManyForAddress are returned by
 // [Registry.Reserve] when a limit is reached; ErrShuttingDown once
-// [Registry.Close] has been called. Front ends answer them with their
-// protocol's refusal (XEP-0124 §17.2 policy-violation or system-shutdown).
+// [Registry.Close] or [Registry.Drain] has been called. Front ends answer
+// them with their protocol's refusal (XEP-0124 §17.2 policy-violation or
+// system-shutdown).
 var (
 	ErrTooManySessions   = errors.New("session: too many sessions")
 	ErrTooManyForAddress = errors.New("session: too many sessions from this address")
@@ -24,6 +25,15 @@ var (
 // address. V is the front end's session type. The zero value is not
 // usable; call NewRegistry.
 type Registry[V any] struct {
+	// Node, when not empty, names this process in every ID the registry
+	// issues: Node + "." + the random part ("n2.Xy…"), so that a load
+	// balancer can send a request to the process that holds its session
+	// with no shared state (XEP-0124 §7.2 leaves the sid's form to the
+	// connection manager). Set it before the first Commit and never after:
+	// it is read without a lock, and a session's ID must keep naming the
+	// process that holds it.
+	Node string
+
 	maxTotal, maxPerAddr int // guarded by counter.mu
 	// counter, when set, is shared between registries so that the total
 	// limit covers every front end.
@@ -32,6 +42,9 @@ type Registry[V any] struct {
 	mu       sync.Mutex
 	sessions map[string]entry[V]
 	closed   bool
+	// draining refuses new reservations while the sessions registered go
+	// on (Drain); closed implies it.
+	draining bool
 
 	// retiring counts the goroutines stopping ended sessions' upstream
 	// streams, so that Shutdown can wait for them; drained, when set, is
@@ -111,9 +124,9 @@ type Reservation[V any] struct {
 // stops it.
 func (g *Registry[V]) Reserve(addr string) (*Reservation[V], error) {
 	g.mu.Lock()
-	closed := g.closed
+	refuse := g.closed || g.draining
 	g.mu.Unlock()
-	if closed {
+	if refuse {
 		return nil, ErrShuttingDown
 	}
 	c := g.counter
@@ -146,6 +159,9 @@ func (r *Reservation[V]) Commit(v V) (string, error) {
 	}
 	for {
 		id := NewID()
+		if g.Node != "" {
+			id = g.Node + "." + id
+		}
 		if _, taken := g.sessions[id]; taken {
 			continue
 		}
@@ -260,6 +276,16 @@ func (g *Registry[V]) Len() int {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return len(g.sessions)
+}
+
+// Drain refuses every later Reserve with ErrShuttingDown while the
+// sessions registered, and those being set up, go on: the first step of
+// taking a process out of service without dropping anyone. Close ends the
+// drain.
+func (g *Registry[V]) Drain() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.draining = true
 }
 
 // Close refuses every later Reserve and Commit and returns the sessions

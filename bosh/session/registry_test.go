@@ -3,6 +3,7 @@ package session
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 )
@@ -214,5 +215,56 @@ func TestNewIDIsUnpredictableAndURLSafe(t *testing.T) {
 			t.Fatalf("NewID() repeated %q", id)
 		}
 		seen[id] = true
+	}
+}
+
+func TestRegistryNodeTagsIDs(t *testing.T) {
+	for _, node := range []string{"", "n2", "eu-west-1a"} {
+		g := NewRegistry[int](0, 0, nil)
+		g.Node = node
+		r, err := g.Reserve("a")
+		if err != nil {
+			t.Fatal(err)
+		}
+		id, err := r.Commit(1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		prefix, random, tagged := strings.Cut(id, ".")
+		if node == "" {
+			if tagged || len(id) != 22 {
+				t.Errorf("untagged registry issued %q; want 22 characters of random", id)
+			}
+		} else if !tagged || prefix != node || len(random) != 22 {
+			t.Errorf("node %q: issued %q; want %q + \".\" + 22 characters of random", node, id, node)
+		}
+		if v, ok := g.Get(id); !ok || v != 1 {
+			t.Errorf("Get(%q) = %v, %v", id, v, ok)
+		}
+	}
+}
+
+func TestRegistryDrainRefusesNewKeepsOld(t *testing.T) {
+	g := NewRegistry[int](0, 0, nil)
+	r, err := g.Reserve("a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, _ := r.Commit(1)
+	// A reservation made before the drain still commits: its client is
+	// already being served.
+	inFlight, err := g.Reserve("b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.Drain()
+	if _, err := g.Reserve("c"); !errors.Is(err, ErrShuttingDown) {
+		t.Fatalf("Reserve while draining = %v, want ErrShuttingDown", err)
+	}
+	if _, err := inFlight.Commit(2); err != nil {
+		t.Fatalf("Commit of a reservation made before the drain: %v", err)
+	}
+	if _, ok := g.Get(old); !ok || g.Len() != 2 {
+		t.Fatalf("draining dropped sessions: Len %d", g.Len())
 	}
 }

@@ -4,13 +4,18 @@
 //
 // Usage:
 //
-//	boshd [-config FILE] [-listen ADDR] [-route DOMAIN=HOST:PORT]... [-log-level LEVEL] [-check] [-version]
+//	boshd [-config FILE] [-listen ADDR] [-route DOMAIN=HOST:PORT]... [-node-id NAME] [-log-level LEVEL] [-check] [-version]
 //
 // Flags override the file. -check validates the configuration, prints the
 // effective settings and exits; -version prints the version and build.
-// SIGHUP rereads the file (see reload.go); SIGTERM and SIGINT stop boshd
-// after answering held requests. /metrics and /status serve operators
-// (see ops.go).
+// /metrics and /status serve operators (see ops.go); /healthz and /readyz
+// a load balancer (see drain.go).
+//
+// Signals: SIGHUP rereads the file (see reload.go). SIGTERM or SIGINT
+// stops the process after answering held requests; with
+// cluster.shutdown_grace above 0 it drains first (see drain.go), a second
+// signal ends the drain, and a signal during the final shutdown kills at
+// once.
 package main
 
 import (
@@ -27,6 +32,7 @@ import (
 	"os/signal"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -62,6 +68,7 @@ func run(args []string) error {
 	check := fs.Bool("check", false, "validate the configuration, print the effective settings and exit")
 	version := fs.Bool("version", false, "print the version and build, and exit")
 	fs.Var(&o.routes, "route", "serve `DOMAIN=HOST:PORT` (repeatable; overrides the file's routes for DOMAIN)")
+	fs.StringVar(&o.nodeID, "node-id", "", "this process's `NAME` in a fleet, put in front of every session id (overrides cluster.node_id)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -86,24 +93,22 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	// After the first signal, restore the default action: a second one
-	// kills at once instead of waiting out the bounded shutdown.
-	context.AfterFunc(ctx, stop)
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
 	// SIGHUP (systemctl reload) rereads the file; without this, Go's
 	// default action for it ends the process at once.
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
-	return srv.run(ctx, hup)
+	return srv.run(sigs, hup)
 }
 
 // options are the command line's: the file and the flags that override it,
 // applied again on every reload.
 type options struct {
-	path, listen, logLevel string
-	routes                 routeFlags
+	path, listen, logLevel, nodeID string
+	routes                         routeFlags
 }
 
 // load reads the file (or the defaults without one), applies the flags and
@@ -121,6 +126,12 @@ func (o options) load() (config.Config, error) {
 	}
 	if o.logLevel != "" {
 		cfg.Log.Level = o.logLevel
+	}
+	if o.nodeID != "" {
+		if err := config.CheckNodeID(o.nodeID); err != nil {
+			return config.Config{}, fmt.Errorf("-node-id: %w", err)
+		}
+		cfg.Cluster.NodeID = o.nodeID
 	}
 	fromFlag := map[string]bool{}
 	for _, r := range o.routes {
@@ -161,14 +172,17 @@ type server struct {
 	started time.Time
 	build   buildInfo
 	http    *http.Server
-	// shutdowns are the front ends' Shutdown methods, called before the
-	// HTTP server's so that held requests are answered first.
-	shutdowns []func(context.Context) error
+	// frontEnds are every front end (bosh, and poll when mounted), in the
+	// order they are drained, counted and shut down before the HTTP
+	// server, so that held requests are answered first.
+	frontEnds []frontEnd
+	// notReady turns /readyz to 503: set when a drain or shutdown starts.
+	notReady atomic.Bool
 
 	// What every generation of settings shares: the domains (swapped in
 	// place by Update), the session counter behind the limits, the
-	// metrics, and the front ends themselves (which take new settings
-	// through Reload).
+	// metrics, and the front ends themselves by type (they take new
+	// settings through Reload; frontEnds lists the same two).
 	domains *session.Domains
 	counter *session.Counter
 	metrics *metrics.Metrics
@@ -176,10 +190,20 @@ type server struct {
 	bosh    *bosh.Handler
 	poll    *httppoll.Handler // nil when http.poll_path is ""
 
-	mu       sync.Mutex // guards the fields below
+	// mu guards the fields below. run's goroutine, which alone writes
+	// them (on reload), reads them without it.
+	mu       sync.Mutex
 	cfg      config.Config
 	access   *accessRule
 	reloaded time.Time
+}
+
+// frontEnd is what the process does with a protocol front end (package
+// bosh, bosh/httppoll) over its life.
+type frontEnd interface {
+	Drain()
+	Sessions() int
+	Shutdown(context.Context) error
 }
 
 func newServer(cfg config.Config, o options, log *logrus.Logger) (*server, error) {
@@ -198,7 +222,7 @@ func newServer(cfg config.Config, o options, log *logrus.Logger) (*server, error
 		return nil, err
 	}
 	s.domains = &session.Domains{Dialer: dialer, Served: servedDomains(cfg), Metrics: s.metrics}
-	bc, pc, err := s.frontEnds(cfg)
+	bc, pc, err := s.frontEndConfigs(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -212,8 +236,9 @@ func newServer(cfg config.Config, o options, log *logrus.Logger) (*server, error
 	if !strings.HasSuffix(cfg.HTTP.Path, "/") {
 		mux.Handle(cfg.HTTP.Path+"/", bh) // Tsung and some proxies add a slash
 	}
-	s.shutdowns = append(s.shutdowns, s.bosh.Shutdown)
+	s.frontEnds = append(s.frontEnds, s.bosh)
 	s.addPolling(mux, pc)
+	s.addProbes(mux)
 	if cfg.Metrics.Listen == "" {
 		s.addOps(mux)
 	}
@@ -232,9 +257,9 @@ func newServer(cfg config.Config, o options, log *logrus.Logger) (*server, error
 	return s, nil
 }
 
-// frontEnds turns the file's settings into the two front ends'
+// frontEndConfigs turns the file's settings into the two front ends'
 // configurations, sharing the server's domains, counter and metrics.
-func (s *server) frontEnds(cfg config.Config) (bosh.Config, httppoll.Config, error) {
+func (s *server) frontEndConfigs(cfg config.Config) (bosh.Config, httppoll.Config, error) {
 	clientAddr, err := clientAddrFunc(cfg.HTTP.TrustedProxies)
 	if err != nil {
 		return bosh.Config{}, httppoll.Config{}, err
@@ -249,6 +274,7 @@ func (s *server) frontEnds(cfg config.Config) (bosh.Config, httppoll.Config, err
 		MaxQueueBytes:         cfg.BOSH.MaxQueueBytes,
 		DialTimeout:           time.Duration(cfg.Upstream.DialTimeout),
 		ClientAddr:            clientAddr,
+		Node:                  cfg.Cluster.NodeID,
 		Log:                   s.log,
 		Metrics:               s.metrics,
 	}
@@ -379,7 +405,10 @@ func clientAddrFunc(trusted []string) (func(remote, forwarded string) string, er
 	}, nil
 }
 
-func (s *server) run(ctx context.Context, hup <-chan os.Signal) error {
+// run serves until the listener fails or a signal arrives on sigs,
+// reloading the file at each signal on hup; then it drains (when
+// cluster.shutdown_grace is set) and shuts down.
+func (s *server) run(sigs chan os.Signal, hup <-chan os.Signal) error {
 	ln, err := net.Listen("tcp", s.cfg.HTTP.Listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
@@ -391,6 +420,9 @@ func (s *server) run(ctx context.Context, hup <-chan os.Signal) error {
 	entry := s.log.WithFields(logrus.Fields{"addr": ln.Addr().String(), "path": s.cfg.HTTP.Path, "version": s.build.Version})
 	for _, d := range s.cfg.Domains {
 		entry = entry.WithField("domain:"+d.Name, strings.Join(d.Routes, " "))
+	}
+	if s.cfg.Cluster.NodeID != "" {
+		entry = entry.WithField("node", s.cfg.Cluster.NodeID)
 	}
 	entry.Infof("boshd serving %s://%s%s", scheme, ln.Addr(), s.cfg.HTTP.Path)
 	if s.cfg.Debug.PprofListen != "" {
@@ -424,15 +456,23 @@ wait:
 			return fmt.Errorf("serve: %w", err)
 		case <-hup:
 			s.reload()
-		case <-ctx.Done():
+		case sig := <-sigs:
+			s.notReady.Store(true)
+			s.log.WithField("signal", sig.String()).Info("signal received")
 			break wait
 		}
 	}
-	s.log.Info("shutting down: answering held requests and closing upstream streams")
+	if grace := time.Duration(s.cfg.Cluster.ShutdownGrace); grace > 0 {
+		s.drain(grace, sigs)
+	}
+	// From here on a signal has its default action: it kills at once
+	// instead of waiting out the bounded shutdown.
+	signal.Stop(sigs)
+	s.log.WithField("sessions", s.sessions()).Info("shutting down: answering held requests with system-shutdown and closing upstream streams")
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	for _, shut := range s.shutdowns {
-		if err := shut(sctx); err != nil {
+	for _, fe := range s.frontEnds {
+		if err := fe.Shutdown(sctx); err != nil {
 			s.log.WithError(err).Warn("front end did not stop in time")
 		}
 	}

@@ -48,7 +48,7 @@ func (s *server) addPolling(mux *http.ServeMux, pc httppoll.Config) {
 	if !strings.HasSuffix(path, "/") {
 		mux.Handle(path+"/", ph)
 	}
-	s.shutdowns = append(s.shutdowns, s.poll.Shutdown)
+	s.frontEnds = append(s.frontEnds, s.poll)
 	s.log.WithField("path", path).Info("XEP-0025 HTTP Polling endpoint enabled")
 }
 

@@ -11,9 +11,12 @@ import (
 )
 
 // restartOnly are the keys a running process cannot take over: the
-// listeners and what is mounted on them, and bosh.max_wait, from which the
-// HTTP server's write timeout is derived. A reload that changes one keeps
-// the running value and says so; the rest of the file takes effect.
+// listeners and what is mounted on them, bosh.max_wait, from which the
+// HTTP server's write timeout is derived, and cluster.node_id, which every
+// live session's ID names (a load balancer routes on it, so it must not
+// change under them). A reload that changes one keeps the running value
+// and says so; the rest of the file takes effect. cluster.shutdown_grace
+// is not among them: run reads it when the stop signal comes.
 var restartOnly = []struct {
 	key   string
 	field func(*config.Config) any // a pointer to the key's field
@@ -24,9 +27,12 @@ var restartOnly = []struct {
 	{"http.tls_cert", func(c *config.Config) any { return &c.HTTP.TLSCert }},
 	{"http.tls_key", func(c *config.Config) any { return &c.HTTP.TLSKey }},
 	{"http.static_dir", func(c *config.Config) any { return &c.HTTP.StaticDir }},
+	{"http.health_path", func(c *config.Config) any { return &c.HTTP.HealthPath }},
+	{"http.ready_path", func(c *config.Config) any { return &c.HTTP.ReadyPath }},
 	{"bosh.max_wait", func(c *config.Config) any { return &c.BOSH.MaxWait }},
 	{"metrics.listen", func(c *config.Config) any { return &c.Metrics.Listen }},
 	{"debug.pprof_listen", func(c *config.Config) any { return &c.Debug.PprofListen }},
+	{"cluster.node_id", func(c *config.Config) any { return &c.Cluster.NodeID }},
 }
 
 // keepRestartOnly sets next's restart-only keys to running's values and
@@ -46,10 +52,10 @@ func keepRestartOnly(running, next *config.Config) []string {
 // reload rereads the configuration file (SIGHUP) and puts it in force for
 // what happens next: domains and routes, upstream settings, CORS origins,
 // limits and timers for new sessions, the metrics access rule, the log
-// level and format. Live sessions go on with their upstream streams. A
-// file that does not load (its error names file:line:column) or settings
-// that cannot be built change nothing: the error is logged and the running
-// settings stay. Everything is built before anything is swapped.
+// level and format, the drain's cluster.shutdown_grace. Live sessions go
+// on with their upstream streams. A file that does not load (its error
+// names file:line:column) or settings that cannot be built change
+// nothing: the error is logged and the running settings stay. Everything is built before anything is swapped.
 func (s *server) reload() {
 	s.log.WithField("config", s.opts.path).Info("SIGHUP: reloading the configuration")
 	refuse := func(err error) {
@@ -69,7 +75,7 @@ func (s *server) reload() {
 		refuse(err)
 		return
 	}
-	bc, pc, err := s.frontEnds(cfg)
+	bc, pc, err := s.frontEndConfigs(cfg)
 	if err != nil {
 		refuse(err)
 		return

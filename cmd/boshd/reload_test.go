@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"io"
 	"net"
@@ -121,11 +120,11 @@ func startServerExtra(t *testing.T, route, extra string) *testServer {
 		t.Fatal(err)
 	}
 	ts.hup = make(chan os.Signal, 1)
-	ctx, cancel := context.WithCancel(context.Background())
+	stop := make(chan os.Signal, 1)
 	done := make(chan error, 1)
-	go func() { done <- s.run(ctx, ts.hup) }()
+	go func() { done <- s.run(stop, ts.hup) }()
 	t.Cleanup(func() {
-		cancel()
+		stop <- syscall.SIGTERM
 		if err := <-done; err != nil {
 			t.Errorf("run: %v", err)
 		}

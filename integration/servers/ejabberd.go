@@ -86,11 +86,11 @@ func ejabberdPrepare(s *Server) error {
 # No epmd: the node's distribution listens on this fixed loopback port and
 # ejabberdctl's own short-lived nodes connect to it there.
 ERL_DIST_PORT=%d
-ERL_OPTIONS="-env ERL_CRASH_DUMP_BYTES 0 -kernel inet_dist_use_interface {127,0,0,1}"
+ERL_OPTIONS="-env ERL_CRASH_DUMP_BYTES 0 -kernel inet_dist_use_interface {%s}"
 EJABBERD_PID_PATH=%s
 CONTRIB_MODULES_PATH=%s
 CONTRIB_MODULES_CONF_DIR=%s
-`, s.distPort, shQuote(filepath.Join(s.Dir, "ejabberd.pid")), shQuote(filepath.Join(s.Dir, "contrib")), shQuote(filepath.Join(s.Dir, "modules.d")))
+`, s.distPort, strings.ReplaceAll(s.distIP(), ".", ","), shQuote(filepath.Join(s.Dir, "ejabberd.pid")), shQuote(filepath.Join(s.Dir, "contrib")), shQuote(filepath.Join(s.Dir, "modules.d")))
 	// ejabberdctl passes CONFIG_DIR/inetrc to Erlang; it makes "localhost"
 	// (the host part of the node name) resolve without DNS.
 	inetrc := "{lookup,[file,native]}.\n{host,{127,0,0,1},[\"localhost\"]}.\n"
@@ -338,9 +338,15 @@ end.`, s.node, erlBinary(s.Domain), erlString(file))
 	if _, err := rand.Read(rnd2[:]); err != nil {
 		return err
 	}
-	client := "boshd-reg-" + hex.EncodeToString(rnd2[:]) + "@localhost"
+	// A node of a cluster has a long name (boshd-test-…@127.0.0.1), and
+	// Erlang connects long-name nodes only to long-name nodes.
+	nameFlag, host := "-sname", "localhost"
+	if h := s.node[strings.IndexByte(s.node, '@')+1:]; strings.Contains(h, ".") {
+		nameFlag, host = "-name", "127.0.0.1"
+	}
+	client := "boshd-reg-" + hex.EncodeToString(rnd2[:]) + "@" + host
 	cmd := exec.CommandContext(ctx, erlBin,
-		"-sname", client, "-hidden", "-noinput", "-noshell",
+		nameFlag, client, "-hidden", "-noinput", "-noshell",
 		"-start_epmd", "false", "-erl_epmd_port", strconv.Itoa(s.distPort), "-dist_listen", "false",
 		"-eval", script)
 	cmd.Dir = s.Dir

@@ -93,6 +93,7 @@ type Server struct {
 	// ejabberd.
 	node     string // Erlang node name
 	distPort int    // Erlang distribution port (no epmd)
+	distAddr string // its IPv4 loopback address; "" is 127.0.0.1
 	ctl      string // private copy of ejabberdctl
 	home     string // HOME with the private .erlang.cookie
 

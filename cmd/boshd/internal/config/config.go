@@ -24,6 +24,7 @@ type Config struct {
 	Poll     Poll     `toml:"poll"`
 	Upstream Upstream `toml:"upstream"`
 	Domains  []Domain `toml:"domain"`
+	Cluster  Cluster  `toml:"cluster"`
 	Log      Log      `toml:"log"`
 	Metrics  Metrics  `toml:"metrics"`
 	Debug    Debug    `toml:"debug"`
@@ -40,6 +41,10 @@ type HTTP struct {
 	MaxBodyBytes   int64    `toml:"max_body_bytes"`
 	StaticDir      string   `toml:"static_dir"`
 	TrustedProxies []string `toml:"trusted_proxies"`
+	// HealthPath answers 200 while the process is alive; ReadyPath 200
+	// while it accepts new sessions and 503 while it drains or stops.
+	HealthPath string `toml:"health_path"`
+	ReadyPath  string `toml:"ready_path"`
 }
 
 // BOSH is the [bosh] table: XEP-0124 session parameters and limits.
@@ -79,6 +84,33 @@ type Domain struct {
 	Routes []string `toml:"routes"`
 }
 
+// Cluster is the [cluster] table: running as one node of a fleet behind a
+// load balancer (docs/deploy.md).
+type Cluster struct {
+	// NodeID, when set, starts every session ID this process issues
+	// ("n2.Xy…" for BOSH, "n2:…" for XEP-0025), so that a load balancer
+	// can route on it. 1–32 of [a-z0-9-].
+	NodeID string `toml:"node_id"`
+	// ShutdownGrace is how long a drain lasts: after SIGTERM, new sessions
+	// are refused and open ones go on for at most this long. 0: stop at
+	// once.
+	ShutdownGrace Duration `toml:"shutdown_grace"`
+}
+
+// MaxNodeID is the longest cluster.node_id.
+const MaxNodeID = 32
+
+// CheckNodeID reports whether id is a valid cluster.node_id: 1 to 32
+// characters, each a lower-case ASCII letter, a digit or "-" (the
+// characters that BOSH sids, XEP-0025 identifiers and HAProxy server
+// names all carry unchanged).
+func CheckNodeID(id string) error {
+	if id == "" || len(id) > MaxNodeID || strings.Trim(id, "abcdefghijklmnopqrstuvwxyz0123456789-") != "" {
+		return fmt.Errorf("%q is not a node name: use 1 to %d characters of a-z, 0-9 and \"-\"", id, MaxNodeID)
+	}
+	return nil
+}
+
 // Log is the [log] table.
 type Log struct {
 	Level  string `toml:"level"`
@@ -115,6 +147,8 @@ func Default() Config {
 			PollPath:     "/http-poll",
 			CORSOrigins:  []string{"*"},
 			MaxBodyBytes: 1 << 20,
+			HealthPath:   "/healthz",
+			ReadyPath:    "/readyz",
 		},
 		BOSH: BOSH{
 			MaxWait:       Duration(60 * time.Second),
@@ -217,6 +251,32 @@ func (c *Config) Validate() error {
 	}
 	if c.HTTP.PollPath != "" && (!strings.HasPrefix(c.HTTP.PollPath, "/") || c.HTTP.PollPath == c.HTTP.Path) {
 		bad("http.poll_path", "must start with / and differ from http.path")
+	}
+	paths := map[string]string{"http.path": c.HTTP.Path}
+	if c.HTTP.PollPath != "" {
+		paths["http.poll_path"] = c.HTTP.PollPath
+	}
+	for _, k := range []struct{ key, path string }{{"http.health_path", c.HTTP.HealthPath}, {"http.ready_path", c.HTTP.ReadyPath}} {
+		if k.path == "" {
+			continue
+		}
+		if !strings.HasPrefix(k.path, "/") {
+			bad(k.key, "must start with /")
+		}
+		for other, p := range paths {
+			if p == k.path {
+				bad(k.key, "%q is also %s", k.path, other)
+			}
+		}
+		paths[k.key] = k.path
+	}
+	if c.Cluster.NodeID != "" {
+		if err := CheckNodeID(c.Cluster.NodeID); err != nil {
+			bad("cluster.node_id", "%v", err)
+		}
+	}
+	if g := time.Duration(c.Cluster.ShutdownGrace); g < 0 || g > 24*time.Hour {
+		bad("cluster.shutdown_grace", "must be between 0s and 24h")
 	}
 	if (c.HTTP.TLSCert == "") != (c.HTTP.TLSKey == "") {
 		bad("http.tls_cert", "tls_cert and tls_key go together")

@@ -39,6 +39,12 @@ func TestParseErrors(t *testing.T) {
 		{"route", "[[domain]]\nname = \"a.example\"\nroutes = [\"nohost\"]\n", []string{"domain[0].routes"}},
 		{"duplicate domain", "[[domain]]\nname = \"a\"\n[[domain]]\nname = \"A\"\n", []string{"listed twice"}},
 		{"hold_cap past the write timeout", "[bosh]\nmax_wait = \"5s\"\n[poll]\nhold_cap = \"40s\"\n", []string{"poll.hold_cap", "write timeout"}},
+		{"node id with a capital", "[cluster]\nnode_id = \"N1\"\n", []string{"cluster.node_id", "a-z, 0-9"}},
+		{"node id with a dot", "[cluster]\nnode_id = \"n.1\"\n", []string{"cluster.node_id"}},
+		{"node id too long", "[cluster]\nnode_id = \"" + strings.Repeat("a", 33) + "\"\n", []string{"cluster.node_id"}},
+		{"negative grace", "[cluster]\nshutdown_grace = \"-1s\"\n", []string{"cluster.shutdown_grace"}},
+		{"ready path on the BOSH path", "[http]\nready_path = \"/http-bind\"\n", []string{"http.ready_path", "http.path"}},
+		{"health path without a slash", "[http]\nhealth_path = \"healthz\"\n", []string{"http.health_path"}},
 		{"pprof not on loopback", "[debug]\npprof_listen = \"0.0.0.0:6060\"\n", []string{"debug.pprof_listen"}},
 	}
 	for _, tt := range tests {
