@@ -31,3 +31,19 @@ func TestNodeAndDrain(t *testing.T) {
 		t.Fatalf("open session while draining: %s", r.raw)
 	}
 }
+
+// TestReloadKeepsNode: Reload ignores a different Node, as it does the
+// Counter: a load balancer routes each request on the node its sid names,
+// so the sids of new sessions go on naming the node given to New.
+func TestReloadKeepsNode(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.Node = "n2" })
+	cfg := *h.h.config()
+	cfg.Node = "n9"
+	h.h.Reload(cfg)
+	if got := h.h.config().Node; got != "n2" {
+		t.Errorf("config().Node after Reload = %q, want n2", got)
+	}
+	if sid, _, _ := h.open(100, 10, ""); !strings.HasPrefix(sid, "n2.") {
+		t.Fatalf("sid after Reload: %q, want n2. + random", sid)
+	}
+}

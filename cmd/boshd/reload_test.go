@@ -288,3 +288,28 @@ func TestReloadKeepsRestartOnly(t *testing.T) {
 	}
 	newBOSH(t, ts.base).echo(t, "still-listening")
 }
+
+// TestReloadKeepsNodeID: cluster.node_id is restart-only. After a SIGHUP
+// that renames the node, the reload warns naming the key, a session from
+// before goes on, and a new session's sid still names the running node
+// (the load balancer routes on it); cluster.shutdown_grace, changed in the
+// same file, is taken, not warned about.
+func TestReloadKeepsNodeID(t *testing.T) {
+	up := newFakeXMPP(t)
+	ts := startServerExtra(t, up.Addr(), "[cluster]\nnode_id = \"n1\"\n")
+	old := newBOSH(t, ts.base)
+	if !strings.HasPrefix(old.sid, "n1.") {
+		t.Fatalf("sid %q, want n1. + random", old.sid)
+	}
+	var p int
+	fmt.Sscan(ts.base[strings.LastIndexByte(ts.base, ':')+1:], &p)
+	writeConfig(t, ts.path, p, up.Addr(), "[cluster]\nnode_id = \"n2\"\nshutdown_grace = \"1s\"\n")
+	e := ts.sighup(t, "need a restart")
+	if got := e.Data["keys"]; got != "cluster.node_id" {
+		t.Errorf("kept keys %v, want cluster.node_id", got)
+	}
+	old.echo(t, "after-reload")
+	if sid := newBOSH(t, ts.base).sid; !strings.HasPrefix(sid, "n1.") {
+		t.Errorf("sid after a reload renaming the node: %q, want n1. + random", sid)
+	}
+}
