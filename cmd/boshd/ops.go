@@ -140,15 +140,19 @@ func (w *codeWriter) code() int {
 
 // status is what /status shows.
 type status struct {
-	Build         buildInfo      `json:"build"`
-	Started       time.Time      `json:"started"`
-	UptimeSeconds int64          `json:"uptime_seconds"`
-	Reloaded      *time.Time     `json:"reloaded,omitempty"`
-	Config        string         `json:"config,omitempty"`
-	Sessions      statusSessions `json:"sessions"`
-	HeldRequests  int            `json:"held_requests"`
-	Limits        []statusLimit  `json:"limits"`
-	Domains       []statusDomain `json:"domains"`
+	Build         buildInfo  `json:"build"`
+	Started       time.Time  `json:"started"`
+	UptimeSeconds int64      `json:"uptime_seconds"`
+	Reloaded      *time.Time `json:"reloaded,omitempty"`
+	Config        string     `json:"config,omitempty"`
+	// Node is cluster.node_id; Ready is what /readyz says (false while
+	// the node drains or stops).
+	Node         string         `json:"node,omitempty"`
+	Ready        bool           `json:"ready"`
+	Sessions     statusSessions `json:"sessions"`
+	HeldRequests int            `json:"held_requests"`
+	Limits       []statusLimit  `json:"limits"`
+	Domains      []statusDomain `json:"domains"`
 }
 
 type statusSessions struct {
@@ -190,6 +194,8 @@ func (s *server) snapshot() status {
 		Started:       s.started,
 		UptimeSeconds: int64(now.Sub(s.started) / time.Second),
 		Config:        s.opts.path,
+		Node:          cfg.Cluster.NodeID,
+		Ready:         !s.notReady.Load(),
 		HeldRequests:  s.metrics.Held(),
 	}
 	if !reloaded.IsZero() {
@@ -253,7 +259,8 @@ var statusPage = template.Must(template.New("status").Funcs(template.FuncMap{
 <style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;margin-bottom:1.5em}td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left}.bad{color:#b00}</style></head>
 <body><h1>boshd status</h1>
 <p>{{.Build.Version}}{{with .Build.Revision}} revision {{.}}{{end}}{{with .Build.Time}} ({{.}}){{end}}{{if .Build.Modified}} with local changes{{end}}, {{.Build.Go}}.
-Up {{since .Started}} (since {{.Started.Format "2006-01-02 15:04:05 MST"}}){{with .Reloaded}}, configuration reloaded {{since .}} ago{{end}}.{{with .Config}} Config file {{.}}.{{end}}</p>
+Up {{since .Started}} (since {{.Started.Format "2006-01-02 15:04:05 MST"}}){{with .Reloaded}}, configuration reloaded {{since .}} ago{{end}}.{{with .Config}} Config file {{.}}.{{end}}
+{{with .Node}}Node {{.}}, {{end}}{{if .Ready}}ready for new sessions{{else}}<span class="bad">draining or stopping: new sessions refused</span>{{end}}.</p>
 <h2>Sessions: {{.Sessions.Total}}</h2>
 <table><tr><th>transport</th><th>sessions</th></tr>
 {{range $t, $n := .Sessions.ByTransport}}<tr><td>{{$t}}</td><td>{{$n}}</td></tr>

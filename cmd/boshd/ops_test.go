@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -71,6 +72,40 @@ func TestStatus(t *testing.T) {
 			t.Errorf("HTML status lacks %q:\n%s", want, body)
 		}
 	}
+}
+
+// TestStatusDraining: /status names the node and says what /readyz says:
+// ready before, and not ready once SIGTERM starts a drain, while /status
+// (and the session being drained) still answer.
+func TestStatusDraining(t *testing.T) {
+	up := newFakeXMPP(t)
+	ts := startServerExtra(t, up.Addr(), "[cluster]\nnode_id = \"n1\"\nshutdown_grace = \"1m\"\n")
+	live := newBOSH(t, ts.base)
+	st := func() status {
+		t.Helper()
+		_, _, body := get(t, ts.base+"/status", "")
+		var st status
+		if err := json.Unmarshal([]byte(body), &st); err != nil {
+			t.Fatalf("%v\n%s", err, body)
+		}
+		return st
+	}
+	if s := st(); s.Node != "n1" || !s.Ready {
+		t.Fatalf("before SIGTERM: node %q ready %v, want n1 true", s.Node, s.Ready)
+	}
+	ts.stop <- syscall.SIGTERM
+	for deadline := time.Now().Add(5 * time.Second); st().Ready; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("/status still ready after SIGTERM")
+		}
+	}
+	if code, _, _ := get(t, ts.base+"/readyz", ""); code != http.StatusServiceUnavailable {
+		t.Errorf("/readyz while draining: %d", code)
+	}
+	if _, _, body := get(t, ts.base+"/status", "text/html"); !strings.Contains(body, "Node n1, <span class=\"bad\">draining") {
+		t.Errorf("HTML status while draining lacks the node and the drain:\n%s", body)
+	}
+	live.echo(t, "while-draining")
 }
 
 // TestOpsAllow: an address outside metrics.allow gets 403 from /metrics

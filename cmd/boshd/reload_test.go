@@ -95,6 +95,7 @@ type testServer struct {
 	path string // config file
 	hook *logtest.Hook
 	hup  chan os.Signal
+	stop chan os.Signal // SIGTERM and SIGINT, as run(args) arranges
 }
 
 func startServer(t *testing.T, route string) *testServer {
@@ -120,11 +121,12 @@ func startServerExtra(t *testing.T, route, extra string) *testServer {
 		t.Fatal(err)
 	}
 	ts.hup = make(chan os.Signal, 1)
-	stop := make(chan os.Signal, 1)
+	ts.stop = make(chan os.Signal, 1)
 	done := make(chan error, 1)
-	go func() { done <- s.run(stop, ts.hup) }()
+	go func() { done <- s.run(ts.stop, ts.hup) }()
 	t.Cleanup(func() {
-		stop <- syscall.SIGTERM
+		// A second signal if the test sent one: it ends a drain.
+		ts.stop <- syscall.SIGTERM
 		if err := <-done; err != nil {
 			t.Errorf("run: %v", err)
 		}
