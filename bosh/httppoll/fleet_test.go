@@ -30,3 +30,19 @@ func TestNodeAndDrain(t *testing.T) {
 		t.Fatalf("the same random part under another node: ID %s, want %s", other.id, IDUnknown)
 	}
 }
+
+// TestReloadKeepsNode: Reload ignores a different Node, as it does the
+// Counter, so identifiers issued after a reload still name the node given
+// to New (a load balancer routes on it).
+func TestReloadKeepsNode(t *testing.T) {
+	p := newHarness(t, func(c *Config) { c.Node = "n2" })
+	cfg := *p.h.config()
+	cfg.Node = "n9"
+	p.h.Reload(cfg)
+	if got := p.h.config().Node; got != "n2" {
+		t.Errorf("config().Node after Reload = %q, want n2", got)
+	}
+	if id, _ := p.open(); !strings.HasPrefix(id, "n2:") {
+		t.Fatalf("identifier after Reload: %q, want n2: + hex", id)
+	}
+}
