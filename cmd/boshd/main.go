@@ -29,6 +29,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"boshd/bosh"
+	"boshd/bosh/prebind"
 	"boshd/bosh/session"
 	"boshd/cmd/boshd/internal/config"
 	"boshd/xmppconn"
@@ -171,6 +172,9 @@ func newServer(cfg config.Config, log *logrus.Logger) (*server, error) {
 	s := &server{cfg: cfg, log: log}
 	s.shutdowns = append(s.shutdowns, bh.Shutdown)
 	s.addPolling(mux, shared)
+	if err := s.addPrebind(mux, bh, clientAddr); err != nil {
+		return nil, err
+	}
 	if cfg.HTTP.StaticDir != "" {
 		mux.Handle("/", http.FileServer(http.Dir(cfg.HTTP.StaticDir)))
 	}
@@ -184,6 +188,29 @@ func newServer(cfg config.Config, log *logrus.Logger) (*server, error) {
 		MaxHeaderBytes:    16 << 10,
 	}
 	return s, nil
+}
+
+// addPrebind serves pre-binding ([prebind], package bosh/prebind) on the
+// BOSH endpoint bh when a secret is configured.
+func (s *server) addPrebind(mux *http.ServeMux, bh http.Handler, clientAddr func(remote, forwarded string) string) error {
+	c := s.cfg.Prebind
+	if c.Secret.Reveal() == "" {
+		return nil
+	}
+	allow, err := prebind.ParseAllow(c.Allow)
+	if err != nil {
+		return fmt.Errorf("prebind.allow: %w", err)
+	}
+	mux.Handle(c.Path, prebind.New(prebind.Config{
+		Secret: c.Secret.Reveal(),
+		Allow:  allow,
+		BOSH:   bh,
+		ClientAddr: func(r *http.Request) string {
+			return session.ClientAddr(r.RemoteAddr, r.Header.Get("X-Forwarded-For"), clientAddr)
+		},
+		Log: s.log,
+	}))
+	return nil
 }
 
 func maxPause(d config.Duration) time.Duration {
@@ -296,6 +323,9 @@ func (s *server) run(ctx context.Context) error {
 		entry = entry.WithField("domain:"+d.Name, strings.Join(d.Routes, " "))
 	}
 	entry.Infof("boshd serving %s://%s%s", scheme, ln.Addr(), s.cfg.HTTP.Path)
+	if s.cfg.Prebind.Secret.Reveal() != "" {
+		s.log.WithField("allow", strings.Join(s.cfg.Prebind.Allow, " ")).Infof("pre-binding on %s://%s%s", scheme, ln.Addr(), s.cfg.Prebind.Path)
+	}
 	if s.cfg.Debug.PprofListen != "" {
 		stopPprof, err := s.servePprof(s.cfg.Debug.PprofListen)
 		if err != nil {

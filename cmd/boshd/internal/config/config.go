@@ -40,6 +40,7 @@ type Config struct {
 	Poll     Poll     `toml:"poll"`
 	Upstream Upstream `toml:"upstream"`
 	Domains  []Domain `toml:"domain"`
+	Prebind  Prebind  `toml:"prebind"`
 	Log      Log      `toml:"log"`
 	Debug    Debug    `toml:"debug"`
 }
@@ -94,6 +95,48 @@ type Domain struct {
 	Routes []string `toml:"routes"`
 }
 
+// Prebind is the [prebind] table: pre-binding for web applications
+// (package bosh/prebind), off unless Secret is set.
+type Prebind struct {
+	// Secret is the bearer token a web application presents; "" (the
+	// default) turns pre-binding off.
+	Secret Secret `toml:"secret"`
+	// Path is where pre-binding is served. Default "/prebind".
+	Path string `toml:"path"`
+	// Allow, when not empty, limits pre-binding to these addresses and
+	// CIDRs (after http.trusted_proxies has named the client).
+	Allow []string `toml:"allow"`
+}
+
+// Secret is a credential from the file. It prints as "(set)" or "" (in
+// -check's output, in %v), so that it never shows; Reveal gives the value.
+type Secret struct{ v string }
+
+// UnmarshalText takes the secret from a TOML string.
+func (s *Secret) UnmarshalText(b []byte) error {
+	s.v = string(b)
+	return nil
+}
+
+// MarshalText hides the secret.
+func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// String hides the secret.
+func (s Secret) String() string {
+	if s.v == "" {
+		return ""
+	}
+	return "(set)"
+}
+
+// Reveal returns the secret itself.
+func (s Secret) Reveal() string { return s.v }
+
+// minSecretBytes is the shortest pre-binding secret accepted: its holder
+// can test passwords against the XMPP server through boshd, so it must not
+// be guessable.
+const minSecretBytes = 16
+
 // Log is the [log] table.
 type Log struct {
 	Level  string `toml:"level"`
@@ -139,7 +182,8 @@ func Default() Config {
 			MaxStanzaBytes: 256 << 10,
 			MaxDepth:       64,
 		},
-		Log: Log{Level: "info", Format: "text"},
+		Prebind: Prebind{Path: "/prebind"},
+		Log:     Log{Level: "info", Format: "text"},
 	}
 }
 
@@ -290,6 +334,17 @@ func (c *Config) Validate() error {
 			if _, port, err := net.SplitHostPort(r); err != nil || port == "" {
 				bad(key+".routes", "%q is not host:port", r)
 			}
+		}
+	}
+	if sec := c.Prebind.Secret.Reveal(); sec != "" && len(sec) < minSecretBytes {
+		bad("prebind.secret", "must be at least %d bytes (e.g. openssl rand -hex 32)", minSecretBytes)
+	}
+	if !strings.HasPrefix(c.Prebind.Path, "/") || c.Prebind.Path == c.HTTP.Path || c.Prebind.Path == c.HTTP.PollPath {
+		bad("prebind.path", "must start with / and differ from http.path and http.poll_path")
+	}
+	for _, a := range c.Prebind.Allow {
+		if _, _, err := net.ParseCIDR(a); err != nil && net.ParseIP(a) == nil {
+			bad("prebind.allow", "%q is not an address or CIDR", a)
 		}
 	}
 	switch c.Log.Level {
