@@ -149,3 +149,37 @@ func TestPasswordNeverLogged(t *testing.T) {
 		}
 	}
 }
+
+// TestStropheAttachRepeatsRID: Strophe.js's attach (which Converse.js
+// calls with the rid from prebind_url) uses that rid for its first
+// request, so the page's first request repeats the pre-binder's last one;
+// the BOSH endpoint answers it from its cache (XEP-0124 §14.3) and the
+// session carries on with rid + 1.
+func TestStropheAttachRepeatsRID(t *testing.T) {
+	f := newFixture(t, featuresPlain, nil)
+	res := f.prebound()
+	// Queued for the page, so that its rid + 1 is answered at once.
+	(<-f.acct.conns).Write([]byte("<message from='bob@localhost/x' to='alice@localhost/web' id='m4'><body>queued</body></message>"))
+	s := f.attach(Result{JID: res.JID, SID: res.SID, RID: res.RID - 1})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	b, err := s.Request(ctx, nil)
+	if err != nil {
+		t.Fatalf("repeating the last rid: %v", err)
+	}
+	if b.Type() == "terminate" || len(b.Payloads) != 1 || !bytes.Contains(b.Payloads[0], []byte("<jid>"+res.JID+"</jid>")) {
+		t.Fatalf("repeating the last rid got %s; want the cached bind result", b.Raw)
+	}
+	msg := []byte("<message xmlns='jabber:client' to='bob@localhost' id='m3'><body>on</body></message>")
+	if err := s.Send(ctx, msg); err != nil {
+		t.Fatalf("rid + 1 after the repeat: %v", err)
+	}
+	select {
+	case el := <-f.acct.got:
+		if !bytes.Contains(el.Raw, []byte("id='m3'")) {
+			t.Fatalf("server got %s, want message m3", el.Raw)
+		}
+	case <-ctx.Done():
+		t.Fatal("the page's message did not reach the server")
+	}
+}
