@@ -133,6 +133,11 @@ func testConversePrebind(t *testing.T, e *env, deadline time.Time) {
 		t.Fatal("Converse shows a password field; want the pre-bound session used")
 	}
 
+	// Converse's initial presence goes out over the pre-bound session; until
+	// the server has it, a message to alice's bare JID would be stored
+	// offline (RFC 6121 §8.5.2.2), so bob waits for it.
+	b.waitFor(fmt.Sprintf("H.presences.some(p => p.from === %s && p.type === 'available')", js(alice.jid+"/converse")),
+		15*time.Second, "the pre-bound Converse's available presence")
 	contact := fmt.Sprintf(`converse-roster a.open-chat[data-jid=%s]`, js(bob.jid))
 	a.click(contact, 20*time.Second)
 	b.send(alice.jid, "Hello pre-bound Alice")
