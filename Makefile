@@ -49,7 +49,8 @@ bench:
 FUZZTIME ?= 30s
 FUZZ_TARGETS = ./bosh:FuzzParseBody ./bosh/httppoll:FuzzParseRequest \
 	./bosh/httppoll:FuzzClientStream ./bosh/client:FuzzParseBody \
-	./xmppconn:FuzzSplitter ./xmppconn:FuzzParseHeader
+	./xmppconn:FuzzSplitter ./xmppconn:FuzzParseHeader \
+	./bosh/prebind:FuzzReadCredentials
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		echo "== $${t#*:} in $${t%%:*}"; \

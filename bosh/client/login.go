@@ -42,14 +42,7 @@ func (s *Session) Login(ctx context.Context, user, pass, mechanism, resource str
 	if err != nil {
 		return fmt.Errorf("client: login: features: %w", err)
 	}
-	var offered []string
-	if m := feats.child(NSSASL, "mechanisms"); m != nil {
-		for _, c := range m.Children {
-			if c.XMLName.Local == "mechanism" {
-				offered = append(offered, strings.TrimSpace(c.Text))
-			}
-		}
-	}
+	offered := mechanisms(feats)
 	if !slices.Contains(offered, mechanism) {
 		return fmt.Errorf("client: login: server does not offer %s (offers %v)", mechanism, offered)
 	}
@@ -163,6 +156,32 @@ func (s *Session) Login(ctx context.Context, user, pass, mechanism, resource str
 	s.JID = j
 	s.mu.Unlock()
 	return nil
+}
+
+// Mechanisms returns the SASL mechanisms the latest stream features offer
+// (RFC 6120 §6.4.1), in the server's order; nil when there are none or the
+// features do not parse.
+func (s *Session) Mechanisms() []string {
+	s.mu.Lock()
+	raw := s.Features
+	s.mu.Unlock()
+	feats, err := parseElement(raw)
+	if err != nil {
+		return nil
+	}
+	return mechanisms(feats)
+}
+
+func mechanisms(feats *element) []string {
+	var offered []string
+	if m := feats.child(NSSASL, "mechanisms"); m != nil {
+		for _, c := range m.Children {
+			if c.XMLName.Local == "mechanism" {
+				offered = append(offered, strings.TrimSpace(c.Text))
+			}
+		}
+	}
+	return offered
 }
 
 // Ids of the iqs Login sends; answers with these ids are Login's.

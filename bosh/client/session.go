@@ -115,20 +115,9 @@ type sentRequest struct {
 // creation response carried none (XEP-0206 §4). A terminal answer gives a
 // *TerminateError, a non-200 status an *HTTPError.
 func Connect(ctx context.Context, c Config) (*Session, error) {
-	if c.URL == "" {
-		return nil, errors.New("client: Config.URL is empty")
-	}
-	s := &Session{cfg: c.withDefaults(), done: make(chan struct{})}
-	s.timeout = s.attemptTimeout(s.cfg.Wait)
-	if s.cfg.HTTPClient == nil {
-		t, err := newTarget(s.cfg.URL, s.cfg.Content, s.cfg.Header)
-		if err != nil {
-			return nil, fmt.Errorf("client: create session at %s: %w", s.cfg.URL, err)
-		}
-		s.target, s.pool = t, s.cfg.Pool
-		if s.pool == nil {
-			s.pool = DefaultPool
-		}
+	s, err := newSession(c)
+	if err != nil {
+		return nil, fmt.Errorf("client: create session at %s: %w", c.URL, err)
 	}
 	rid := s.cfg.FirstRID
 	if rid == 0 {
@@ -189,17 +178,45 @@ func Connect(ctx context.Context, c Config) (*Session, error) {
 	if s.Params.Requests > 0 && s.Params.Requests < n {
 		n = s.Params.Requests
 	}
-	s.slots = make(chan struct{}, n)
-	s.cursor = s.nextRID
-	if s.cfg.OnStanza == nil {
-		s.recv = make(chan []byte, s.cfg.ReceiveBuffer)
-	}
+	s.ready(n)
 	s.loginQueue = append(s.loginQueue, b.Payloads...)
 	if _, err := s.awaitLogin(ctx, isFeatures); err != nil {
 		s.end(err)
 		return nil, fmt.Errorf("client: create session at %s: waiting for stream features: %w", s.cfg.URL, err)
 	}
 	return s, nil
+}
+
+// newSession is a session not yet on the wire: cfg with its defaults and
+// the way requests are sent.
+func newSession(c Config) (*Session, error) {
+	if c.URL == "" {
+		return nil, errors.New("Config.URL is empty")
+	}
+	s := &Session{cfg: c.withDefaults(), done: make(chan struct{})}
+	s.timeout = s.attemptTimeout(s.cfg.Wait)
+	if s.cfg.HTTPClient == nil {
+		t, err := newTarget(s.cfg.URL, s.cfg.Content, s.cfg.Header)
+		if err != nil {
+			return nil, err
+		}
+		s.target, s.pool = t, s.cfg.Pool
+		if s.pool == nil {
+			s.pool = DefaultPool
+		}
+	}
+	return s, nil
+}
+
+// ready makes the session usable once its sid and next rid are known:
+// requests slots for the CM's limit (XEP-0124 §7.2 'requests'), stanza
+// delivery from the next rid on.
+func (s *Session) ready(requests int) {
+	s.slots = make(chan struct{}, requests)
+	s.cursor = s.nextRID
+	if s.cfg.OnStanza == nil {
+		s.recv = make(chan []byte, s.cfg.ReceiveBuffer)
+	}
 }
 
 func parseParams(b *Body) Params {

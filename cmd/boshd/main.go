@@ -42,6 +42,7 @@ import (
 	"boshd/bosh"
 	"boshd/bosh/httppoll"
 	"boshd/bosh/metrics"
+	"boshd/bosh/prebind"
 	"boshd/bosh/session"
 	"boshd/cmd/boshd/internal/config"
 	"boshd/xmppconn"
@@ -189,6 +190,7 @@ type server struct {
 	promReg *prometheus.Registry
 	bosh    *bosh.Handler
 	poll    *httppoll.Handler // nil when http.poll_path is ""
+	prebind *prebind.Handler  // nil when prebind.secret is ""
 
 	// mu guards the fields below. run's goroutine, which alone writes
 	// them (on reload), reads them without it.
@@ -238,6 +240,9 @@ func newServer(cfg config.Config, o options, log *logrus.Logger) (*server, error
 	}
 	s.frontEnds = append(s.frontEnds, s.bosh)
 	s.addPolling(mux, pc)
+	if err := s.addPrebind(mux, cfg); err != nil {
+		return nil, err
+	}
 	s.addProbes(mux)
 	if cfg.Metrics.Listen == "" {
 		s.addOps(mux)
@@ -298,6 +303,46 @@ func servedDomains(cfg config.Config) []string {
 		served = append(served, strings.ToLower(d.Name))
 	}
 	return served
+}
+
+// addPrebind serves pre-binding ([prebind], package bosh/prebind) when a
+// secret is configured. It drives the BOSH handler itself, not the
+// counting wrapper on http.path: its in-process requests are not client
+// HTTP requests (the sessions it opens count as BOSH sessions, and the
+// page's requests on them as BOSH requests).
+func (s *server) addPrebind(mux *http.ServeMux, cfg config.Config) error {
+	if cfg.Prebind.Secret.Reveal() == "" {
+		return nil
+	}
+	pc, err := s.prebindConfig(cfg)
+	if err != nil {
+		return err
+	}
+	s.prebind = prebind.New(pc)
+	mux.Handle(cfg.Prebind.Path, s.prebind)
+	return nil
+}
+
+// prebindConfig turns the file's [prebind] table and trusted proxies into
+// the pre-binding handler's configuration (at start and on reload).
+func (s *server) prebindConfig(cfg config.Config) (prebind.Config, error) {
+	allow, err := prebind.ParseAllow(cfg.Prebind.Allow)
+	if err != nil {
+		return prebind.Config{}, fmt.Errorf("prebind.allow: %w", err)
+	}
+	clientAddr, err := clientAddrFunc(cfg.HTTP.TrustedProxies)
+	if err != nil {
+		return prebind.Config{}, err
+	}
+	return prebind.Config{
+		Secret: cfg.Prebind.Secret.Reveal(),
+		Allow:  allow,
+		BOSH:   s.bosh,
+		ClientAddr: func(r *http.Request) string {
+			return session.ClientAddr(r.RemoteAddr, r.Header.Get("X-Forwarded-For"), clientAddr)
+		},
+		Log: s.log,
+	}, nil
 }
 
 func maxPause(d config.Duration) time.Duration {
@@ -425,6 +470,9 @@ func (s *server) run(sigs chan os.Signal, hup <-chan os.Signal) error {
 		entry = entry.WithField("node", s.cfg.Cluster.NodeID)
 	}
 	entry.Infof("boshd serving %s://%s%s", scheme, ln.Addr(), s.cfg.HTTP.Path)
+	if s.cfg.Prebind.Secret.Reveal() != "" {
+		s.log.WithField("allow", strings.Join(s.cfg.Prebind.Allow, " ")).Infof("pre-binding on %s://%s%s", scheme, ln.Addr(), s.cfg.Prebind.Path)
+	}
 	if s.cfg.Debug.PprofListen != "" {
 		stopPprof, err := s.servePprof(s.cfg.Debug.PprofListen)
 		if err != nil {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"boshd/bosh/prebind"
 	"boshd/cmd/boshd/internal/config"
 )
 
@@ -33,6 +34,19 @@ var restartOnly = []struct {
 	{"metrics.listen", func(c *config.Config) any { return &c.Metrics.Listen }},
 	{"debug.pprof_listen", func(c *config.Config) any { return &c.Debug.PprofListen }},
 	{"cluster.node_id", func(c *config.Config) any { return &c.Cluster.NodeID }},
+	{"prebind.path", func(c *config.Config) any { return &c.Prebind.Path }},
+}
+
+// keepPrebindSwitch keeps pre-binding on or off as it started: turning it
+// on mounts prebind.path, which a running mux cannot do, and turning it
+// off must not leave a secret-less endpoint. A rotated secret (set before
+// and after) is not kept: reload applies it.
+func keepPrebindSwitch(running, next *config.Config) []string {
+	if (running.Prebind.Secret.Reveal() == "") == (next.Prebind.Secret.Reveal() == "") {
+		return nil
+	}
+	next.Prebind.Secret = running.Prebind.Secret
+	return []string{"prebind.secret (pre-binding on or off)"}
 }
 
 // keepRestartOnly sets next's restart-only keys to running's values and
@@ -51,8 +65,9 @@ func keepRestartOnly(running, next *config.Config) []string {
 
 // reload rereads the configuration file (SIGHUP) and puts it in force for
 // what happens next: domains and routes, upstream settings, CORS origins,
-// limits and timers for new sessions, the metrics access rule, the log
-// level and format, the drain's cluster.shutdown_grace. Live sessions go
+// limits and timers for new sessions, the metrics access rule, the
+// pre-binding secret and allow list, the log level and format, the
+// drain's cluster.shutdown_grace. Live sessions go
 // on with their upstream streams. A file that does not load (its error
 // names file:line:column) or settings that cannot be built change
 // nothing: the error is logged and the running settings stay. Everything is built before anything is swapped.
@@ -69,7 +84,7 @@ func (s *server) reload() {
 	s.mu.Lock()
 	running := s.cfg
 	s.mu.Unlock()
-	kept := keepRestartOnly(&running, &cfg)
+	kept := append(keepRestartOnly(&running, &cfg), keepPrebindSwitch(&running, &cfg)...)
 	dialer, err := newDialer(cfg)
 	if err != nil {
 		refuse(err)
@@ -85,6 +100,13 @@ func (s *server) reload() {
 		refuse(err)
 		return
 	}
+	var prc prebind.Config
+	if s.prebind != nil {
+		if prc, err = s.prebindConfig(cfg); err != nil {
+			refuse(err)
+			return
+		}
+	}
 
 	if err := configureLogger(s.log, cfg.Log); err != nil { // validated: cannot fail
 		refuse(err)
@@ -94,6 +116,9 @@ func (s *server) reload() {
 	s.bosh.Reload(bc)
 	if s.poll != nil {
 		s.poll.Reload(pc)
+	}
+	if s.prebind != nil {
+		s.prebind.Reload(prc)
 	}
 	s.mu.Lock()
 	s.cfg, s.access, s.reloaded = cfg, access, time.Now()

@@ -315,3 +315,59 @@ func TestReloadKeepsNodeID(t *testing.T) {
 		t.Errorf("sid after a reload renaming the node: %q, want n1. + random", sid)
 	}
 }
+
+// TestReloadPrebind: a SIGHUP puts a rotated prebind.secret and a new
+// prebind.allow in force for the next pre-binding; prebind.path, and
+// emptying the secret (turning pre-binding off), are kept with the
+// restart warning. The fake upstream offers no SASL mechanism, so a
+// request past the secret and address checks ends in 502, not 401 or 403.
+func TestReloadPrebind(t *testing.T) {
+	const secretA, secretB = "aaaaaaaaaaaaaaaaaaaa", "bbbbbbbbbbbbbbbbbbbb"
+	up := newFakeXMPP(t)
+	ts := startServerExtra(t, up.Addr(), "[prebind]\nsecret = \""+secretA+"\"\n")
+	var port int
+	fmt.Sscan(ts.base[strings.LastIndexByte(ts.base, ':')+1:], &port)
+	prebindStatus := func(path, secret string) int {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodPost, ts.base+path, strings.NewReader(`{"jid": "u@a.example", "password": "p"}`))
+		req.Header.Set("Authorization", "Bearer "+secret)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if got := prebindStatus("/prebind", secretB); got != http.StatusUnauthorized {
+		t.Fatalf("secret B before the reload: %d, want 401", got)
+	}
+	if got := prebindStatus("/prebind", secretA); got != http.StatusBadGateway {
+		t.Fatalf("secret A before the reload: %d, want 502 (no mechanism)", got)
+	}
+
+	writeConfig(t, ts.path, port, up.Addr(), "[prebind]\nsecret = \""+secretB+"\"\npath = \"/pb\"\n")
+	if got := ts.sighup(t, "need a restart").Data["keys"]; got != "prebind.path" {
+		t.Errorf("kept keys %v, want prebind.path", got)
+	}
+	if got := prebindStatus("/prebind", secretA); got != http.StatusUnauthorized {
+		t.Errorf("rotated-out secret A: %d, want 401", got)
+	}
+	if got := prebindStatus("/prebind", secretB); got != http.StatusBadGateway {
+		t.Errorf("rotated-in secret B: %d, want 502 (past the secret)", got)
+	}
+
+	writeConfig(t, ts.path, port, up.Addr(), "[prebind]\nsecret = \""+secretB+"\"\nallow = [\"10.0.0.0/8\"]\n")
+	ts.sighup(t, "configuration reloaded")
+	if got := prebindStatus("/prebind", secretB); got != http.StatusForbidden {
+		t.Errorf("loopback outside the reloaded prebind.allow: %d, want 403", got)
+	}
+
+	writeConfig(t, ts.path, port, up.Addr(), "")
+	if got := ts.sighup(t, "need a restart").Data["keys"]; got != "prebind.secret (pre-binding on or off)" {
+		t.Errorf("kept keys %v, want the prebind.secret switch", got)
+	}
+	if got := prebindStatus("/prebind", secretB); got != http.StatusBadGateway {
+		t.Errorf("secret B after a reload emptying it: %d, want 502 (still on, with B)", got)
+	}
+}

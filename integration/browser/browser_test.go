@@ -22,6 +22,7 @@ var scenarios = []scenario{
 	{"StropheNetworkDrop", 90 * time.Second, testStropheNetworkDrop},
 	{"StropheKeepaliveReload", 60 * time.Second, testStropheReload},
 	{"ConverseUI", 90 * time.Second, testConverseUI},
+	{"ConversePrebind", 90 * time.Second, testConversePrebind},
 }
 
 // xmppServers are the real XMPP servers the browsers reach through BOSH.

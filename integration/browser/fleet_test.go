@@ -25,7 +25,7 @@ func TestConverseReconnectsThroughHAProxy(t *testing.T) {
 	}
 	deadline := time.Now().Add(120 * time.Second)
 	srv := servers.Prosody(t, servers.Options{})
-	pageURL := servePages(t)
+	pageURL := servePages(t, nil) // no web application: no pre-binding here
 	f := servers.StartFleet(t, servers.FleetOptions{
 		Bin:           boshdBin,
 		HAProxyConfig: filepath.Join(repoRoot, "deploy", "haproxy.cfg"),

@@ -107,6 +107,7 @@ type xmppServer struct {
 // a cross-origin one) and one browser.
 type env struct {
 	srv      *xmppServer
+	app      *webApp // the test's web application, serving /app/ beside the pages
 	boshURL  string
 	boshdLog string // boshd's log file; "" with BROWSER_BOSH=own
 	pageURL  string // origin of the pages, e.g. http://127.0.0.1:1234
@@ -115,8 +116,8 @@ type env struct {
 
 func newEnv(t *testing.T, srv *xmppServer) *env {
 	t.Helper()
-	e := &env{srv: srv}
-	e.pageURL = servePages(t)
+	e := &env{srv: srv, app: &webApp{passwords: map[string]string{}}}
+	e.pageURL = servePages(t, e.app)
 	switch boshMode() {
 	case "own":
 		if srv.ownBOSH == "" {
@@ -125,6 +126,7 @@ func newEnv(t *testing.T, srv *xmppServer) *env {
 		e.boshURL = srv.ownBOSH
 	case "boshd":
 		e.boshURL, e.boshdLog = startBoshd(t, srv, e.pageURL)
+		e.app.prebindURL = strings.TrimSuffix(e.boshURL, "/http-bind") + "/prebind"
 	default:
 		t.Fatalf("BROWSER_BOSH=%q: want boshd or own", boshMode())
 	}
@@ -156,14 +158,20 @@ func (e *env) users(t *testing.T, scenario string, names ...string) []user {
 	return us
 }
 
-// servePages serves web/ on a free loopback port and returns its origin.
-func servePages(t *testing.T) string {
+// servePages serves web/ on a free loopback port, and app (when not nil)
+// under /app/, and returns its origin.
+func servePages(t *testing.T, app http.Handler) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &http.Server{Handler: noCache(http.FileServer(http.Dir(webDir))), ReadHeaderTimeout: 10 * time.Second}
+	mux := http.NewServeMux()
+	mux.Handle("/", http.FileServer(http.Dir(webDir)))
+	if app != nil {
+		mux.Handle("/app/", app)
+	}
+	srv := &http.Server{Handler: noCache(mux), ReadHeaderTimeout: 10 * time.Second}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -203,6 +211,9 @@ cors_origins = [%q]
 max_wait = "%ds"
 inactivity = "60s"
 
+[prebind]
+secret = %q
+
 [upstream]
 tls = "optional"
 insecure_skip_verify = true
@@ -214,7 +225,7 @@ routes = [%q]
 
 [log]
 level = "debug"
-`, listen, pageOrigin, boshWait, srv.domain, srv.c2sAddr)
+`, listen, pageOrigin, boshWait, prebindSecret, srv.domain, srv.c2sAddr)
 		if err := os.WriteFile(cfg, []byte(conf), 0o644); err != nil {
 			t.Fatal(err)
 		}

@@ -187,7 +187,17 @@ func ejabberdYAML(s *Server) string {
 	w("s2s_access: none")
 	w("auth_method: internal")
 	w("auth_password_format: plain")
-	w("disable_sasl_mechanisms:\n  - \"digest-md5\"\n  - \"X-OAUTH2\"")
+	disabled := []string{"digest-md5", "X-OAUTH2"}
+	switch o.SASL {
+	case SASLPlain:
+		disabled = append(disabled, "SCRAM-SHA-1", "SCRAM-SHA-1-PLUS", "SCRAM-SHA-256", "SCRAM-SHA-256-PLUS", "SCRAM-SHA-512", "SCRAM-SHA-512-PLUS")
+	case SASLSCRAM:
+		disabled = append(disabled, "PLAIN")
+	}
+	w("disable_sasl_mechanisms:")
+	for _, m := range disabled {
+		w("  - %s", q(m))
+	}
 	w("acl:\n  local:\n    user_regexp: \"\"")
 	w("access_rules:\n  local:\n    allow: local\n  c2s:\n    allow: all")
 	if o.LoadTest {

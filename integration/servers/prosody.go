@@ -97,6 +97,12 @@ func prosodyPrepare(s *Server) error {
 	w("c2s_require_encryption = false")
 	w("s2s_require_encryption = false")
 	w("allow_unencrypted_plain_auth = true")
+	switch o.SASL {
+	case SASLPlain:
+		w("disable_sasl_mechanisms = { \"DIGEST-MD5\", \"SCRAM-SHA-1\", \"SCRAM-SHA-1-PLUS\", \"SCRAM-SHA-256\", \"SCRAM-SHA-256-PLUS\" }")
+	case SASLSCRAM:
+		w("disable_sasl_mechanisms = { \"DIGEST-MD5\", \"PLAIN\" }")
+	}
 	w("c2s_ports = { %d }", s.c2sPort)
 	w("c2s_interfaces = { \"127.0.0.1\" }")
 	w("c2s_direct_tls_ports = { }")

@@ -34,12 +34,21 @@ type Options struct {
 	// and logs; it is left in place on Stop. Default: a new temporary
 	// directory, removed on Stop.
 	Dir string
+	// SASL limits the SASL mechanisms offered (RFC 6120 §6.3.3): SASLPlain
+	// offers PLAIN only, SASLSCRAM the SCRAM family only. Default "": both.
+	SASL string
 	// LoadTest turns traffic shapers and rate limits off (ejabberd
 	// shaper_rules {}, Prosody without mod_limits) and lowers log levels to
 	// warnings, for benchmarks. Default off: the distributions' stock limits
 	// apply (ejabberd 3000 B/s per c2s connection, Prosody 10 kB/s).
 	LoadTest bool
 }
+
+// Values of Options.SASL.
+const (
+	SASLPlain = "PLAIN"
+	SASLSCRAM = "SCRAM"
+)
 
 // Kinds of server, the values of Server.Kind.
 const (

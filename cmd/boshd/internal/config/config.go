@@ -25,6 +25,7 @@ type Config struct {
 	Upstream Upstream `toml:"upstream"`
 	Domains  []Domain `toml:"domain"`
 	Cluster  Cluster  `toml:"cluster"`
+	Prebind  Prebind  `toml:"prebind"`
 	Log      Log      `toml:"log"`
 	Metrics  Metrics  `toml:"metrics"`
 	Debug    Debug    `toml:"debug"`
@@ -111,6 +112,48 @@ func CheckNodeID(id string) error {
 	return nil
 }
 
+// Prebind is the [prebind] table: pre-binding for web applications
+// (package bosh/prebind), off unless Secret is set.
+type Prebind struct {
+	// Secret is the bearer token a web application presents; "" (the
+	// default) turns pre-binding off.
+	Secret Secret `toml:"secret"`
+	// Path is where pre-binding is served. Default "/prebind".
+	Path string `toml:"path"`
+	// Allow, when not empty, limits pre-binding to these addresses and
+	// CIDRs (after http.trusted_proxies has named the client).
+	Allow []string `toml:"allow"`
+}
+
+// Secret is a credential from the file. It prints as "(set)" or "" (in
+// -check's output, in %v), so that it never shows; Reveal gives the value.
+type Secret struct{ v string }
+
+// UnmarshalText takes the secret from a TOML string.
+func (s *Secret) UnmarshalText(b []byte) error {
+	s.v = string(b)
+	return nil
+}
+
+// MarshalText hides the secret.
+func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// String hides the secret.
+func (s Secret) String() string {
+	if s.v == "" {
+		return ""
+	}
+	return "(set)"
+}
+
+// Reveal returns the secret itself.
+func (s Secret) Reveal() string { return s.v }
+
+// minSecretBytes is the shortest pre-binding secret accepted: its holder
+// can test passwords against the XMPP server through boshd, so it must not
+// be guessable.
+const minSecretBytes = 16
+
 // Log is the [log] table.
 type Log struct {
 	Level  string `toml:"level"`
@@ -171,6 +214,7 @@ func Default() Config {
 			MaxStanzaBytes: 256 << 10,
 			MaxDepth:       64,
 		},
+		Prebind: Prebind{Path: "/prebind"},
 		Log:     Log{Level: "info", Format: "text"},
 		Metrics: Metrics{Allow: []string{"127.0.0.0/8", "::1"}},
 	}
@@ -356,6 +400,25 @@ func (c *Config) Validate() error {
 			if _, port, err := net.SplitHostPort(r); err != nil || port == "" {
 				bad(key+".routes", "%q is not host:port", r)
 			}
+		}
+	}
+	if sec := c.Prebind.Secret.Reveal(); sec != "" && len(sec) < minSecretBytes {
+		bad("prebind.secret", "must be at least %d bytes (e.g. openssl rand -hex 32)", minSecretBytes)
+	}
+	if !strings.HasPrefix(c.Prebind.Path, "/") {
+		bad("prebind.path", "must start with /")
+	}
+	if c.Metrics.Listen == "" {
+		paths["/metrics"], paths["/status"] = "/metrics", "/status"
+	}
+	for other, p := range paths {
+		if p == c.Prebind.Path {
+			bad("prebind.path", "%q is also %s", p, other)
+		}
+	}
+	for _, a := range c.Prebind.Allow {
+		if _, _, err := net.ParseCIDR(a); err != nil && net.ParseIP(a) == nil {
+			bad("prebind.allow", "%q is not an address or CIDR", a)
 		}
 	}
 	switch c.Log.Level {

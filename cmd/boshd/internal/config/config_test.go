@@ -20,6 +20,7 @@ func TestExampleMatchesDefaults(t *testing.T) {
 	c.Domains = nil
 	c.HTTP.TrustedProxies = nil
 	c.Upstream.SourceAddresses = nil
+	c.Prebind.Allow = nil
 	if want := Default(); !reflect.DeepEqual(c, want) {
 		t.Fatalf("config.toml and Default() differ:\nfile:    %+v\ndefault: %+v", c, want)
 	}
@@ -45,6 +46,13 @@ func TestParseErrors(t *testing.T) {
 		{"negative grace", "[cluster]\nshutdown_grace = \"-1s\"\n", []string{"cluster.shutdown_grace"}},
 		{"ready path on the BOSH path", "[http]\nready_path = \"/http-bind\"\n", []string{"http.ready_path", "http.path"}},
 		{"health path without a slash", "[http]\nhealth_path = \"healthz\"\n", []string{"http.health_path"}},
+		{"prebind secret too short", "[prebind]\nsecret = \"short\"\n", []string{"prebind.secret", "16 bytes"}},
+		{"prebind secret not a string", "[prebind]\nsecret = 12345678901234567890\n", []string{"x.toml:2:"}},
+		{"prebind path relative", "[prebind]\npath = \"prebind\"\n", []string{"prebind.path"}},
+		{"prebind path is the BOSH path", "[prebind]\npath = \"/http-bind\"\n", []string{"prebind.path"}},
+		{"prebind path is the ready path", "[prebind]\npath = \"/readyz\"\n", []string{"prebind.path", "http.ready_path"}},
+		{"prebind path is /metrics", "[prebind]\npath = \"/metrics\"\n", []string{"prebind.path", "/metrics"}},
+		{"prebind allow", "[prebind]\nallow = [\"10.0.0.0/33\"]\n", []string{"prebind.allow", "10.0.0.0/33"}},
 		{"pprof not on loopback", "[debug]\npprof_listen = \"0.0.0.0:6060\"\n", []string{"debug.pprof_listen"}},
 	}
 	for _, tt := range tests {
@@ -99,5 +107,22 @@ func TestAddRoute(t *testing.T) {
 		if err := c.AddRoute(bad, from); err == nil {
 			t.Errorf("AddRoute(%q) accepted", bad)
 		}
+	}
+}
+
+// TestSecretHidden: the effective settings -check prints never show the
+// pre-binding secret, only that one is set.
+func TestSecretHidden(t *testing.T) {
+	const secret = "0123456789abcdef-very-secret"
+	c, err := Parse("x.toml", []byte("[prebind]\nsecret = \""+secret+"\"\nallow = [\"127.0.0.1\", \"10.0.0.0/8\"]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Prebind.Secret.Reveal() != secret || c.Prebind.Path != "/prebind" || len(c.Prebind.Allow) != 2 {
+		t.Fatalf("prebind settings %+v", c.Prebind)
+	}
+	out := c.String()
+	if strings.Contains(out, secret) || !strings.Contains(out, "(set)") {
+		t.Fatalf("-check output shows the secret or does not say it is set:\n%s", out)
 	}
 }
