@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -214,5 +215,37 @@ func TestPrebindOff(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusNotFound {
 		t.Fatalf("POST /prebind without a secret: %d, want 404", resp.StatusCode)
+	}
+}
+
+// TestPrebindDraining: once boshd drains (SIGTERM with
+// cluster.shutdown_grace), pre-binding refuses new sessions with 503 and
+// the JSON error system-shutdown, so a web application can try another
+// node; a session pre-bound before keeps the drain open.
+func TestPrebindDraining(t *testing.T) {
+	srv := shared(t, "prosody")
+	b := startBoshd(t, srv, prebindTOML("")+"[cluster]\nshutdown_grace = \"30s\"\n")
+	an, apass := account(t, srv, "drain")
+	if code, res := postPrebind(t, b, "Bearer "+prebindSecret, an+"@"+srv.Domain, apass); code != http.StatusOK {
+		t.Fatalf("pre-binding before the drain: %d %+v", code, res)
+	}
+	if err := b.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		resp, err := http.Get(b.Base + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusServiceUnavailable {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/readyz not 503 within 10s of SIGTERM (last: %v)", err)
+		}
+	}
+	code, res := postPrebind(t, b, "Bearer "+prebindSecret, an+"@"+srv.Domain, apass)
+	if code != http.StatusServiceUnavailable || res.Error != "system-shutdown" {
+		t.Fatalf("pre-binding while draining: %d %+v, want 503 system-shutdown", code, res)
 	}
 }
