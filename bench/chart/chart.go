@@ -146,7 +146,7 @@ func label(v float64) string {
 	switch av := math.Abs(v); {
 	case av >= 1e6:
 		return strconv.FormatFloat(v/1e6, 'g', 4, 64) + "M"
-	case av >= 1e4:
+	case av >= 1e3:
 		return strconv.FormatFloat(v/1e3, 'g', 4, 64) + "k"
 	}
 	return strconv.FormatFloat(v, 'g', 4, 64)

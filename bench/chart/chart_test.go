@@ -99,7 +99,7 @@ func TestBars(t *testing.T) {
 	if got := count["rect"] - 1 - len(b.Series); got != 5 {
 		t.Errorf("%d bars, want 5", got)
 	}
-	if doc := string(b.SVG()); !strings.Contains(doc, ">boshd+ejabberd<") || !strings.Contains(doc, ">1000<") {
+	if doc := string(b.SVG()); !strings.Contains(doc, ">boshd+ejabberd<") || !strings.Contains(doc, ">1k<") {
 		t.Errorf("group label or a 1000 ms tick missing:\n%s", doc)
 	}
 }
@@ -120,7 +120,7 @@ func TestTicks(t *testing.T) {
 			t.Errorf("ticks of %v (log %v) = %v, want %v … %v", c.vs, c.log, ts, c.wantFirst, c.wantLast)
 		}
 	}
-	for v, want := range map[float64]string{20000: "20k", 0.5: "0.5", 1e6: "1M", 350: "350"} {
+	for v, want := range map[float64]string{20000: "20k", 2500: "2.5k", 0.5: "0.5", 1e6: "1M", 350: "350"} {
 		if got := label(v); got != want {
 			t.Errorf("label(%v) = %q, want %q", v, got, want)
 		}

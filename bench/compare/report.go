@@ -228,6 +228,16 @@ func writeDoc(c config, results map[key][]*result, versions map[string]string) e
 			p("| %s | %d | %s | %s | %s | %s |\n", k.target, k.n, f2(bd, nb), f2(sv, ns), f2(tot, nt), ratio(k, cpu(rate, ""), true))
 		})
 	}
+	charts, err := writeCharts(c, results, rates, memTotal, lat)
+	if err != nil {
+		return err
+	}
+	if len(charts) > 0 {
+		p("\n### Charts\n\nDrawn by the same command from the same medians (SVG files beside this one).\n\n")
+		for _, ch := range charts {
+			p("![%s](%s)\n\n", ch.title, ch.link)
+		}
+	}
 	p("\n%s\n", endMark)
 
 	old, err := os.ReadFile(c.out)
