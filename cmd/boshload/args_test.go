@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"net"
 	"slices"
 	"strings"
 	"testing"
@@ -99,5 +100,35 @@ func TestBarrier(t *testing.T) {
 	l = &loader{o: options{}, stderr: &errb}
 	if err := l.barrier(ctx, "setup"); err != nil || errb.Len() != 0 {
 		t.Errorf("without -sync: %v, %q", err, errb.String())
+	}
+}
+
+// TestTransport: HTTP/1.1 gets one light pool per source address (or one
+// without), HTTP/2 net/http clients; a bad address is refused.
+func TestTransport(t *testing.T) {
+	for _, c := range []struct {
+		addrs     string
+		h2        bool
+		pools     int
+		clients   int
+		wantLocal string
+		wantErr   bool
+	}{
+		{"", false, 1, 0, "", false},
+		{"127.0.0.2, 127.0.0.3", false, 2, 0, "127.0.0.2", false},
+		{"127.0.0.2", true, 0, 1, "", false},
+		{"localhost", false, 0, 0, "", true},
+	} {
+		l := &loader{o: options{sourceAddrs: c.addrs, h2: c.h2, idleConns: 10}}
+		name, hcs, pools, err := l.transport()
+		if (err != nil) != c.wantErr || len(pools) != c.pools || len(hcs) != c.clients {
+			t.Errorf("%q h2=%v: %q, %d clients, %d pools, %v", c.addrs, c.h2, name, len(hcs), len(pools), err)
+			continue
+		}
+		if c.wantLocal != "" {
+			if a, ok := pools[0].LocalAddr.(*net.TCPAddr); !ok || a.IP.String() != c.wantLocal {
+				t.Errorf("%q: first pool's source %v, want %s", c.addrs, pools[0].LocalAddr, c.wantLocal)
+			}
+		}
 	}
 }
