@@ -216,6 +216,9 @@ func runAll(c config) error {
 	if c.boshdBin != "" {
 		built = c.boshdBin
 	}
+	if err := os.WriteFile(filepath.Join(c.jsonDir, "machine.txt"), []byte(machine()+"\n"), 0o644); err != nil {
+		return err
+	}
 	if err := appendLine(filepath.Join(c.jsonDir, "commits.txt"), fmt.Sprintf("-n %s -targets %s: boshd %s", joinInts(c.ns), strings.Join(c.targets, ","), built)); err != nil {
 		return err
 	}

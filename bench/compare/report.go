@@ -16,7 +16,13 @@ func writeDoc(c config, results map[key][]*result, versions map[string]string) e
 	p := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
 	p("%s\n", beginMark)
 	p("_Written by `go run ./bench/compare %s` on %s._\n\n", strings.Join(os.Args[1:], " "), time.Now().UTC().Format("2006-01-02 15:04 MST"))
-	p("- Machine: %s\n", machine())
+	// The machine of the runs, kept beside their results (a -report-only
+	// may be drawn elsewhere).
+	if raw, err := os.ReadFile(filepath.Join(c.jsonDir, "machine.txt")); err == nil {
+		p("- Machine: %s\n", strings.TrimSpace(string(raw)))
+	} else {
+		p("- Machine: not recorded with the results; this report was drawn on %s\n", machine())
+	}
 	for _, k := range []string{"prosody", "ejabberd"} {
 		if v, ok := versions[k]; ok {
 			p("- %s %s (Debian package)\n", k, v)
@@ -227,6 +233,16 @@ func writeDoc(c config, results map[key][]*result, versions map[string]string) e
 			tot, nt := median(rs, cpu(rate, ""))
 			p("| %s | %d | %s | %s | %s | %s |\n", k.target, k.n, f2(bd, nb), f2(sv, ns), f2(tot, nt), ratio(k, cpu(rate, ""), true))
 		})
+	}
+	charts, err := writeCharts(c, results, rates, memTotal, lat)
+	if err != nil {
+		return err
+	}
+	if len(charts) > 0 {
+		p("\n### Charts\n\nDrawn by the same command from the same medians (SVG files beside this one).\n\n")
+		for _, ch := range charts {
+			p("![%s](%s)\n\n", ch.title, ch.link)
+		}
 	}
 	p("\n%s\n", endMark)
 

@@ -39,6 +39,11 @@ type Pool struct {
 	DialTimeout time.Duration
 	// TLSConfig is used for https URLs; ServerName defaults to the host.
 	TLSConfig *tls.Config
+	// LocalAddr is the source address of the pool's connections (for a
+	// load generator spreading its connections over several loopback
+	// addresses, so one address's ephemeral ports do not run out).
+	// Default nil: the kernel chooses.
+	LocalAddr net.Addr
 
 	mu   sync.Mutex
 	idle map[string][]*pconn
@@ -147,7 +152,7 @@ func (p *Pool) dial(ctx context.Context, t *target) (*pconn, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	d := net.Dialer{KeepAlive: 30 * time.Second}
+	d := net.Dialer{KeepAlive: 30 * time.Second, LocalAddr: p.LocalAddr}
 	conn, err := d.DialContext(ctx, "tcp", t.key)
 	if err != nil {
 		return nil, err

@@ -36,10 +36,29 @@
 // -user (a pattern with %d, numbered from 0) with one password; the
 // comparison program bench/compare registers them on the servers it starts.
 //
-// Tens of thousands of sessions: -source-addrs spreads connections over
-// several loopback source addresses (127.0.0.2, 127.0.0.3, ...), so that
-// the ~28 000 ephemeral ports of one address are not exhausted; -h2
-// speaks HTTP/2 to an https URL, so that many sessions share a few TCP
-// connections. Both use net/http, which costs two goroutines per
-// connection; the default path uses the client package's lighter pool.
+// Tens of thousands of sessions, over a fleet. -url may be repeated or a
+// comma list: sessions are spread over the endpoints round-robin, by
+// chatting pair by default (-spread pair: both sessions of a pair reach
+// the same endpoint, which matters when endpoints front XMPP servers that
+// do not share users) or by session (-spread session). -source-addrs
+// spreads connections over several loopback source addresses (127.0.0.2,
+// 127.0.0.3, ...), so that the ~28 000 ephemeral ports of one address are
+// not exhausted; -h2 speaks HTTP/2 to an https URL, so that many sessions
+// share a few TCP connections (net/http, two goroutines per connection);
+// HTTP/1.1 uses the client package's lighter pool, one per source address.
+//
+// One process is limited to 20 000 open files here and an HTTP/1.1
+// session costs the client two connections (the held request and a send),
+// so one boshload holds about 9 000 sessions. Beyond that, run several
+// side by side: -first-user gives each its own users and its place in the
+// endpoint rotation, -sync keeps them in step (before each phase a process
+// writes "boshload sync PHASE" on stderr and waits for a line on stdin;
+// bench/scale drives them so), and only one of them gets -pids. Then
+//
+//	boshload -merge a.json,b.json,c.json -json all.json
+//
+// sums their results into one: counts and rates summed, percentiles from
+// the summed latency histograms (each result carries its own, 2 % buckets),
+// each measured process counted once with its memory per session and CPU
+// per message recomputed over the merged totals.
 package main

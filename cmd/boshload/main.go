@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/tls"
@@ -25,7 +26,11 @@ import (
 
 // options are the command-line settings.
 type options struct {
-	url, domain, route    string
+	urls                  []string
+	domain, route         string
+	firstUser             int
+	spread                string
+	sync                  bool
 	n, concurrency        int
 	userPattern, password string
 	resource              string
@@ -37,6 +42,7 @@ type options struct {
 	sourceAddrs           string
 	h2, insecure          bool
 	jsonPath              string
+	merge                 []string
 	maxSetupFailures      int
 	label                 string
 	progressEvery         time.Duration
@@ -50,10 +56,49 @@ func main() {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
-	var o options
+	o, code := parseArgs(args, stderr)
+	if code >= 0 {
+		return code
+	}
+	if len(o.merge) > 0 {
+		return mergeFiles(o.merge, o.jsonPath, stdout, stderr)
+	}
+	pids, err := parsePIDs(o.pids)
+	if err != nil {
+		fmt.Fprintln(stderr, "boshload:", err)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	l := &loader{o: o, pids: pids, stderr: stderr, stdin: os.Stdin}
+	l.progressOn = isTerminal(stderr)
+	res, err := l.run(ctx)
+	if res != nil {
+		if werr := writeResult(res, o.jsonPath, stdout); werr != nil {
+			fmt.Fprintln(stderr, "boshload:", werr)
+			return 1
+		}
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "boshload:", err)
+		return 1
+	}
+	return 0
+}
+
+// parseArgs reads the command line; code is -1 to go on, else the exit
+// status (2 for a usage error).
+func parseArgs(args []string, stderr io.Writer) (o options, code int) {
 	fs := flag.NewFlagSet("boshload", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&o.url, "url", "http://127.0.0.1:5280/http-bind", "BOSH endpoint")
+	urls := &listFlag{def: []string{"http://127.0.0.1:5280/http-bind"}}
+	fs.Var(urls, "url", "BOSH endpoint; repeat it or give a comma list to spread the sessions over several endpoints round-robin (see -spread)")
+	merge := &listFlag{}
+	fs.Var(merge, "merge", "run nothing: merge these JSON results of boshload processes run side by side into one (repeat or comma list); the result goes to -json or stdout")
+	fs.IntVar(&o.firstUser, "first-user", 0, "number of the first user (-user's %d) and of the first session in the -url rotation, so several processes use disjoint users")
+	fs.StringVar(&o.spread, "spread", "pair", "how sessions go round the endpoints: 'pair' (the two sessions of a chatting pair on one endpoint, needed when endpoints front servers that do not share users) or 'session'")
+	fs.BoolVar(&o.sync, "sync", false, "before each phase write 'boshload sync PHASE' on stderr and wait for a line on stdin (so a driver can keep several boshload processes in step)")
 	fs.StringVar(&o.domain, "domain", "localhost", "XMPP domain (the 'to' attribute)")
 	fs.StringVar(&o.route, "route", "", "optional 'route' attribute, xmpp:host:port")
 	fs.IntVar(&o.n, "n", 1000, "sessions (even; sessions 2k and 2k+1 chat together)")
@@ -79,19 +124,40 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.messageBody, "body", "Hello, this is a load test message of typical chat length.", "message text")
 	fs.IntVar(&o.idleConns, "idle-conns", 0, "idle keep-alive connections kept (default n)")
 	if err := fs.Parse(args); err != nil {
-		return 2
+		return o, 2
+	}
+	usage := func(format string, args ...any) (options, int) {
+		fmt.Fprintf(stderr, "boshload: "+format+"\n", args...)
+		return o, 2
+	}
+	if fs.NArg() > 0 {
+		return usage("unexpected argument %q", fs.Arg(0))
+	}
+	o.merge = merge.values()
+	if len(o.merge) > 0 {
+		return o, -1
+	}
+	o.urls = urls.values()
+	for _, u := range o.urls {
+		if !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
+			return usage("bad -url %q (want http:// or https://)", u)
+		}
 	}
 	for _, f := range strings.Split(*rateList, ",") {
 		r, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
 		if err != nil || r < 0 {
-			fmt.Fprintf(stderr, "boshload: bad -rate %q\n", f)
-			return 2
+			return usage("bad -rate %q", f)
 		}
 		o.rates = append(o.rates, r)
 	}
 	if o.n < 2 || o.n%2 != 0 {
-		fmt.Fprintln(stderr, "boshload: -n must be even and at least 2")
-		return 2
+		return usage("-n must be even and at least 2")
+	}
+	if o.firstUser < 0 || o.firstUser%2 != 0 {
+		return usage("-first-user must be even and not negative (pairs stay pairs)")
+	}
+	if o.spread != "pair" && o.spread != "session" {
+		return usage("bad -spread %q (want pair or session)", o.spread)
 	}
 	if o.maxSetupFailures < 0 {
 		o.maxSetupFailures = max(10, o.n/100)
@@ -99,40 +165,61 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if o.idleConns == 0 {
 		o.idleConns = o.n
 	}
-	pids, err := parsePIDs(o.pids)
-	if err != nil {
-		fmt.Fprintln(stderr, "boshload:", err)
-		return 2
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	return o, -1
+}
 
-	l := &loader{o: o, pids: pids, stderr: stderr}
-	l.progressOn = isTerminal(stderr)
-	res, err := l.run(ctx)
-	if res != nil {
-		enc := json.NewEncoder(stdout)
-		var f *os.File
-		if o.jsonPath != "" {
-			if f, err = os.Create(o.jsonPath); err != nil {
-				fmt.Fprintln(stderr, "boshload:", err)
-				return 1
-			}
-			enc = json.NewEncoder(f)
-		}
-		enc.SetIndent("", "  ")
-		if werr := enc.Encode(res); werr != nil {
-			fmt.Fprintln(stderr, "boshload: writing result:", werr)
-		}
-		if f != nil {
-			f.Close()
+// listFlag is a flag that may be repeated, each value a comma list; the
+// first use replaces the default.
+type listFlag struct {
+	def, set []string
+	used     bool
+}
+
+func (f *listFlag) String() string { return strings.Join(f.values(), ",") }
+
+func (f *listFlag) Set(v string) error {
+	f.used = true
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			f.set = append(f.set, s)
 		}
 	}
-	if err != nil {
-		fmt.Fprintln(stderr, "boshload:", err)
-		return 1
+	return nil
+}
+
+func (f *listFlag) values() []string {
+	if f.used {
+		return f.set
 	}
-	return 0
+	return f.def
+}
+
+// endpoint is the -url index of session i (numbered from -first-user):
+// round-robin by session or by chatting pair.
+func (o *options) endpoint(i int) int {
+	g := o.firstUser + i
+	if o.spread == "pair" {
+		g /= 2
+	}
+	return g % len(o.urls)
+}
+
+// writeResult writes res as indented JSON to path, or to w when path is "".
+func writeResult(res *Result, path string, w io.Writer) error {
+	if path != "" {
+		f, err := os.Create(path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		w = f
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(res); err != nil {
+		return fmt.Errorf("writing result: %w", err)
+	}
+	return nil
 }
 
 func isTerminal(w io.Writer) bool {
@@ -175,6 +262,8 @@ type loader struct {
 	o          options
 	pids       []namedPID
 	stderr     io.Writer
+	stdin      io.Reader
+	goLines    chan struct{} // a line read from stdin (-sync); closed at its end
 	progressOn bool
 
 	sessions []*client.Session
@@ -201,12 +290,19 @@ type loader struct {
 
 // Result is the JSON document boshload prints.
 type Result struct {
-	Label       string  `json:"label,omitempty"`
-	URL         string  `json:"url"`
-	Transport   string  `json:"transport"`
-	N           int     `json:"n"`
-	Concurrency int     `json:"concurrency"`
-	DurationS   float64 `json:"duration_s"`
+	Label string `json:"label,omitempty"`
+	// URL is the first endpoint, URLs all of them (sessions spread over
+	// them round-robin).
+	URL       string   `json:"url"`
+	URLs      []string `json:"urls,omitempty"`
+	Transport string   `json:"transport"`
+	// Processes is how many boshload processes the result sums (more than
+	// 1 for a -merge); Merged names their files.
+	Processes   int      `json:"processes"`
+	Merged      []string `json:"merged,omitempty"`
+	N           int      `json:"n"`
+	Concurrency int      `json:"concurrency"`
+	DurationS   float64  `json:"duration_s"`
 
 	Setup struct {
 		Ok, Failed     int
@@ -218,6 +314,8 @@ type Result struct {
 		AbortedEarly   bool           `json:"aborted_early,omitempty"`
 		TimedOut       bool           `json:"timed_out,omitempty"`
 		FailuresByKind map[string]int `json:"failures_by_kind,omitempty"`
+		// LoginHist counts the login times, for merging.
+		LoginHist *Hist `json:"login_hist,omitempty"`
 	} `json:"setup"`
 
 	Memory []ProcMemory `json:"memory"`
@@ -261,6 +359,8 @@ type MessagePhase struct {
 	// is the first one's text, so that a loss can be traced to its cause.
 	SendErrorKinds map[string]int `json:"send_error_kinds,omitempty"`
 	FirstSendError string         `json:"first_send_error,omitempty"`
+	// LatencyHist counts the latencies, for merging and charts.
+	LatencyHist *Hist `json:"latency_hist,omitempty"`
 }
 
 // ProcMemory is the RSS of one measured process around the setup phase.
@@ -281,19 +381,36 @@ type ProcCPU struct {
 	MsPerDelivered float64 `json:"ms_per_delivered"`
 	SetupSeconds   float64 `json:"setup_seconds"`
 	IdleSeconds    float64 `json:"idle_seconds"`
+	// SetupMsPerSession is SetupSeconds per session logged in (ms of CPU
+	// for one login), IdleMsPerSession IdleSeconds per session.
+	SetupMsPerSession float64 `json:"setup_ms_per_session,omitempty"`
+	IdleMsPerSession  float64 `json:"idle_ms_per_session,omitempty"`
 }
 
-func (l *loader) transport() (string, []*http.Client, *client.Pool, error) {
+func (l *loader) transport() (string, []*http.Client, []*client.Pool, error) {
 	o := l.o
-	if !o.h2 && o.sourceAddrs == "" {
-		return "http/1.1 (client.Pool)", nil, &client.Pool{MaxIdlePerHost: o.idleConns,
-			TLSConfig: &tls.Config{InsecureSkipVerify: o.insecure}}, nil
-	}
 	var addrs []string
 	for _, a := range strings.Split(o.sourceAddrs, ",") {
 		if a = strings.TrimSpace(a); a != "" {
 			addrs = append(addrs, a)
 		}
+	}
+	if !o.h2 {
+		// HTTP/1.1 on the light pool, one per source address.
+		var pools []*client.Pool
+		for _, a := range addrs {
+			ip := net.ParseIP(a)
+			if ip == nil {
+				return "", nil, nil, fmt.Errorf("bad source address %q", a)
+			}
+			pools = append(pools, &client.Pool{MaxIdlePerHost: o.idleConns, LocalAddr: &net.TCPAddr{IP: ip},
+				TLSConfig: &tls.Config{InsecureSkipVerify: o.insecure}})
+		}
+		if len(pools) == 0 {
+			return "http/1.1 (client.Pool)", nil, []*client.Pool{{MaxIdlePerHost: o.idleConns,
+				TLSConfig: &tls.Config{InsecureSkipVerify: o.insecure}}}, nil
+		}
+		return fmt.Sprintf("http/1.1 (client.Pool), %d source addresses", len(pools)), nil, pools, nil
 	}
 	if len(addrs) == 0 {
 		addrs = []string{""}
@@ -316,22 +433,13 @@ func (l *loader) transport() (string, []*http.Client, *client.Pool, error) {
 			TLSClientConfig:     &tls.Config{InsecureSkipVerify: o.insecure},
 			DisableCompression:  true,
 		}
-		if o.h2 {
-			p := new(http.Protocols)
-			p.SetHTTP2(true)
-			t.Protocols = p
-			t.ForceAttemptHTTP2 = true
-		} else {
-			p := new(http.Protocols)
-			p.SetHTTP1(true)
-			t.Protocols = p
-		}
+		p := new(http.Protocols)
+		p.SetHTTP2(true)
+		t.Protocols = p
+		t.ForceAttemptHTTP2 = true
 		hcs = append(hcs, &http.Client{Transport: t})
 	}
-	name := "http/1.1 (net/http)"
-	if o.h2 {
-		name = "http/2 (net/http)"
-	}
+	name := "http/2 (net/http)"
 	if o.sourceAddrs != "" {
 		name += fmt.Sprintf(", %d source addresses", len(addrs))
 	}
@@ -340,7 +448,7 @@ func (l *loader) transport() (string, []*http.Client, *client.Pool, error) {
 
 func (l *loader) run(ctx context.Context) (*Result, error) {
 	o := l.o
-	res := &Result{Label: o.label, URL: o.url, N: o.n, Concurrency: o.concurrency, DurationS: o.duration.Seconds()}
+	res := &Result{Label: o.label, URL: o.urls[0], URLs: o.urls, Processes: 1, N: o.n, Concurrency: o.concurrency, DurationS: o.duration.Seconds()}
 	tname, hcs, pool, err := l.transport()
 	if err != nil {
 		return nil, err
@@ -357,6 +465,9 @@ func (l *loader) run(ctx context.Context) (*Result, error) {
 
 	memBefore := readMem(l.pids)
 	cpu0 := readCPU(l.pids)
+	if err := l.barrier(ctx, "setup"); err != nil {
+		return res, err
+	}
 
 	// Run's goroutines stop when runCtx ends (after close).
 	runCtx, stopRuns := context.WithCancel(context.Background())
@@ -374,6 +485,10 @@ func (l *loader) run(ctx context.Context) (*Result, error) {
 	cpu1 := readCPU(l.pids)
 
 	// Phase 2: idle.
+	if err := l.barrier(ctx, "idle"); err != nil {
+		l.closeAll(res)
+		return res, err
+	}
 	l.progress("idle: %d sessions logged in, settling %s", res.Setup.Ok, o.settle)
 	if !sleepCtx(ctx, o.settle) {
 		l.closeAll(res)
@@ -390,7 +505,9 @@ func (l *loader) run(ctx context.Context) (*Result, error) {
 	}
 
 	for i, p := range l.pids {
-		res.IdleCPU = append(res.IdleCPU, ProcCPU{Name: p.Name, PID: p.PID, SetupSeconds: cpu1[i] - cpu0[i], IdleSeconds: cpu2[i] - cpu1[i]})
+		c := ProcCPU{Name: p.Name, PID: p.PID, SetupSeconds: cpu1[i] - cpu0[i], IdleSeconds: cpu2[i] - cpu1[i]}
+		c.perSession(res.Setup.Ok)
+		res.IdleCPU = append(res.IdleCPU, c)
 	}
 
 	// Phase 3: messages, once per rate.
@@ -400,6 +517,9 @@ func (l *loader) run(ctx context.Context) (*Result, error) {
 			continue
 		}
 		n := int(rate*o.duration.Seconds()) + 1
+		if err := l.barrier(ctx, fmt.Sprintf("messages-%g", rate)); err != nil {
+			break
+		}
 		self := []namedPID{{"boshload", os.Getpid()}}
 		c0, s0 := readCPU(l.pids), readCPU(self)
 		ph := l.messages(ctx, rate, first, n)
@@ -408,9 +528,7 @@ func (l *loader) run(ctx context.Context) (*Result, error) {
 		ph.LoadAvg1 = loadAvg1()
 		for i, p := range l.pids {
 			c := ProcCPU{Name: p.Name, PID: p.PID, Seconds: c1[i] - c0[i]}
-			if ph.Delivered > 0 {
-				c.MsPerDelivered = c.Seconds * 1000 / float64(ph.Delivered)
-			}
+			c.perMessage(ph.Delivered)
 			ph.CPU = append(ph.CPU, c)
 		}
 		res.Phases = append(res.Phases, ph)
@@ -420,6 +538,7 @@ func (l *loader) run(ctx context.Context) (*Result, error) {
 	if v, ok := l.firstErr.Load().(string); ok {
 		res.FirstSessionErr = v
 	}
+	l.barrier(ctx, "close")
 
 	// Phase 4: close.
 	l.closeAll(res)
@@ -430,7 +549,7 @@ func (l *loader) run(ctx context.Context) (*Result, error) {
 }
 
 // setup creates and logs in the sessions.
-func (l *loader) setup(ctx, runCtx context.Context, res *Result, hcs []*http.Client, pool *client.Pool) error {
+func (l *loader) setup(ctx, runCtx context.Context, res *Result, hcs []*http.Client, pools []*client.Pool) error {
 	o := l.o
 	sctx, cancel := context.WithTimeout(ctx, o.setupTimeout)
 	defer cancel()
@@ -467,16 +586,18 @@ func (l *loader) setup(ctx, runCtx context.Context, res *Result, hcs []*http.Cli
 					return
 				}
 				cfg := client.Config{
-					URL: o.url, Domain: o.domain, Route: o.route, Wait: 60, Hold: 1, Ver: "1.6",
-					Pool: pool, OnStanza: l.onStanza, Timeout: 0,
+					URL: o.urls[o.endpoint(i)], Domain: o.domain, Route: o.route, Wait: 60, Hold: 1, Ver: "1.6",
+					OnStanza: l.onStanza, Timeout: 0,
 				}
 				if hcs != nil {
 					cfg.HTTPClient = hcs[i%len(hcs)]
+				} else {
+					cfg.Pool = pools[i%len(pools)]
 				}
 				t0 := time.Now()
 				s, err := client.Connect(sctx, cfg)
 				if err == nil {
-					user := strings.ReplaceAll(o.userPattern, "%d", strconv.Itoa(i))
+					user := strings.ReplaceAll(o.userPattern, "%d", strconv.Itoa(o.firstUser+i))
 					if err = s.Login(sctx, user, o.password, "PLAIN", o.resource); err != nil {
 						s.Close(context.Background())
 					}
@@ -516,6 +637,7 @@ func (l *loader) setup(ctx, runCtx context.Context, res *Result, hcs []*http.Cli
 	res.Setup.Ok, res.Setup.Failed, res.Setup.Seconds = int(ok.Load()), int(fail.Load()), el
 	res.Setup.PerSecond = float64(ok.Load()) / el
 	res.Setup.LoginP50Ms, res.Setup.LoginP99Ms = percentile(logins, 50), percentile(logins, 99)
+	res.Setup.LoginHist = newHist(logins)
 	res.Setup.FirstError = first
 	if len(kinds) > 0 {
 		res.Setup.FailuresByKind = kinds
@@ -526,7 +648,7 @@ func (l *loader) setup(ctx, runCtx context.Context, res *Result, hcs []*http.Cli
 		ok.Load(), fail.Load(), el, res.Setup.PerSecond, res.Setup.LoginP50Ms, res.Setup.LoginP99Ms))
 	switch {
 	case ok.Load() == 0:
-		return fmt.Errorf("target %s refused every session: %s", o.url, first)
+		return fmt.Errorf("target %s refused every session: %s", strings.Join(o.urls, ","), first)
 	case abort.Load():
 		return fmt.Errorf("setup aborted after %d failures (first: %s)", fail.Load(), first)
 	case ctx.Err() != nil:
@@ -697,6 +819,7 @@ loop:
 		}
 	}
 	m.P50Ms, m.P90Ms, m.P99Ms, m.MaxMs = percentile(lat, 50), percentile(lat, 90), percentile(lat, 99), percentile(lat, 100)
+	m.LatencyHist = newHist(lat)
 	l.progressDone(fmt.Sprintf("messages at %.0f/s: sent %d delivered %d lost %d dup %d; latency p50 %.1f p90 %.1f p99 %.1f max %.1f ms",
 		rate, m.Sent, m.Delivered, m.Lost, m.Duplicated, m.P50Ms, m.P90Ms, m.P99Ms, m.MaxMs))
 	return m
@@ -781,6 +904,39 @@ func (l *loader) progressDone(s string) {
 		fmt.Fprintf(l.stderr, "\r\033[K%s\n", s)
 	} else {
 		fmt.Fprintln(l.stderr, s)
+	}
+}
+
+// barrier, with -sync, tells the driver that the phase named is next
+// ("boshload sync NAME" on stderr) and waits for a line on stdin; end of
+// input lets it go on. Without -sync it returns at once.
+func (l *loader) barrier(ctx context.Context, name string) error {
+	if !l.o.sync {
+		return nil
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if l.goLines == nil {
+		// One reader for the process's life: it ends at the end of input.
+		l.goLines = make(chan struct{})
+		go func() {
+			defer close(l.goLines)
+			br := bufio.NewReader(l.stdin)
+			for {
+				if _, err := br.ReadString('\n'); err != nil {
+					return
+				}
+				l.goLines <- struct{}{}
+			}
+		}()
+	}
+	fmt.Fprintf(l.stderr, "boshload sync %s\n", name)
+	select {
+	case <-l.goLines:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
 
