@@ -1,5 +1,6 @@
 // Command boshd is an XMPP connection manager: it serves XMPP over BOSH
-// (XEP-0124, XEP-0206) and the XEP-0025 HTTP Polling fallback to browsers
+// (XEP-0124, XEP-0206), XMPP over WebSocket (RFC 7395) and the XEP-0025
+// HTTP Polling fallback to browsers, with XEP-0156 discovery of them,
 // and bridges each session to an XMPP server over TCP.
 //
 // Usage:
@@ -171,6 +172,8 @@ func newServer(cfg config.Config, log *logrus.Logger) (*server, error) {
 	s := &server{cfg: cfg, log: log}
 	s.shutdowns = append(s.shutdowns, bh.Shutdown)
 	s.addPolling(mux, shared)
+	s.addWebSocket(mux, shared)
+	s.addHostMeta(mux)
 	if cfg.HTTP.StaticDir != "" {
 		mux.Handle("/", http.FileServer(http.Dir(cfg.HTTP.StaticDir)))
 	}

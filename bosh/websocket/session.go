@@ -1,0 +1,426 @@
+package websocket
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	ws "github.com/coder/websocket"
+	"github.com/sirupsen/logrus"
+
+	"boshd/bosh/session"
+	"boshd/xmppconn"
+)
+
+// State is where a WebSocket session is in its life (RFC 7395 §3.3-3.6).
+type State uint8
+
+const (
+	// StateAwaitOpen: the handshake is done; the client's first <open/>
+	// has not arrived. Next: StateOpen, or StateClosing.
+	StateAwaitOpen State = iota
+	// StateOpen: the upstream stream is open and relayed both ways; the
+	// client's later <open/>s restart it (RFC 7395 §3.5). Next:
+	// StateClosing.
+	StateOpen
+	// StateClosing: an end was decided (see ending); the final messages
+	// and the closing handshake are being written. Next: StateClosed.
+	StateClosing
+	// StateClosed: the WebSocket is closed and the upstream stream handed
+	// to the registry to close. Terminal.
+	StateClosed
+)
+
+// String returns the state's name, for logs.
+func (s State) String() string {
+	switch s {
+	case StateAwaitOpen:
+		return "await-open"
+	case StateOpen:
+		return "open"
+	case StateClosing:
+		return "closing"
+	case StateClosed:
+		return "closed"
+	}
+	return fmt.Sprintf("State(%d)", uint8(s))
+}
+
+// ending is why a session ends and so what its client is sent last.
+type ending struct {
+	// cond, when set, is sent as a <stream:error/> first.
+	cond *Condition
+	// silent: the client is gone; nothing is written, the connection is
+	// dropped.
+	silent bool
+	// seeOther, when set, goes in the <close/> (RFC 7395 §3.6.1).
+	seeOther string
+	// sentClose: the server's own end of stream was already relayed as a
+	// <close/>.
+	sentClose bool
+}
+
+// Session is one XMPP stream over one WebSocket connection. Its owner is
+// the ServeHTTP call that accepted the connection: that goroutine reads the
+// client's messages and starts, then joins, the one writer goroutine, which
+// relays the server's elements, sends pings and writes the final messages.
+type Session struct {
+	h    *Handler
+	conn *ws.Conn
+	addr string
+	log  logrus.FieldLogger
+
+	// wake (capacity 1) tells the writer that the relay has something or
+	// the session should end.
+	wake       chan struct{}
+	writerDone chan struct{}
+
+	// Set once the upstream stream is open, before the writer starts.
+	up upstream
+	id string
+
+	mu    sync.Mutex
+	state State
+	end   *ending // the first reason to end wins
+}
+
+func newSession(h *Handler, conn *ws.Conn, addr string) *Session {
+	return &Session{
+		h:          h,
+		conn:       conn,
+		addr:       addr,
+		log:        h.cfg.Log.WithField("remote", addr),
+		wake:       make(chan struct{}, 1),
+		writerDone: make(chan struct{}),
+	}
+}
+
+// signal wakes the writer; it never blocks (the relay calls it).
+func (s *Session) signal() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// stopWith records why the session ends, unless a reason is already
+// recorded, and wakes the writer to act on it.
+func (s *Session) stopWith(e ending) {
+	s.mu.Lock()
+	if s.end == nil {
+		s.end = &e
+	}
+	s.mu.Unlock()
+	s.signal()
+}
+
+// ending returns the recorded reason to end, or nil.
+func (s *Session) ending() *ending {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.end
+}
+
+func (s *Session) setState(st State) {
+	s.mu.Lock()
+	s.state = st
+	s.mu.Unlock()
+}
+
+// shutdown ends the session because boshd stops (Handler.Shutdown).
+func (s *Session) shutdown() {
+	if uri := s.h.cfg.SeeOtherURI; uri != "" {
+		s.stopWith(ending{seeOther: uri})
+		return
+	}
+	s.stopWith(ending{cond: &Condition{"system-shutdown", "boshd is shutting down"}})
+}
+
+// serve runs the session: the first <open/>, then the client's messages
+// until the session ends; it returns once the connection is closed and
+// the upstream stream handed to the registry.
+func (s *Session) serve() {
+	defer func() {
+		if v := recover(); v != nil {
+			s.log.WithField("panic", fmt.Sprint(v)).WithField("stack", string(debug.Stack())).Error("websocket session panicked")
+			s.conn.CloseNow()
+		}
+	}()
+	defer s.conn.CloseNow()
+	if !s.start() {
+		s.setState(StateClosed)
+		return
+	}
+	go s.writeLoop()
+	s.readLoop()
+	<-s.writerDone
+	s.setState(StateClosed)
+	s.h.reg.Retire(s.id, s.up.Close)
+	s.log.Info("websocket session ended")
+}
+
+// start waits for the client's first <open/> (RFC 7395 §3.3.2), checks its
+// domain, opens the upstream stream and answers with the server's <open/>
+// and features. It reports false when the session ended instead, having
+// told the client why.
+func (s *Session) start() bool {
+	ctx, cancel := context.WithTimeout(s.h.stop, s.h.cfg.PingTimeout)
+	m, err := s.read(ctx)
+	cancel()
+	if err != nil {
+		var c *Condition
+		if errors.As(err, &c) {
+			s.refuse(Open{}, c)
+		}
+		return false
+	}
+	if !m.Is(NSFraming, "open") {
+		c := &Condition{"not-authorized", "the stream must start with <open/>"}
+		if m.Name.Local == "open" {
+			c = &Condition{"invalid-namespace", "<open/> must be in " + NSFraming}
+		}
+		s.refuse(Open{}, c)
+		return false
+	}
+	o := parseOpen(m)
+	res, err := s.h.reg.Reserve(s.addr)
+	if err != nil {
+		s.refuse(o, conditionOf(err))
+		return false
+	}
+	t, err := s.h.resolve(o)
+	if err != nil {
+		res.Cancel()
+		s.refuse(o, conditionOf(err))
+		return false
+	}
+	log := s.log.WithField("domain", t.Domain)
+	op, err := s.h.openRelay(s.h.stop, t, o, s.signal)
+	if err != nil {
+		res.Cancel()
+		log.WithError(err).Info("websocket session refused: upstream failed")
+		s.refuse(o, s.dialCondition(err))
+		return false
+	}
+	id, err := res.Commit(s)
+	if err != nil {
+		op.up.Close()
+		s.refuse(o, conditionOf(err))
+		return false
+	}
+	s.up, s.id = op.up, id
+	s.log = log.WithField("ws", id)
+	hdr := op.header
+	if hdr.From == "" {
+		hdr.From = t.Domain
+	}
+	msg := appendOpen(nil, hdr)
+	if s.write(msg) != nil {
+		s.stopWith(ending{silent: true})
+	} else if op.features != nil {
+		f := xmppconn.Element{Kind: xmppconn.KindFeatures, Raw: op.features, NameEnd: nameEnd(op.features)}
+		if s.write(appendElement(msg[:0], f)) != nil {
+			s.stopWith(ending{silent: true})
+		}
+	}
+	s.setState(StateOpen)
+	s.log.Info("websocket session started")
+	return true
+}
+
+// dialCondition is what a client is told when the upstream stream could
+// not be opened: the server's own stream error, system-shutdown when boshd
+// stops, else remote-connection-failed (XEP-0124 §17.2's meaning, also an
+// RFC 6120 §4.9.3.15 condition).
+func (s *Session) dialCondition(err error) *Condition {
+	var se *xmppconn.StreamError
+	switch {
+	case errors.As(err, &se) && se.Condition != "":
+		return &Condition{se.Condition, se.Text}
+	case s.h.stop.Err() != nil:
+		return &Condition{"system-shutdown", "boshd is shutting down"}
+	}
+	return &Condition{"remote-connection-failed", "could not connect to the XMPP server"}
+}
+
+// refuse ends a session that never opened: RFC 6120 §4.9.1.2 asks for a
+// stream header before the error, so the client gets <open/>, the error,
+// and <close/>.
+func (s *Session) refuse(o Open, c *Condition) {
+	s.log.WithField("condition", c.Name).Info("websocket session refused")
+	hdr := xmppconn.Header{From: o.To, ID: session.NewID(), Version: "1.0"}
+	if s.write(appendOpen(nil, hdr)) != nil {
+		return
+	}
+	s.finish(ending{cond: c})
+}
+
+// read returns the client's next message, skipping empty ones. Its errors
+// are a *Condition for a message that breaks the rules, or errGone.
+func (s *Session) read(ctx context.Context) (Message, error) {
+	for {
+		typ, p, err := s.conn.Read(ctx)
+		if err != nil {
+			if ws.CloseStatus(err) == ws.StatusMessageTooBig {
+				return Message{}, &Condition{"policy-violation", "message too large"}
+			}
+			return Message{}, fmt.Errorf("%w: %w", errGone, err)
+		}
+		if typ != ws.MessageText {
+			// RFC 7395 §3.2: the subprotocol uses text messages only.
+			return Message{}, &Condition{"unsupported-encoding", "only text messages carry XMPP (RFC 7395 §3.2)"}
+		}
+		m, err := ParseMessage(p, s.h.cfg.MaxDepth)
+		if err != nil {
+			return Message{}, conditionOf(err)
+		}
+		if m.Raw != nil {
+			return m, nil
+		}
+	}
+}
+
+// errGone: the client went away or broke the WebSocket protocol.
+var errGone = errors.New("websocket: client gone")
+
+// readLoop relays the client's messages to the server until the session
+// ends (RFC 7395 §3.3-3.6).
+func (s *Session) readLoop() {
+	for s.ending() == nil {
+		m, err := s.read(context.Background())
+		if err != nil {
+			var c *Condition
+			if errors.As(err, &c) {
+				s.stopWith(ending{cond: c})
+			} else {
+				s.log.WithError(err).Debug("websocket client gone")
+				s.stopWith(ending{silent: true})
+			}
+			return
+		}
+		switch {
+		case m.Is(NSFraming, "open"):
+			// §3.5: after SASL success (and resource binding's predecessor),
+			// the client opens a new stream over the same connection.
+			if err := s.up.Restart(); err != nil {
+				s.stopWith(ending{cond: conditionOf(err)})
+				return
+			}
+		case m.Is(NSFraming, "close"):
+			// §3.6: answered with <close/>, the upstream stream closed.
+			s.stopWith(ending{})
+			return
+		case m.Name.Space == NSFraming:
+			s.stopWith(ending{cond: &Condition{"unsupported-stanza-type", "<" + m.Name.Local + "/> is not part of RFC 7395 framing"}})
+			return
+		case m.Is(nsTLS, "starttls"), m.Is(nsCompress, "compress"):
+			// TLS belongs to the WebSocket (wss:), and compression would hide
+			// the stream from boshd; the upstream stream is boshd's to secure.
+			s.stopWith(ending{cond: &Condition{"policy-violation", "use wss: for TLS; stream compression is not offered"}})
+			return
+		default:
+			if err := s.up.Send(m.Raw); err != nil {
+				s.stopWith(ending{cond: conditionOf(err)})
+				return
+			}
+		}
+	}
+}
+
+// writeLoop relays what the server sends, one element per message, pings
+// the client every PingInterval, and ends the session when the relay or
+// the reader says so. It is the only writer once it runs.
+func (s *Session) writeLoop() {
+	defer close(s.writerDone)
+	ping := time.NewTicker(s.h.cfg.PingInterval)
+	defer ping.Stop()
+	var buf []byte
+	sentClose := false
+	for {
+		select {
+		case <-s.wake:
+		case <-ping.C:
+			ctx, cancel := context.WithTimeout(context.Background(), s.h.cfg.PingTimeout)
+			err := s.conn.Ping(ctx)
+			cancel()
+			if err != nil {
+				s.log.WithError(err).Info("websocket client did not answer a ping")
+				s.stopWith(ending{silent: true})
+			}
+		}
+		els, upErr := s.up.Take()
+		for _, el := range els {
+			switch el.Kind {
+			case xmppconn.KindHeader:
+				h, _ := xmppconn.ParseHeader(el.Raw)
+				buf = appendOpen(buf[:0], h)
+			case xmppconn.KindEnd:
+				buf = appendClose(buf[:0], "")
+				sentClose = true
+			default:
+				buf = appendElement(buf[:0], el)
+			}
+			if err := s.write(buf); err != nil {
+				s.finish(ending{silent: true})
+				return
+			}
+		}
+		if e := s.ending(); e != nil {
+			s.finish(*e)
+			return
+		}
+		if upErr != nil {
+			s.finish(upstreamEnding(upErr, sentClose))
+			return
+		}
+	}
+}
+
+// upstreamEnding is how a session ends when its upstream stream did: the
+// server closed it (its </stream:stream> was relayed as <close/>), sent a
+// stream error (relayed; <close/> follows), or the connection failed or
+// broke the rules.
+func upstreamEnding(err error, sentClose bool) ending {
+	var se *xmppconn.StreamError
+	switch {
+	case errors.Is(err, io.EOF):
+		return ending{sentClose: sentClose}
+	case errors.As(err, &se):
+		return ending{}
+	}
+	return ending{cond: conditionOf(err)}
+}
+
+// write sends one text message, within WriteTimeout.
+func (s *Session) write(p []byte) error {
+	ctx, cancel := context.WithTimeout(context.Background(), s.h.cfg.WriteTimeout)
+	defer cancel()
+	return s.conn.Write(ctx, ws.MessageText, p)
+}
+
+// finish writes the last messages e asks for and closes the connection
+// (RFC 7395 §3.6: the stream error, <close/>, then the WebSocket closing
+// handshake). It is called once, by whichever goroutine writes.
+func (s *Session) finish(e ending) {
+	s.setState(StateClosing)
+	if e.silent {
+		s.conn.CloseNow()
+		return
+	}
+	if e.cond != nil {
+		s.log.WithField("condition", e.cond.Name).Info("websocket session ends with a stream error")
+		if s.write(appendStreamError(nil, e.cond)) != nil {
+			s.conn.CloseNow()
+			return
+		}
+	}
+	if !e.sentClose && s.write(appendClose(nil, e.seeOther)) != nil {
+		s.conn.CloseNow()
+		return
+	}
+	s.conn.Close(ws.StatusNormalClosure, "")
+}
