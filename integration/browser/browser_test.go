@@ -22,6 +22,8 @@ var scenarios = []scenario{
 	{"StropheNetworkDrop", 90 * time.Second, testStropheNetworkDrop},
 	{"StropheKeepaliveReload", 60 * time.Second, testStropheReload},
 	{"ConverseUI", 90 * time.Second, testConverseUI},
+	{"ConverseWebSocket", 90 * time.Second, testConverseWebSocket},
+	{"ConverseHostMeta", 90 * time.Second, testConverseHostMeta},
 }
 
 // xmppServers are the real XMPP servers the browsers reach through BOSH.
