@@ -365,3 +365,28 @@ func TestDeadPeer(t *testing.T) {
 		t.Fatalf("%d sessions, want the live one only", n)
 	}
 }
+
+// TestMessageTooLarge: a message over MaxBodyBytes ends the session (the
+// WebSocket closes with 1009, RFC 6455 §7.4.1) without being read whole,
+// and the upstream stream is closed.
+func TestMessageTooLarge(t *testing.T) {
+	hs := newHarness(t, func(c *Config) { c.MaxBodyBytes = 4096 })
+	c := hs.dial(t)
+	up := c.open(hs)
+	up.Next(t) // the header
+	c.send("<message><body>" + strings.Repeat("x", 8192) + "</body></message>")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for {
+		_, _, err := c.conn.Read(ctx)
+		if err != nil {
+			if s := ws.CloseStatus(err); s != ws.StatusMessageTooBig {
+				t.Fatalf("closed with %v (%v), want 1009", s, err)
+			}
+			break
+		}
+	}
+	if el := up.Next(t); el.Kind != xmppconn.KindEnd {
+		t.Fatalf("upstream got %v, want the stream closed", el.Kind)
+	}
+}
