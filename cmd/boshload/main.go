@@ -53,7 +53,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	var o options
 	fs := flag.NewFlagSet("boshload", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&o.url, "url", "http://127.0.0.1:5280/http-bind", "BOSH endpoint")
+	fs.StringVar(&o.url, "url", "http://127.0.0.1:5280/http-bind", "BOSH endpoint, or a ws:// or wss:// RFC 7395 WebSocket endpoint")
 	fs.StringVar(&o.domain, "domain", "localhost", "XMPP domain (the 'to' attribute)")
 	fs.StringVar(&o.route, "route", "", "optional 'route' attribute, xmpp:host:port")
 	fs.IntVar(&o.n, "n", 1000, "sessions (even; sessions 2k and 2k+1 chat together)")
@@ -177,8 +177,7 @@ type loader struct {
 	stderr     io.Writer
 	progressOn bool
 
-	sessions []*client.Session
-	index    map[*client.Session]int
+	sessions []session
 
 	// Messages: sent time (unix ns) and receipts by sequence number.
 	sentAt   []atomic.Int64
@@ -285,6 +284,9 @@ type ProcCPU struct {
 
 func (l *loader) transport() (string, []*http.Client, *client.Pool, error) {
 	o := l.o
+	if strings.HasPrefix(o.url, "ws") {
+		return "websocket (RFC 7395, coder/websocket)", nil, nil, nil
+	}
 	if !o.h2 && o.sourceAddrs == "" {
 		return "http/1.1 (client.Pool)", nil, &client.Pool{MaxIdlePerHost: o.idleConns,
 			TLSConfig: &tls.Config{InsecureSkipVerify: o.insecure}}, nil
@@ -353,7 +355,7 @@ func (l *loader) run(ctx context.Context) (*Result, error) {
 	l.sentAt = make([]atomic.Int64, nmsg)
 	l.received = make([]atomic.Int32, nmsg)
 	l.recvAt = make([]atomic.Int64, nmsg)
-	l.sessions = make([]*client.Session, o.n)
+	l.sessions = make([]session, o.n)
 
 	memBefore := readMem(l.pids)
 	cpu0 := readCPU(l.pids)
@@ -466,19 +468,28 @@ func (l *loader) setup(ctx, runCtx context.Context, res *Result, hcs []*http.Cli
 				if i >= o.n || sctx.Err() != nil || abort.Load() {
 					return
 				}
-				cfg := client.Config{
-					URL: o.url, Domain: o.domain, Route: o.route, Wait: 60, Hold: 1, Ver: "1.6",
-					Pool: pool, OnStanza: l.onStanza, Timeout: 0,
-				}
-				if hcs != nil {
-					cfg.HTTPClient = hcs[i%len(hcs)]
-				}
 				t0 := time.Now()
-				s, err := client.Connect(sctx, cfg)
-				if err == nil {
-					user := strings.ReplaceAll(o.userPattern, "%d", strconv.Itoa(i))
-					if err = s.Login(sctx, user, o.password, "PLAIN", o.resource); err != nil {
-						s.Close(context.Background())
+				user := strings.ReplaceAll(o.userPattern, "%d", strconv.Itoa(i))
+				var s session
+				var err error
+				if strings.HasPrefix(o.url, "ws") {
+					s, err = dialWS(sctx, o.url, o.domain, user, o.password, o.resource, l.onStanza)
+				} else {
+					cfg := client.Config{
+						URL: o.url, Domain: o.domain, Route: o.route, Wait: 60, Hold: 1, Ver: "1.6",
+						Pool: pool, OnStanza: func(_ *client.Session, st []byte) { l.onStanza(st) }, Timeout: 0,
+					}
+					if hcs != nil {
+						cfg.HTTPClient = hcs[i%len(hcs)]
+					}
+					var bs *client.Session
+					bs, err = client.Connect(sctx, cfg)
+					if err == nil {
+						if err = bs.Login(sctx, user, o.password, "PLAIN", o.resource); err != nil {
+							bs.Close(context.Background())
+						} else {
+							s = boshSession{bs}
+						}
 					}
 				}
 				if err == nil {
@@ -565,7 +576,7 @@ var idAttr = []byte(" id='lm")
 
 // onStanza receives every stanza of every session; message stanzas with
 // a boshload id are counted.
-func (l *loader) onStanza(_ *client.Session, st []byte) {
+func (l *loader) onStanza(st []byte) {
 	now := time.Now().UnixNano()
 	if !bytes.HasPrefix(st, []byte("<message")) {
 		return
@@ -643,7 +654,7 @@ loop:
 			}
 			g := first + seq
 			st := fmt.Appendf(nil, "<message xmlns='jabber:client' type='chat' to='%s' id='lm%d'><body>%s</body></message>",
-				l.sessions[to].JID, g, o.messageBody)
+				l.sessions[to].boundJID(), g, o.messageBody)
 			s := l.sessions[from]
 			l.sentAt[g].Store(time.Now().UnixNano())
 			l.nSent.Add(1)
