@@ -144,10 +144,17 @@ func (s *Session) shutdown() {
 // until the session ends; it returns once the connection is closed and
 // the upstream stream handed to the registry.
 func (s *Session) serve() {
+	started := false
 	defer func() {
+		// A panic ends this session only: its connection is dropped, its
+		// writer joined and its upstream stream retired.
 		if v := recover(); v != nil {
 			s.log.WithField("panic", fmt.Sprint(v)).WithField("stack", string(debug.Stack())).Error("websocket session panicked")
 			s.conn.CloseNow()
+			if started {
+				<-s.writerDone
+				s.h.reg.Retire(s.id, s.up.Close)
+			}
 		}
 	}()
 	defer s.conn.CloseNow()
@@ -155,6 +162,7 @@ func (s *Session) serve() {
 		s.setState(StateClosed)
 		return
 	}
+	started = true
 	go s.writeLoop()
 	s.readLoop()
 	<-s.writerDone
@@ -336,6 +344,12 @@ func (s *Session) readLoop() {
 // the reader says so. It is the only writer once it runs.
 func (s *Session) writeLoop() {
 	defer close(s.writerDone)
+	defer func() {
+		if v := recover(); v != nil {
+			s.log.WithField("panic", fmt.Sprint(v)).WithField("stack", string(debug.Stack())).Error("websocket writer panicked")
+			s.conn.CloseNow()
+		}
+	}()
 	ping := time.NewTicker(s.h.cfg.PingInterval)
 	defer ping.Stop()
 	var buf []byte
