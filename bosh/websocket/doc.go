@@ -42,8 +42,9 @@
 //   - Shutdown ends every session with system-shutdown (or <close
 //     see-other-uri/>) and closes every upstream stream politely.
 //
-// Each session has two goroutines: the ServeHTTP call that accepted it
-// reads the client; the writer it starts and joins relays the server's
-// elements, pings, and writes the final messages. The session core is used
-// in upstream.go (Domains, Relay) and handler.go (Registry).
+// An idle session has one goroutine of its own, the ServeHTTP call that
+// accepted it, reading the client (plus the relay's upstream reader); the
+// server-to-client direction runs in a short-lived drain goroutine started
+// when there is something to do (see Session). The session core is used in
+// upstream.go (Domains, Relay) and handler.go (Registry).
 package websocket

@@ -66,26 +66,41 @@ type ending struct {
 
 // Session is one XMPP stream over one WebSocket connection. Its owner is
 // the ServeHTTP call that accepted the connection: that goroutine reads the
-// client's messages and starts, then joins, the one writer goroutine, which
-// relays the server's elements, sends pings and writes the final messages.
+// client's messages, and returns only once the session is over. The other
+// direction has no goroutine while idle: signal (called by the relay when
+// the server sent something, by the ping timer, or when the session must
+// end) starts one drain goroutine, which relays the server's elements,
+// pings, or writes the final messages, then exits; the owner waits for the
+// last one (writerDone).
 type Session struct {
 	h    *Handler
 	conn *ws.Conn
 	addr string
 	log  logrus.FieldLogger
 
-	// wake (capacity 1) tells the writer that the relay has something or
-	// the session should end.
-	wake       chan struct{}
+	// writerDone is closed once the last messages are written and the
+	// connection closed (by the drain that ran finish).
 	writerDone chan struct{}
+	// pinger fires every PingInterval while the session is open.
+	pinger *time.Timer
 
-	// Set once the upstream stream is open, before the writer starts.
+	// Set once the upstream stream is open, before the first drain.
 	up upstream
 	id string
 
-	mu    sync.Mutex
-	state State
-	end   *ending // the first reason to end wins
+	// Owned by the one drain goroutine running at a time (handed from one
+	// to the next under mu).
+	buf       []byte
+	sentClose bool
+
+	mu      sync.Mutex
+	state   State
+	end     *ending // the first reason to end wins
+	started bool    // drains may run: the upstream stream is open
+	writing bool    // a drain goroutine runs
+	again   bool    // signalled while a drain ran: it goes round once more
+	pingDue bool    // the pinger fired; the next drain pings
+	over    bool    // finish has been decided: no drain starts any more
 }
 
 func newSession(h *Handler, conn *ws.Conn, addr string) *Session {
@@ -94,21 +109,32 @@ func newSession(h *Handler, conn *ws.Conn, addr string) *Session {
 		conn:       conn,
 		addr:       addr,
 		log:        h.cfg.Log.WithField("remote", addr),
-		wake:       make(chan struct{}, 1),
 		writerDone: make(chan struct{}),
 	}
 }
 
-// signal wakes the writer; it never blocks (the relay calls it).
+// signal has the server-to-client side look at the session: it starts a
+// drain goroutine unless one runs (that one then goes round once more). It
+// never blocks; the relay calls it from its reader goroutine. An idle
+// session so has no writer goroutine at all.
 func (s *Session) signal() {
-	select {
-	case s.wake <- struct{}{}:
-	default:
+	s.mu.Lock()
+	switch {
+	case !s.started || s.over:
+		s.mu.Unlock()
+		return
+	case s.writing:
+		s.again = true
+		s.mu.Unlock()
+		return
 	}
+	s.writing = true
+	s.mu.Unlock()
+	go s.drain()
 }
 
 // stopWith records why the session ends, unless a reason is already
-// recorded, and wakes the writer to act on it.
+// recorded, and signals the session to act on it.
 func (s *Session) stopWith(e ending) {
 	s.mu.Lock()
 	if s.end == nil {
@@ -152,6 +178,7 @@ func (s *Session) serve() {
 			s.log.WithField("panic", fmt.Sprint(v)).WithField("stack", string(debug.Stack())).Error("websocket session panicked")
 			s.conn.CloseNow()
 			if started {
+				s.stopWith(ending{silent: true})
 				<-s.writerDone
 				s.h.reg.Retire(s.id, s.up.Close)
 			}
@@ -163,7 +190,11 @@ func (s *Session) serve() {
 		return
 	}
 	started = true
-	go s.writeLoop()
+	s.pinger = time.AfterFunc(s.h.cfg.PingInterval, s.pingDueNow)
+	s.mu.Lock()
+	s.started = true
+	s.mu.Unlock()
+	s.signal() // whatever arrived while the stream was opened
 	s.readLoop()
 	<-s.writerDone
 	s.setState(StateClosed)
@@ -339,31 +370,40 @@ func (s *Session) readLoop() {
 	}
 }
 
-// writeLoop relays what the server sends, one element per message, pings
-// the client every PingInterval, and ends the session when the relay or
-// the reader says so. It is the only writer once it runs.
-func (s *Session) writeLoop() {
-	defer close(s.writerDone)
+// pingDueNow runs when the ping timer fires: the next drain pings.
+func (s *Session) pingDueNow() {
+	s.mu.Lock()
+	s.pingDue = true
+	s.mu.Unlock()
+	s.signal()
+}
+
+// drain relays what the server sent, one element per message, pings the
+// client when due, and ends the session when the relay or the reader says
+// so. One drain runs at a time (see signal); the one that ends the session
+// writes the final messages and closes writerDone.
+func (s *Session) drain() {
 	defer func() {
 		if v := recover(); v != nil {
 			s.log.WithField("panic", fmt.Sprint(v)).WithField("stack", string(debug.Stack())).Error("websocket writer panicked")
 			s.conn.CloseNow()
+			s.ended(ending{silent: true}, false)
 		}
 	}()
-	ping := time.NewTicker(s.h.cfg.PingInterval)
-	defer ping.Stop()
-	var buf []byte
-	sentClose := false
 	for {
-		select {
-		case <-s.wake:
-		case <-ping.C:
+		s.mu.Lock()
+		ping := s.pingDue
+		s.pingDue = false
+		s.mu.Unlock()
+		if ping {
 			ctx, cancel := context.WithTimeout(context.Background(), s.h.cfg.PingTimeout)
 			err := s.conn.Ping(ctx)
 			cancel()
 			if err != nil {
 				s.log.WithError(err).Info("websocket client did not answer a ping")
 				s.stopWith(ending{silent: true})
+			} else {
+				s.pinger.Reset(s.h.cfg.PingInterval)
 			}
 		}
 		els, upErr := s.up.Take()
@@ -371,26 +411,57 @@ func (s *Session) writeLoop() {
 			switch el.Kind {
 			case xmppconn.KindHeader:
 				h, _ := xmppconn.ParseHeader(el.Raw)
-				buf = appendOpen(buf[:0], h)
+				s.buf = appendOpen(s.buf[:0], h)
 			case xmppconn.KindEnd:
-				buf = appendClose(buf[:0], "")
-				sentClose = true
+				s.buf = appendClose(s.buf[:0], "")
+				s.sentClose = true
 			default:
-				buf = appendElement(buf[:0], el)
+				s.buf = appendElement(s.buf[:0], el)
 			}
-			if err := s.write(buf); err != nil {
-				s.finish(ending{silent: true})
+			if err := s.write(s.buf); err != nil {
+				s.ended(ending{silent: true}, true)
 				return
 			}
 		}
+		if cap(s.buf) > 4<<10 {
+			s.buf = nil // an idle session keeps no large buffer
+		}
 		if e := s.ending(); e != nil {
-			s.finish(*e)
+			s.ended(*e, true)
 			return
 		}
 		if upErr != nil {
-			s.finish(upstreamEnding(upErr, sentClose))
+			s.ended(upstreamEnding(upErr, s.sentClose), true)
 			return
 		}
+		s.mu.Lock()
+		if !s.again {
+			s.writing = false
+			s.mu.Unlock()
+			return
+		}
+		s.again = false
+		s.mu.Unlock()
+	}
+}
+
+// ended stops further drains and the pinger, writes e's final messages
+// when write is set (else only closes the connection), and closes
+// writerDone.
+func (s *Session) ended(e ending, write bool) {
+	s.mu.Lock()
+	if s.over {
+		s.mu.Unlock()
+		return
+	}
+	s.over = true
+	s.mu.Unlock()
+	defer close(s.writerDone)
+	s.pinger.Stop()
+	if write {
+		s.finish(e)
+	} else {
+		s.conn.CloseNow()
 	}
 }
 
