@@ -15,6 +15,7 @@ import (
 	ws "github.com/coder/websocket"
 	"mellium.im/sasl"
 
+	"boshd/bosh/client"
 	"boshd/integration/servers"
 )
 
@@ -332,4 +333,33 @@ func TestWebSocketShutdown(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("boshd still running 10s after SIGTERM")
 	}
+}
+
+// TestWebSocketSharesLimits: the per-address session limit covers BOSH and
+// WebSocket together (one counter): with one session allowed per address
+// and a BOSH session open, a WebSocket <open/> from the same address is
+// refused with policy-violation, and accepted again once the BOSH session
+// is gone.
+func TestWebSocketSharesLimits(t *testing.T) {
+	srv := shared(t, "prosody")
+	b := startBoshd(t, srv, "[bosh]\nmax_sessions_per_address = 1\n")
+	name := user(t, srv, "wslimit")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s, err := client.Connect(ctx, client.Config{URL: b.URL, Domain: srv.Domain, Wait: 10})
+	if err != nil {
+		t.Fatalf("BOSH connect: %v", err)
+	}
+	c := wsDial(t, wsURL(b))
+	c.send("<open xmlns='" + framingNS + "' to='" + srv.Domain + "' version='1.0'/>")
+	c.expect(5*time.Second, "<open ")
+	c.expect(5*time.Second, "<policy-violation ")
+	c.expect(5*time.Second, "<close ")
+	c.closed()
+
+	if err := s.Close(ctx); err != nil {
+		t.Fatalf("BOSH close: %v", err)
+	}
+	c2 := wsDial(t, wsURL(b))
+	c2.login(srv, name, "PLAIN")
 }
