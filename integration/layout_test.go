@@ -24,15 +24,17 @@ func TestImportDirection(t *testing.T) {
 		}
 	}
 	forbidden := map[string][]string{
-		"boshd/xmppconn":      {"boshd/bosh", "boshd/cmd"},
-		"boshd/bosh/session":  {"boshd/bosh", "boshd/bosh/httppoll", "boshd/cmd"},
-		"boshd/bosh":          {"boshd/bosh/httppoll", "boshd/cmd", "boshd/bosh/client"},
-		"boshd/bosh/httppoll": {"boshd/bosh", "boshd/cmd", "boshd/bosh/client"},
-		"boshd/bosh/client":   {"boshd/bosh", "boshd/bosh/session", "boshd/xmppconn", "boshd/cmd", "boshd/bosh/prebind"},
-		"boshd/bosh/metrics":  {"boshd/bosh", "boshd/bosh/session", "boshd/bosh/httppoll", "boshd/xmppconn", "boshd/cmd", "boshd/bosh/prebind"},
+		"boshd/xmppconn":       {"boshd/bosh", "boshd/cmd"},
+		"boshd/bosh/session":   {"boshd/bosh", "boshd/bosh/httppoll", "boshd/bosh/websocket", "boshd/cmd"},
+		"boshd/bosh":           {"boshd/bosh/httppoll", "boshd/bosh/websocket", "boshd/cmd", "boshd/bosh/client"},
+		"boshd/bosh/httppoll":  {"boshd/bosh", "boshd/bosh/websocket", "boshd/cmd", "boshd/bosh/client"},
+		"boshd/bosh/websocket": {"boshd/bosh", "boshd/bosh/httppoll", "boshd/bosh/hostmeta", "boshd/cmd", "boshd/bosh/client", "boshd/bosh/prebind"},
+		"boshd/bosh/hostmeta":  {"boshd/bosh", "boshd/bosh/session", "boshd/bosh/websocket", "boshd/xmppconn", "boshd/cmd"},
+		"boshd/bosh/client":    {"boshd/bosh", "boshd/bosh/session", "boshd/xmppconn", "boshd/cmd", "boshd/bosh/prebind"},
+		"boshd/bosh/metrics":   {"boshd/bosh", "boshd/bosh/session", "boshd/bosh/httppoll", "boshd/bosh/websocket", "boshd/xmppconn", "boshd/cmd", "boshd/bosh/prebind"},
 		// Pre-binding is a client of the BOSH endpoint: it sees only its
 		// http.Handler, never the server's insides.
-		"boshd/bosh/prebind": {"boshd/bosh", "boshd/bosh/httppoll", "boshd/bosh/session", "boshd/xmppconn", "boshd/cmd"},
+		"boshd/bosh/prebind": {"boshd/bosh", "boshd/bosh/httppoll", "boshd/bosh/websocket", "boshd/bosh/session", "boshd/xmppconn", "boshd/cmd"},
 	}
 	for pkg, bad := range forbidden {
 		out, err := exec.Command("go", "list", "-deps", pkg).CombinedOutput()

@@ -52,7 +52,9 @@ const (
 // Targets, in table order.
 // The "boshd-h2" targets serve HTTPS and boshload speaks HTTP/2 to them,
 // so that held requests share connections (for the per-process ceiling).
-var allTargets = []string{"boshd+prosody", "boshd+ejabberd", "boshd-h2+prosody", "boshd-h2+ejabberd", "prosody-bosh", "ejabberd-bosh"}
+// The "boshd-ws" targets are boshd's RFC 7395 WebSocket endpoint, which
+// boshload speaks when given a ws:// URL.
+var allTargets = []string{"boshd+prosody", "boshd+ejabberd", "boshd-h2+prosody", "boshd-h2+ejabberd", "boshd-ws+prosody", "boshd-ws+ejabberd", "prosody-bosh", "ejabberd-bosh"}
 
 type config struct {
 	ns       []int
@@ -337,6 +339,9 @@ func runOne(c config, srv *servers.Server, t string, n, run int, boshdBin, boshl
 		defer b.stop()
 		defer atExit(b.stop)()
 		url = b.url
+		if strings.HasPrefix(t, "boshd-ws+") {
+			url = "ws" + strings.TrimPrefix(strings.TrimSuffix(b.url, "/http-bind"), "http") + "/xmpp-websocket"
+		}
 		pids = fmt.Sprintf("boshd=%d,%s", b.cmd.Process.Pid, pids)
 		if h2 {
 			extra = []string{"-h2", "-insecure"}

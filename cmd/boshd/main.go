@@ -1,5 +1,6 @@
 // Command boshd is an XMPP connection manager: it serves XMPP over BOSH
-// (XEP-0124, XEP-0206) and the XEP-0025 HTTP Polling fallback to browsers
+// (XEP-0124, XEP-0206), XMPP over WebSocket (RFC 7395) and the XEP-0025
+// HTTP Polling fallback to browsers, with XEP-0156 discovery of them,
 // and bridges each session to an XMPP server over TCP.
 //
 // Usage:
@@ -44,6 +45,7 @@ import (
 	"boshd/bosh/metrics"
 	"boshd/bosh/prebind"
 	"boshd/bosh/session"
+	"boshd/bosh/websocket"
 	"boshd/cmd/boshd/internal/config"
 	"boshd/xmppconn"
 )
@@ -173,7 +175,8 @@ type server struct {
 	started time.Time
 	build   buildInfo
 	http    *http.Server
-	// frontEnds are every front end (bosh, and poll when mounted), in the
+	// frontEnds are every front end (bosh, and poll and websocket when
+	// mounted), in the
 	// order they are drained, counted and shut down before the HTTP
 	// server, so that held requests are answered first.
 	frontEnds []frontEnd
@@ -189,8 +192,9 @@ type server struct {
 	metrics *metrics.Metrics
 	promReg *prometheus.Registry
 	bosh    *bosh.Handler
-	poll    *httppoll.Handler // nil when http.poll_path is ""
-	prebind *prebind.Handler  // nil when prebind.secret is ""
+	poll    *httppoll.Handler  // nil when http.poll_path is ""
+	ws      *websocket.Handler // nil when http.websocket_path is ""
+	prebind *prebind.Handler   // nil when prebind.secret is ""
 
 	// mu guards the fields below. run's goroutine, which alone writes
 	// them (on reload), reads them without it.
@@ -224,7 +228,7 @@ func newServer(cfg config.Config, o options, log *logrus.Logger) (*server, error
 		return nil, err
 	}
 	s.domains = &session.Domains{Dialer: dialer, Served: servedDomains(cfg), Metrics: s.metrics}
-	bc, pc, err := s.frontEndConfigs(cfg)
+	bc, pc, wc, err := s.frontEndConfigs(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -240,6 +244,8 @@ func newServer(cfg config.Config, o options, log *logrus.Logger) (*server, error
 	}
 	s.frontEnds = append(s.frontEnds, s.bosh)
 	s.addPolling(mux, pc)
+	s.addWebSocket(mux, wc)
+	s.addHostMeta(mux)
 	if err := s.addPrebind(mux, cfg); err != nil {
 		return nil, err
 	}
@@ -264,10 +270,10 @@ func newServer(cfg config.Config, o options, log *logrus.Logger) (*server, error
 
 // frontEndConfigs turns the file's settings into the two front ends'
 // configurations, sharing the server's domains, counter and metrics.
-func (s *server) frontEndConfigs(cfg config.Config) (bosh.Config, httppoll.Config, error) {
+func (s *server) frontEndConfigs(cfg config.Config) (bosh.Config, httppoll.Config, websocket.Config, error) {
 	clientAddr, err := clientAddrFunc(cfg.HTTP.TrustedProxies)
 	if err != nil {
-		return bosh.Config{}, httppoll.Config{}, err
+		return bosh.Config{}, httppoll.Config{}, websocket.Config{}, err
 	}
 	// What both front ends share: one session counter covers both limits.
 	shared := session.FrontEnd{
@@ -293,7 +299,7 @@ func (s *server) frontEndConfigs(cfg config.Config) (bosh.Config, httppoll.Confi
 		PollInterval: pollInterval(cfg.Poll),
 		CORSOrigins:  cfg.HTTP.CORSOrigins,
 	}
-	return bc, pollConfig(cfg, shared, s.log), nil
+	return bc, pollConfig(cfg, shared, s.log), wsConfig(cfg, shared, s.log), nil
 }
 
 // servedDomains lists the configured domains, normalised.

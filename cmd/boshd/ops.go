@@ -203,7 +203,7 @@ func (s *server) snapshot() status {
 	}
 	st.Sessions.ByDomain = s.metrics.Sessions()
 	st.Sessions.ByTransport = map[string]int{}
-	for _, t := range []metrics.Transport{metrics.BOSH, metrics.Poll} {
+	for _, t := range []metrics.Transport{metrics.BOSH, metrics.Poll, metrics.WebSocket} {
 		st.Sessions.ByTransport[t.String()] = 0
 	}
 	for _, d := range st.Sessions.ByDomain {

@@ -13,7 +13,8 @@ import (
 
 // restartOnly are the keys a running process cannot take over: the
 // listeners and what is mounted on them, bosh.max_wait, from which the
-// HTTP server's write timeout is derived, and cluster.node_id, which every
+// HTTP server's write timeout is derived, the XEP-0156 host-meta
+// document (built once at start from the http.public_* URLs), and cluster.node_id, which every
 // live session's ID names (a load balancer routes on it, so it must not
 // change under them). A reload that changes one keeps the running value
 // and says so; the rest of the file takes effect. cluster.shutdown_grace
@@ -25,6 +26,10 @@ var restartOnly = []struct {
 	{"http.listen", func(c *config.Config) any { return &c.HTTP.Listen }},
 	{"http.path", func(c *config.Config) any { return &c.HTTP.Path }},
 	{"http.poll_path", func(c *config.Config) any { return &c.HTTP.PollPath }},
+	{"http.websocket_path", func(c *config.Config) any { return &c.HTTP.WebSocketPath }},
+	{"http.host_meta", func(c *config.Config) any { return &c.HTTP.HostMeta }},
+	{"http.public_bosh_url", func(c *config.Config) any { return &c.HTTP.PublicBOSHURL }},
+	{"http.public_websocket_url", func(c *config.Config) any { return &c.HTTP.PublicWebSocketURL }},
 	{"http.tls_cert", func(c *config.Config) any { return &c.HTTP.TLSCert }},
 	{"http.tls_key", func(c *config.Config) any { return &c.HTTP.TLSKey }},
 	{"http.static_dir", func(c *config.Config) any { return &c.HTTP.StaticDir }},
@@ -90,7 +95,7 @@ func (s *server) reload() {
 		refuse(err)
 		return
 	}
-	bc, pc, err := s.frontEndConfigs(cfg)
+	bc, pc, wc, err := s.frontEndConfigs(cfg)
 	if err != nil {
 		refuse(err)
 		return
@@ -116,6 +121,9 @@ func (s *server) reload() {
 	s.bosh.Reload(bc)
 	if s.poll != nil {
 		s.poll.Reload(pc)
+	}
+	if s.ws != nil {
+		s.ws.Reload(wc)
 	}
 	if s.prebind != nil {
 		s.prebind.Reload(prc)

@@ -1,5 +1,8 @@
 // Command boshload is a BOSH load generator that behaves like browser
-// clients (XEP-0124, XEP-0206), to measure a connection manager.
+// clients (XEP-0124, XEP-0206), to measure a connection manager. Given a
+// ws:// URL it runs the same phases over RFC 7395 WebSocket sessions
+// instead (one connection per session; <open/>, SASL PLAIN, a new <open/>,
+// bind; Run reads every message, which also answers the server's pings).
 //
 // # What a real client does, and so what boshload does
 //

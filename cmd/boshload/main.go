@@ -93,7 +93,7 @@ func parseArgs(args []string, stderr io.Writer) (o options, code int) {
 	fs := flag.NewFlagSet("boshload", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	urls := &listFlag{def: []string{"http://127.0.0.1:5280/http-bind"}}
-	fs.Var(urls, "url", "BOSH endpoint; repeat it or give a comma list to spread the sessions over several endpoints round-robin (see -spread)")
+	fs.Var(urls, "url", "BOSH endpoint, or a ws:// or wss:// RFC 7395 WebSocket endpoint; repeat it or give a comma list to spread the sessions over several endpoints round-robin (see -spread)")
 	merge := &listFlag{}
 	fs.Var(merge, "merge", "run nothing: merge these JSON results of boshload processes run side by side into one (repeat or comma list); the result goes to -json or stdout")
 	fs.IntVar(&o.firstUser, "first-user", 0, "number of the first user (-user's %d) and of the first session in the -url rotation, so several processes use disjoint users")
@@ -266,8 +266,7 @@ type loader struct {
 	goLines    chan struct{} // a line read from stdin (-sync); closed at its end
 	progressOn bool
 
-	sessions []*client.Session
-	index    map[*client.Session]int
+	sessions []session
 
 	// Messages: sent time (unix ns) and receipts by sequence number.
 	sentAt   []atomic.Int64
@@ -389,6 +388,9 @@ type ProcCPU struct {
 
 func (l *loader) transport() (string, []*http.Client, []*client.Pool, error) {
 	o := l.o
+	if strings.HasPrefix(o.urls[0], "ws") {
+		return "websocket (RFC 7395, coder/websocket)", nil, nil, nil
+	}
 	var addrs []string
 	for _, a := range strings.Split(o.sourceAddrs, ",") {
 		if a = strings.TrimSpace(a); a != "" {
@@ -461,7 +463,7 @@ func (l *loader) run(ctx context.Context) (*Result, error) {
 	l.sentAt = make([]atomic.Int64, nmsg)
 	l.received = make([]atomic.Int32, nmsg)
 	l.recvAt = make([]atomic.Int64, nmsg)
-	l.sessions = make([]*client.Session, o.n)
+	l.sessions = make([]session, o.n)
 
 	memBefore := readMem(l.pids)
 	cpu0 := readCPU(l.pids)
@@ -585,21 +587,31 @@ func (l *loader) setup(ctx, runCtx context.Context, res *Result, hcs []*http.Cli
 				if i >= o.n || sctx.Err() != nil || abort.Load() {
 					return
 				}
-				cfg := client.Config{
-					URL: o.urls[o.endpoint(i)], Domain: o.domain, Route: o.route, Wait: 60, Hold: 1, Ver: "1.6",
-					OnStanza: l.onStanza, Timeout: 0,
-				}
-				if hcs != nil {
-					cfg.HTTPClient = hcs[i%len(hcs)]
-				} else {
-					cfg.Pool = pools[i%len(pools)]
-				}
 				t0 := time.Now()
-				s, err := client.Connect(sctx, cfg)
-				if err == nil {
-					user := strings.ReplaceAll(o.userPattern, "%d", strconv.Itoa(o.firstUser+i))
-					if err = s.Login(sctx, user, o.password, "PLAIN", o.resource); err != nil {
-						s.Close(context.Background())
+				user := strings.ReplaceAll(o.userPattern, "%d", strconv.Itoa(o.firstUser+i))
+				url := o.urls[o.endpoint(i)]
+				var s session
+				var err error
+				if strings.HasPrefix(url, "ws") {
+					s, err = dialWS(sctx, url, o.domain, user, o.password, o.resource, l.onStanza)
+				} else {
+					cfg := client.Config{
+						URL: url, Domain: o.domain, Route: o.route, Wait: 60, Hold: 1, Ver: "1.6",
+						OnStanza: func(_ *client.Session, st []byte) { l.onStanza(st) }, Timeout: 0,
+					}
+					if hcs != nil {
+						cfg.HTTPClient = hcs[i%len(hcs)]
+					} else {
+						cfg.Pool = pools[i%len(pools)]
+					}
+					var bs *client.Session
+					bs, err = client.Connect(sctx, cfg)
+					if err == nil {
+						if err = bs.Login(sctx, user, o.password, "PLAIN", o.resource); err != nil {
+							bs.Close(context.Background())
+						} else {
+							s = boshSession{bs}
+						}
 					}
 				}
 				if err == nil {
@@ -687,7 +699,7 @@ var idAttr = []byte(" id='lm")
 
 // onStanza receives every stanza of every session; message stanzas with
 // a boshload id are counted.
-func (l *loader) onStanza(_ *client.Session, st []byte) {
+func (l *loader) onStanza(st []byte) {
 	now := time.Now().UnixNano()
 	if !bytes.HasPrefix(st, []byte("<message")) {
 		return
@@ -765,7 +777,7 @@ loop:
 			}
 			g := first + seq
 			st := fmt.Appendf(nil, "<message xmlns='jabber:client' type='chat' to='%s' id='lm%d'><body>%s</body></message>",
-				l.sessions[to].JID, g, o.messageBody)
+				l.sessions[to].boundJID(), g, o.messageBody)
 			s := l.sessions[from]
 			l.sentAt[g].Store(time.Now().UnixNano())
 			l.nSent.Add(1)

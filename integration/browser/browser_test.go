@@ -23,6 +23,8 @@ var scenarios = []scenario{
 	{"StropheKeepaliveReload", 60 * time.Second, testStropheReload},
 	{"ConverseUI", 90 * time.Second, testConverseUI},
 	{"ConversePrebind", 90 * time.Second, testConversePrebind},
+	{"ConverseWebSocket", 90 * time.Second, testConverseWebSocket},
+	{"ConverseHostMeta", 90 * time.Second, testConverseHostMeta},
 }
 
 // xmppServers are the real XMPP servers the browsers reach through BOSH.

@@ -125,7 +125,7 @@ func newEnv(t *testing.T, srv *xmppServer) *env {
 		}
 		e.boshURL = srv.ownBOSH
 	case "boshd":
-		e.boshURL, e.boshdLog = startBoshd(t, srv, e.pageURL)
+		e.boshURL, e.boshdLog = startBoshd(t, srv, e.pageURL, nil)
 		e.app.prebindURL = strings.TrimSuffix(e.boshURL, "/http-bind") + "/prebind"
 	default:
 		t.Fatalf("BROWSER_BOSH=%q: want boshd or own", boshMode())
@@ -193,8 +193,8 @@ func noCache(h http.Handler) http.Handler {
 
 // startBoshd starts the boshd built by TestMain in front of srv, with a
 // config written to a temp dir, and returns its BOSH URL once it answers,
-// and the path of its log.
-func startBoshd(t *testing.T, srv *xmppServer, pageOrigin string) (string, string) {
+// and the path of its log. With certs, boshd serves HTTPS (and wss:).
+func startBoshd(t *testing.T, srv *xmppServer, pageOrigin string, certs *servers.CertFiles) (string, string) {
 	t.Helper()
 	dir := t.TempDir()
 	var lastErr error
@@ -202,10 +202,15 @@ func startBoshd(t *testing.T, srv *xmppServer, pageOrigin string) (string, strin
 		port := servers.FreePort(t)
 		listen := fmt.Sprintf("127.0.0.1:%d", port)
 		cfg := filepath.Join(dir, "boshd.toml")
+		tlsConf, scheme := "", "http"
+		if certs != nil {
+			tlsConf, scheme = fmt.Sprintf("tls_cert = %q\ntls_key = %q\n", certs.Cert, certs.Key), "https"
+		}
 		conf := fmt.Sprintf(`[http]
 listen = %q
 path = "/http-bind"
 cors_origins = [%q]
+`+tlsConf+`
 
 [bosh]
 max_wait = "%ds"
@@ -246,8 +251,10 @@ level = "debug"
 			logFile.Close()
 			close(exited)
 		}()
-		url := "http://" + listen + "/http-bind"
-		if err := servers.WaitHTTP(url, exited, 15*time.Second); err != nil {
+		url := scheme + "://" + listen + "/http-bind"
+		// Over plain HTTP even when boshd serves HTTPS: Go's TLS server
+		// answers that with a 400, which says it is up.
+		if err := servers.WaitHTTP("http://"+listen+"/http-bind", exited, 15*time.Second); err != nil {
 			cmd.Process.Kill()
 			<-exited
 			b, _ := os.ReadFile(logPath)

@@ -22,6 +22,7 @@ type Config struct {
 	HTTP     HTTP     `toml:"http"`
 	BOSH     BOSH     `toml:"bosh"`
 	Poll     Poll     `toml:"poll"`
+	WS       WS       `toml:"websocket"`
 	Upstream Upstream `toml:"upstream"`
 	Domains  []Domain `toml:"domain"`
 	Cluster  Cluster  `toml:"cluster"`
@@ -33,9 +34,17 @@ type Config struct {
 
 // HTTP is the [http] table: the listener and what it serves.
 type HTTP struct {
-	Listen         string   `toml:"listen"`
-	Path           string   `toml:"path"`
-	PollPath       string   `toml:"poll_path"`
+	Listen        string `toml:"listen"`
+	Path          string `toml:"path"`
+	PollPath      string `toml:"poll_path"`
+	WebSocketPath string `toml:"websocket_path"`
+	// PublicBOSHURL and PublicWebSocketURL are the endpoints' URLs as
+	// clients reach them, listed in /.well-known/host-meta; "" derives
+	// them from the request's Host and scheme.
+	PublicBOSHURL      string `toml:"public_bosh_url"`
+	PublicWebSocketURL string `toml:"public_websocket_url"`
+	// HostMeta serves XEP-0156 /.well-known/host-meta(.json).
+	HostMeta       bool     `toml:"host_meta"`
 	TLSCert        string   `toml:"tls_cert"`
 	TLSKey         string   `toml:"tls_key"`
 	CORSOrigins    []string `toml:"cors_origins"`
@@ -66,6 +75,14 @@ type Poll struct {
 	PollMax        Duration `toml:"poll_max"`
 	HoldCap        Duration `toml:"hold_cap"`
 	SessionTimeout Duration `toml:"session_timeout"`
+}
+
+// WS is the [websocket] table: the RFC 7395 endpoint's keepalive and
+// shutdown behaviour.
+type WS struct {
+	PingInterval Duration `toml:"ping_interval"`
+	PingTimeout  Duration `toml:"ping_timeout"`
+	SeeOtherURI  string   `toml:"see_other_uri"`
 }
 
 // Upstream is the [upstream] table: how boshd connects to XMPP servers.
@@ -185,13 +202,15 @@ type Debug struct {
 func Default() Config {
 	return Config{
 		HTTP: HTTP{
-			Listen:       "127.0.0.1:5280",
-			Path:         "/http-bind",
-			PollPath:     "/http-poll",
-			CORSOrigins:  []string{"*"},
-			MaxBodyBytes: 1 << 20,
-			HealthPath:   "/healthz",
-			ReadyPath:    "/readyz",
+			Listen:        "127.0.0.1:5280",
+			Path:          "/http-bind",
+			PollPath:      "/http-poll",
+			WebSocketPath: "/xmpp-websocket",
+			HostMeta:      true,
+			CORSOrigins:   []string{"*"},
+			MaxBodyBytes:  1 << 20,
+			HealthPath:    "/healthz",
+			ReadyPath:     "/readyz",
 		},
 		BOSH: BOSH{
 			MaxWait:       Duration(60 * time.Second),
@@ -207,6 +226,10 @@ func Default() Config {
 			PollMax:        Duration(30 * time.Second),
 			HoldCap:        Duration(20 * time.Second),
 			SessionTimeout: Duration(5 * time.Minute),
+		},
+		WS: WS{
+			PingInterval: Duration(30 * time.Second),
+			PingTimeout:  Duration(15 * time.Second),
 		},
 		Upstream: Upstream{
 			TLS:            "optional",
@@ -296,9 +319,23 @@ func (c *Config) Validate() error {
 	if c.HTTP.PollPath != "" && (!strings.HasPrefix(c.HTTP.PollPath, "/") || c.HTTP.PollPath == c.HTTP.Path) {
 		bad("http.poll_path", "must start with / and differ from http.path")
 	}
+	if p := c.HTTP.WebSocketPath; p != "" && (!strings.HasPrefix(p, "/") || p == c.HTTP.Path || p == c.HTTP.PollPath) {
+		bad("http.websocket_path", "must start with / and differ from http.path and http.poll_path")
+	}
+	for key, u := range map[string]string{"http.public_bosh_url": c.HTTP.PublicBOSHURL, "http.public_websocket_url": c.HTTP.PublicWebSocketURL, "websocket.see_other_uri": c.WS.SeeOtherURI} {
+		if u != "" && !strings.Contains(u, "://") {
+			bad(key, "%q is not an absolute URL", u)
+		}
+	}
+	if time.Duration(c.WS.PingInterval) < time.Second || time.Duration(c.WS.PingTimeout) < time.Second {
+		bad("websocket.ping_interval", "ping_interval and ping_timeout must be at least 1s")
+	}
 	paths := map[string]string{"http.path": c.HTTP.Path}
 	if c.HTTP.PollPath != "" {
 		paths["http.poll_path"] = c.HTTP.PollPath
+	}
+	if c.HTTP.WebSocketPath != "" {
+		paths["http.websocket_path"] = c.HTTP.WebSocketPath
 	}
 	for _, k := range []struct{ key, path string }{{"http.health_path", c.HTTP.HealthPath}, {"http.ready_path", c.HTTP.ReadyPath}} {
 		if k.path == "" {

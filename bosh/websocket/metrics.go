@@ -1,0 +1,36 @@
+package websocket
+
+import (
+	"boshd/bosh/metrics"
+)
+
+// The calls into package metrics are one line each where the thing
+// counted happens, all through Config.Metrics (nil: nothing counted):
+// SessionStarted once the upstream stream is open (Session.start),
+// SessionEnded when serve has closed such a session, Stanza where a
+// client element goes to the server. The HTTP upgrade request is counted
+// once by cmd/boshd around the handler (its 101), stanzas to the client by
+// session.Relay.
+
+// endCondition is the condition label of boshd_session_ends_total for a
+// session that ended with e, in the terms the other front ends use, so
+// that one dashboard reads all three: the stream error sent (RFC 6120
+// §4.9.3), system-shutdown for a shutdown that sent the client elsewhere,
+// terminate when the client closed the stream (RFC 7395 §3.6),
+// inactivity when the client went away or stopped answering pings, and
+// remote-stream-error when the server ended the stream.
+func endCondition(e *ending) string {
+	switch {
+	case e == nil:
+		return "internal-server-error"
+	case e.cond != nil:
+		return e.cond.Name
+	case e.seeOther != "":
+		return "system-shutdown"
+	case e.silent:
+		return metrics.EndInactivity
+	case e.sentClose:
+		return "remote-stream-error"
+	}
+	return metrics.EndTerminate
+}
