@@ -13,6 +13,7 @@ func TestDurationKeys(t *testing.T) {
 	want := []string{
 		"bosh.max_wait", "bosh.inactivity", "bosh.polling", "bosh.max_pause",
 		"poll.poll_min", "poll.poll_max", "poll.hold_cap", "poll.session_timeout",
+		"websocket.ping_interval", "websocket.ping_timeout",
 		"upstream.dial_timeout", "cluster.shutdown_grace",
 	}
 	if got := DurationKeys(); !reflect.DeepEqual(got, want) {
