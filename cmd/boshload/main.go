@@ -388,7 +388,12 @@ type ProcCPU struct {
 
 func (l *loader) transport() (string, []*http.Client, []*client.Pool, error) {
 	o := l.o
-	if strings.HasPrefix(o.urls[0], "ws") {
+	if len(o.urls) > 0 && strings.HasPrefix(o.urls[0], "ws") {
+		for _, u := range o.urls {
+			if !strings.HasPrefix(u, "ws") {
+				return "", nil, nil, fmt.Errorf("-url %s: WebSocket and BOSH endpoints cannot be mixed in one run", u)
+			}
+		}
 		return "websocket (RFC 7395, coder/websocket)", nil, nil, nil
 	}
 	var addrs []string
