@@ -218,6 +218,24 @@ func TestPrebindOff(t *testing.T) {
 	}
 }
 
+// waitDraining waits (up to 10s) for b's /readyz to answer 503: the drain
+// a SIGTERM with cluster.shutdown_grace starts has begun.
+func waitDraining(t *testing.T, b *boshd) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		resp, err := http.Get(b.Base + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusServiceUnavailable {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/readyz not 503 within 10s of SIGTERM (last: %v)", err)
+		}
+	}
+}
+
 // TestPrebindDraining: once boshd drains (SIGTERM with
 // cluster.shutdown_grace), pre-binding refuses new sessions with 503 and
 // the JSON error system-shutdown, so a web application can try another
@@ -232,18 +250,7 @@ func TestPrebindDraining(t *testing.T) {
 	if err := b.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		resp, err := http.Get(b.Base + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusServiceUnavailable {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("/readyz not 503 within 10s of SIGTERM (last: %v)", err)
-		}
-	}
+	waitDraining(t, b)
 	code, res := postPrebind(t, b, "Bearer "+prebindSecret, an+"@"+srv.Domain, apass)
 	if code != http.StatusServiceUnavailable || res.Error != "system-shutdown" {
 		t.Fatalf("pre-binding while draining: %d %+v, want 503 system-shutdown", code, res)

@@ -335,6 +335,58 @@ func TestWebSocketShutdown(t *testing.T) {
 	}
 }
 
+// TestWebSocketDraining: while boshd drains (SIGTERM with
+// cluster.shutdown_grace), a new WebSocket <open/> is refused with
+// system-shutdown, or sent elsewhere with <close see-other-uri/> when
+// websocket.see_other_uri is set, and a session opened before goes on
+// chatting until a second SIGTERM ends the drain.
+func TestWebSocketDraining(t *testing.T) {
+	for _, uri := range []string{"", "wss://other.example/xmpp-websocket"} {
+		t.Run("see_other_uri="+uri, func(t *testing.T) {
+			srv := shared(t, "prosody")
+			b := startBoshd(t, srv, fmt.Sprintf("[cluster]\nshutdown_grace = \"30s\"\n[websocket]\nsee_other_uri = %q\n", uri))
+			an, bn := user(t, srv, "wsdrain"), user(t, srv, "drainwatch")
+			alice := wsDial(t, wsURL(b))
+			alice.login(srv, an, "PLAIN")
+			b2 := startBoshd(t, srv, "") // the watcher outlives the drained boshd
+			bob := login(t, b2.URL, srv, bn, "PLAIN")
+
+			b.cmd.Process.Signal(syscall.SIGTERM)
+			waitDraining(t, b)
+			late := wsDial(t, wsURL(b))
+			late.send(fmt.Sprintf("<open xmlns='%s' to='%s' version='1.0'/>", framingNS, srv.Domain))
+			late.expect(5*time.Second, "<open ", framingNS)
+			if uri == "" {
+				late.expect(5*time.Second, "<stream:error", "<system-shutdown ")
+				late.expect(5*time.Second, "<close xmlns='"+framingNS+"'/>")
+			} else {
+				late.expect(5*time.Second, "<close xmlns='"+framingNS+"' see-other-uri='"+uri+"'/>")
+			}
+			late.closed()
+
+			alice.send(fmt.Sprintf("<message xmlns='jabber:client' to='%s' type='chat' id='d1'><body>still here</body></message>", bob.JID))
+			expect(t, bob, 10*time.Second, "<message", "id='d1'", "still here")
+			send(t, bob, fmt.Sprintf("<message xmlns='jabber:client' to='%s' type='chat' id='d2'><body>me too</body></message>", alice.JID))
+			alice.expect(10*time.Second, "<message", "id='d2'")
+
+			b.cmd.Process.Signal(syscall.SIGTERM) // the second ends the drain
+			if uri == "" {
+				alice.expect(5*time.Second, "<system-shutdown ")
+			} else {
+				alice.expect(5*time.Second, "see-other-uri='"+uri+"'")
+			}
+			select {
+			case <-b.exited:
+				if b.exitErr != nil {
+					t.Fatalf("boshd exited with %v", b.exitErr)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("boshd still running 10s after the second SIGTERM")
+			}
+		})
+	}
+}
+
 // TestWebSocketSharesLimits: the per-address session limit covers BOSH and
 // WebSocket together (one counter): with one session allowed per address
 // and a BOSH session open, a WebSocket <open/> from the same address is
