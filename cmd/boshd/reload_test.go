@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -17,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
 	"github.com/sirupsen/logrus"
 	logtest "github.com/sirupsen/logrus/hooks/test"
 )
@@ -369,5 +371,57 @@ func TestReloadPrebind(t *testing.T) {
 	}
 	if got := prebindStatus("/prebind", secretB); got != http.StatusBadGateway {
 		t.Errorf("secret B after a reload emptying it: %d, want 502 (still on, with B)", got)
+	}
+}
+
+// TestReloadWebSocket: a SIGHUP applies the [websocket] keys (here
+// see_other_uri, which the next shutdown sends to a live WebSocket
+// session) and keeps the mounted http.websocket_path and the host-meta
+// URLs, naming them in the restart warning.
+func TestReloadWebSocket(t *testing.T) {
+	up := newFakeXMPP(t)
+	ts := startServer(t, up.Addr())
+	var port int
+	fmt.Sscan(ts.base[strings.LastIndexByte(ts.base, ':')+1:], &port)
+	cfg := fmt.Sprintf("[http]\nlisten = \"127.0.0.1:%d\"\nwebsocket_path = \"/ws2\"\npublic_bosh_url = \"https://x.example/http-bind\"\n"+
+		"[websocket]\nping_interval = \"45s\"\nsee_other_uri = \"wss://other.example/xmpp-websocket\"\n"+
+		"[upstream]\ntls = \"off\"\n[[domain]]\nname = \"a.example\"\nroutes = [%q]\n", port, up.Addr())
+	if err := os.WriteFile(ts.path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got := ts.sighup(t, "need a restart").Data["keys"]; got != "http.websocket_path, http.public_bosh_url" {
+		t.Errorf("kept keys %v, want http.websocket_path, http.public_bosh_url", got)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(ts.base, "http")+"/xmpp-websocket", &websocket.DialOptions{Subprotocols: []string{"xmpp"}})
+	if err != nil {
+		t.Fatalf("the running websocket_path stopped answering: %v", err)
+	}
+	defer c.CloseNow()
+	if err := c.Write(ctx, websocket.MessageText, []byte("<open xmlns='urn:ietf:params:xml:ns:xmpp-framing' to='a.example' version='1.0'/>")); err != nil {
+		t.Fatal(err)
+	}
+	read := func() string {
+		t.Helper()
+		_, p, err := c.Read(ctx)
+		if err != nil {
+			t.Fatalf("read: %v", err)
+		}
+		return string(p)
+	}
+	if got := read(); !strings.HasPrefix(got, "<open ") {
+		t.Fatalf("got %s, want the server's <open/>", got)
+	}
+	ts.stop <- syscall.SIGTERM
+	for {
+		got := read()
+		if strings.Contains(got, "<close ") {
+			if !strings.Contains(got, "see-other-uri='wss://other.example/xmpp-websocket'") {
+				t.Fatalf("shutdown sent %s, want the reloaded see-other-uri", got)
+			}
+			return
+		}
 	}
 }
