@@ -53,6 +53,9 @@ func TestStatus(t *testing.T) {
 		if st.Build.Go == "" || st.Build.Version == "" {
 			t.Errorf("build %+v", st.Build)
 		}
+		if _, ok := st.Sessions.ByTransport["websocket"]; !ok {
+			t.Errorf("by_transport lacks websocket: %+v", st.Sessions.ByTransport)
+		}
 		if st.Sessions.Total != 1 || st.Sessions.ByTransport["bosh"] != 1 || len(st.Sessions.ByDomain) != 1 || st.Sessions.ByDomain[0].Domain != "a.example" {
 			t.Errorf("sessions %+v", st.Sessions)
 		}
