@@ -39,8 +39,13 @@
 //   - a ping every PingInterval keeps proxies from closing an idle
 //     connection, and a client that does not answer within PingTimeout is
 //     gone;
-//   - Shutdown ends every session with system-shutdown (or <close
-//     see-other-uri/>) and closes every upstream stream politely.
+//   - Drain (a node leaving a fleet) refuses a new <open/> the same way
+//     while live sessions go on; Shutdown ends every session with
+//     system-shutdown (or <close see-other-uri/>) and closes every
+//     upstream stream politely;
+//   - Reload puts new settings in force for new sessions (the Node given to
+//     New stays); Config.Metrics counts sessions, ends and stanzas under
+//     the websocket transport.
 //
 // An idle session has one goroutine of its own, the ServeHTTP call that
 // accepted it, reading the client (plus the relay's upstream reader); the
