@@ -14,6 +14,11 @@ import (
 // waiting than the queue allows.
 var ErrQueueFull = errors.New("session: too many bytes waiting for the client")
 
+// ErrSendQueueFull is the reason a relay ends when the server does not
+// read what the client sends fast enough: more bytes wait to be written
+// upstream than the outgoing queue allows.
+var ErrSendQueueFull = errors.New("session: too many bytes waiting for the server")
+
 // ErrClosed is the reason a relay ends when its owner closed it.
 var ErrClosed = errors.New("session: closed")
 
@@ -32,15 +37,35 @@ type Relay struct {
 	err        error // why the relay ended; nil while it runs
 	lastStanza time.Time
 
+	// The outgoing queue, guarded by mu: what Send and Restart handed
+	// over, in order, until the writer goroutine has written it. outBytes
+	// counts the item being written too, so the bound holds while the
+	// server is not reading.
+	out      []outgoing
+	outBytes int
+	maxOut   int
+	stopping bool // Close was called: the writer exits once out is empty
+
+	outReady   chan struct{} // room for one signal: out has items or stopping
 	readerDone chan struct{}
+	writerDone chan struct{}
 	closeOnce  sync.Once
 }
 
+// outgoing is one write for the server: elements, or a stream restart.
+type outgoing struct {
+	p       []byte
+	restart bool
+}
+
 // NewRelay starts relaying stream. maxQueue bounds the bytes waiting for the
-// client (0 means 1 MiB). wake is called, from the reader goroutine and
-// without locks held, whenever an element was queued or the relay ended; it
-// must not block. The relay owns the reader goroutine; Close stops it and
-// waits for it.
+// client (0 means 1 MiB) and, four times over, the bytes waiting for the
+// server. wake is called, from the relay's goroutines and without locks
+// held, whenever an element was queued or the relay ended; it must not
+// block. The relay owns two goroutines: the reader, which queues what the
+// server sends, and the writer, which writes what Send and Restart queued,
+// so that no caller ever waits on the upstream socket. Close stops both
+// and waits for them.
 func NewRelay(stream *xmppconn.Stream, maxQueue int, wake func()) *Relay {
 	if maxQueue <= 0 {
 		maxQueue = 1 << 20
@@ -48,12 +73,83 @@ func NewRelay(stream *xmppconn.Stream, maxQueue int, wake func()) *Relay {
 	r := &Relay{
 		stream:     stream,
 		maxQueue:   maxQueue,
+		maxOut:     4 * maxQueue,
 		wake:       wake,
 		lastStanza: time.Now(),
+		outReady:   make(chan struct{}, 1),
 		readerDone: make(chan struct{}),
+		writerDone: make(chan struct{}),
 	}
 	go r.read()
+	go r.write()
 	return r
+}
+
+// write is the writer goroutine: it writes the outgoing queue in order
+// until Close has been called and the queue is empty, or a write fails.
+func (r *Relay) write() {
+	defer close(r.writerDone)
+	for {
+		r.mu.Lock()
+		for len(r.out) == 0 {
+			if r.stopping || r.err != nil && r.err != ErrClosed {
+				r.mu.Unlock()
+				return
+			}
+			r.mu.Unlock()
+			<-r.outReady
+			r.mu.Lock()
+		}
+		item := r.out[0]
+		r.out[0] = outgoing{}
+		r.out = r.out[1:]
+		r.mu.Unlock()
+
+		var err error
+		if item.restart {
+			err = r.stream.Restart()
+		} else {
+			err = r.stream.Send(item.p)
+		}
+
+		r.mu.Lock()
+		r.outBytes -= len(item.p)
+		r.mu.Unlock()
+		if err != nil {
+			r.end(fmt.Errorf("session: upstream write: %w", err))
+			r.mu.Lock()
+			r.out, r.outBytes = nil, 0
+			r.mu.Unlock()
+			return
+		}
+	}
+}
+
+// enqueue hands item to the writer goroutine, or says why it cannot.
+func (r *Relay) enqueue(item outgoing, what string) error {
+	r.mu.Lock()
+	if r.err != nil {
+		err := r.err
+		r.mu.Unlock()
+		return fmt.Errorf("session: %s after end: %w", what, err)
+	}
+	if r.outBytes+len(item.p) > r.maxOut {
+		r.mu.Unlock()
+		r.end(ErrSendQueueFull)
+		return fmt.Errorf("session: %s: %w", what, ErrSendQueueFull)
+	}
+	r.out = append(r.out, item)
+	r.outBytes += len(item.p)
+	r.mu.Unlock()
+	r.signalWriter()
+	return nil
+}
+
+func (r *Relay) signalWriter() {
+	select {
+	case r.outReady <- struct{}{}:
+	default:
+	}
 }
 
 func (r *Relay) read() {
@@ -159,36 +255,50 @@ func (r *Relay) NoteClientStanza() {
 	r.mu.Unlock()
 }
 
-// Send writes complete elements to the server.
+// Send queues complete elements for the server and returns at once: the
+// relay's writer goroutine writes them, in the order of the calls to Send
+// and Restart. It fails when the relay has ended, or when more than the
+// outgoing bound waits for a server that does not read (ErrSendQueueFull,
+// which ends the relay). A write that fails later ends the relay, which
+// the owner learns from Err and Take, after a wake.
 func (r *Relay) Send(p []byte) error {
-	if err := r.Err(); err != nil {
-		return fmt.Errorf("session: send after end: %w", err)
-	}
-	return r.stream.Send(p)
+	return r.enqueue(outgoing{p: p}, "send")
 }
 
-// Restart opens a new stream over the same connection (XEP-0206 §5); the new
-// header and features arrive through the queue.
+// Restart queues a new stream header over the same connection (XEP-0206
+// §5), after everything sent before; the new header and features arrive
+// through the queue.
 func (r *Relay) Restart() error {
-	if err := r.Err(); err != nil {
-		return fmt.Errorf("session: restart after end: %w", err)
-	}
-	return r.stream.Restart()
+	return r.enqueue(outgoing{restart: true}, "restart")
 }
 
-// Close ends the relay: it closes the upstream stream politely (the server
-// then handles undelivered stanzas as for any closed client stream) and
-// waits for the reader goroutine. It does not call wake. Because the reader
-// goroutine may be inside wake, the caller must not hold any lock that wake
-// takes. It is safe to call more than once.
+// Close ends the relay: it lets the writer write what is already queued
+// (for at most the stream's close timeout: a terminating client's last
+// presence should reach the server), closes the upstream stream politely
+// (the server then handles undelivered stanzas as for any closed client
+// stream), which cuts short a write the server does not read, and waits
+// for both goroutines. It does not call wake. Because the reader goroutine
+// may be inside wake, the caller must not hold any lock that wake takes.
+// It is safe to call more than once.
 func (r *Relay) Close() {
 	r.closeOnce.Do(func() {
+		r.mu.Lock()
+		r.stopping = true
+		r.mu.Unlock()
+		r.signalWriter()
+		t := time.NewTimer(r.stream.CloseTimeout())
+		select {
+		case <-r.writerDone:
+		case <-t.C:
+		}
+		t.Stop()
 		r.mu.Lock()
 		if r.err == nil {
 			r.err = ErrClosed
 		}
 		r.mu.Unlock()
 		r.stream.Close()
+		<-r.writerDone
 		<-r.readerDone
 	})
 }
