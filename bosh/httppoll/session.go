@@ -69,6 +69,10 @@ type Session struct {
 	lastReply time.Time // when the last answer was made
 	release   chan struct{}
 	busy      int // requests being processed or held
+	// dialing is set while openUpstream dials without s.mu held, and
+	// closed when the dial is over: another request of the session waits
+	// for it before it touches the byte stream.
+	dialing   chan struct{}
 	expiry    *time.Timer
 	expiryGen uint64
 }
@@ -127,6 +131,10 @@ func (s *Session) checkKey(r Request) bool {
 // the client went away before it could be answered.
 func (s *Session) serve(ctx context.Context, r Request, first bool) (a answer, ok bool) {
 	s.mu.Lock()
+	if !s.awaitDial(ctx) {
+		s.mu.Unlock()
+		return answer{}, false
+	}
 	if s.state == StateClosed {
 		s.mu.Unlock()
 		return answer{id: IDUnknown}, true
@@ -171,6 +179,29 @@ func (s *Session) serve(ctx context.Context, r Request, first bool) (a answer, o
 	s.armExpiry()
 	s.mu.Unlock()
 	return a, true
+}
+
+// awaitDial waits while another request of the session dials the upstream
+// stream; false means the client went away meanwhile. Called with s.mu
+// held, which it releases while it waits.
+func (s *Session) awaitDial(ctx context.Context) bool {
+	for s.dialing != nil {
+		d := s.dialing
+		s.mu.Unlock()
+		select {
+		case <-d:
+		case <-s.done:
+		case <-ctx.Done():
+		}
+		s.mu.Lock()
+		if ctx.Err() != nil {
+			return false
+		}
+		if s.state == StateClosed {
+			return true
+		}
+	}
+	return true
 }
 
 // hold keeps an empty poll of a quiet session open until deadline, and
@@ -385,8 +416,8 @@ func (s *Session) feedSafely(ctx context.Context, p []byte) (fail answer, failed
 
 // openUpstream checks the domain the client's first stream header names
 // against the allowlist and opens the upstream stream; the server's header
-// and features are the client's first bytes. Called with s.mu held (the
-// client sends one request at a time, so nothing waits for the lock).
+// and features are the client's first bytes. Called with s.mu held, which
+// it releases during the dial.
 func (s *Session) openUpstream(ctx context.Context, raw []byte) (answer, bool) {
 	sh, err := xmppconn.ParseHeader(raw)
 	if err != nil {
@@ -403,11 +434,25 @@ func (s *Session) openUpstream(ctx context.Context, raw []byte) (answer, bool) {
 		return answer{id: IDUnknown, body: refusalDocument(cond, "this connection manager does not serve that domain")}, true
 	}
 	s.domain = target.Domain
+	// Dial without s.mu: Shutdown, the expiry timer and a held poll must
+	// not wait for the network. Other requests of the session wait for
+	// the dial (awaitDial) so the byte stream stays in order.
+	dialing := make(chan struct{})
+	s.dialing = dialing
+	s.mu.Unlock()
 	dctx, cancel := context.WithTimeout(ctx, s.h.cfg.DialTimeout)
 	stop := context.AfterFunc(s.h.stop, cancel)
 	o, err := s.h.open(dctx, target, sh, s.wake)
 	stop()
 	cancel()
+	s.mu.Lock()
+	s.dialing = nil
+	close(dialing)
+	if err == nil && s.state == StateClosed {
+		// Ended while dialing (Shutdown): the new stream has no session.
+		s.h.reg.Retire(s.regID, o.up.Close)
+		return answer{id: IDServerError, body: refusalDocument("system-shutdown", "boshd is shutting down")}, true
+	}
 	if err != nil {
 		err = fmt.Errorf("httppoll: %w: connecting to %s: %w", errRefused, target.Domain, err)
 		s.end(err)
