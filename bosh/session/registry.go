@@ -180,13 +180,24 @@ func (g *Registry[V]) Remove(id string) {
 // which waits briefly for the server) in a goroutine the registry owns:
 // Shutdown waits for it.
 func (g *Registry[V]) Retire(id string, stop func()) {
-	g.Remove(id)
+	// Removing and counting happen in one critical section: Shutdown,
+	// which looks at both under mu, sees the session either live or
+	// stopping, never neither.
+	g.mu.Lock()
+	e, ok := g.sessions[id]
+	if ok {
+		delete(g.sessions, id)
+	}
+	if stop != nil {
+		g.retiring++
+	}
+	g.mu.Unlock()
+	if ok {
+		g.release(e.addr)
+	}
 	if stop == nil {
 		return
 	}
-	g.mu.Lock()
-	g.retiring++
-	g.mu.Unlock()
 	go func() {
 		defer g.retired()
 		stop()

@@ -3,6 +3,8 @@ package session
 import (
 	"context"
 	"errors"
+	"runtime"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -214,5 +216,40 @@ func TestNewIDIsUnpredictableAndURLSafe(t *testing.T) {
 			t.Fatalf("NewID() repeated %q", id)
 		}
 		seen[id] = true
+	}
+}
+
+// TestShutdownNeverMissesARetiringSession: a session retired while
+// Shutdown runs is either ended by Shutdown or counted as stopping when
+// Shutdown looks, never neither: Shutdown must not return before the
+// session's upstream is closed. Retire used to remove the session and
+// count it in two steps, releasing its place in the limits in between;
+// holding the counter's lock parks Retire exactly there.
+func TestShutdownNeverMissesARetiringSession(t *testing.T) {
+	g, ids := registryWith(1)
+	var stopped atomic.Bool
+	g.counter.mu.Lock()
+	go g.Retire(ids[0], func() { stopped.Store(true) })
+	for g.Len() != 0 {
+		runtime.Gosched()
+	}
+	done := make(chan bool, 1)
+	go func() {
+		g.Shutdown(context.Background(), func(int) { t.Error("Shutdown ended a retired session") })
+		done <- stopped.Load()
+	}()
+	returned, ok := false, false
+	select {
+	case ok = <-done:
+		returned = true
+	case <-time.After(100 * time.Millisecond):
+		// Shutdown waits for the retiring session, as it must.
+	}
+	g.counter.mu.Unlock()
+	if !returned {
+		ok = <-done
+	}
+	if !ok {
+		t.Fatal("Shutdown returned while a retired session had not stopped")
 	}
 }
