@@ -69,10 +69,15 @@ func (h *Handler) create(ctx context.Context, b *Body, rid uint64, addr string) 
 		xmppVersion = "1.0"
 	}
 	dctx, cancel := context.WithTimeout(ctx, h.cfg.DialTimeout)
+	stop := context.AfterFunc(h.stop, cancel)
 	stream, err := h.cfg.Domains.Open(dctx, target, from, lang, xmppVersion)
+	stop()
 	cancel()
 	if err != nil {
 		res.Cancel()
+		if h.stop.Err() != nil {
+			return fail(SystemShutdown, fmt.Errorf("bosh: connecting to %s: %w", target.Domain, session.ErrShuttingDown))
+		}
 		var se *xmppconn.StreamError
 		if errors.As(err, &se) {
 			s := &Session{legacy: legacy}

@@ -20,6 +20,10 @@ type Handler struct {
 	cfg     Config
 	reg     *session.Registry[*Session]
 	closing atomic.Bool
+	// stop is cancelled by Shutdown, so that upstream dials in progress
+	// give up and their creation requests are answered at once.
+	stop     context.Context
+	stopDial context.CancelFunc
 }
 
 // New returns a Handler for cfg (see Config for the defaults).
@@ -28,10 +32,12 @@ func New(cfg Config) *Handler {
 	if cfg.Domains == nil {
 		panic("bosh: Config.Domains is required")
 	}
-	return &Handler{
+	h := &Handler{
 		cfg: cfg,
 		reg: session.NewRegistry[*Session](cfg.MaxSessions, cfg.MaxSessionsPerAddress, cfg.Counter),
 	}
+	h.stop, h.stopDial = context.WithCancel(context.Background())
+	return h
 }
 
 // Sessions returns the number of live sessions.
@@ -48,11 +54,14 @@ func (h *Handler) retire(s *Session) {
 }
 
 // Shutdown refuses new sessions, answers every held request with
-// system-shutdown (XEP-0124 §17.2), closes every upstream stream and waits
+// system-shutdown (XEP-0124 §17.2), cancels the upstream dials of sessions
+// being created (answered system-shutdown too), closes every upstream
+// stream and waits
 // for that, or for ctx. Call it before http.Server.Shutdown, which does not
 // know about held requests.
 func (h *Handler) Shutdown(ctx context.Context) error {
 	h.closing.Store(true)
+	h.stopDial()
 	if err := h.reg.Shutdown(ctx, (*Session).shutdown); err != nil {
 		return fmt.Errorf("bosh: %w", err)
 	}
@@ -185,13 +194,12 @@ func (s *Session) await(ctx context.Context, req *request) answer {
 	}
 	t := time.NewTimer(step)
 	defer t.Stop()
-	for expiries := 0; ; {
+	for {
 		select {
 		case a := <-req.answer:
 			return a
 		case <-t.C:
-			expiries++
-			s.expire(req, expiries)
+			s.expire(req)
 			t.Reset(step)
 		case <-ctx.Done():
 			s.abandon(req)

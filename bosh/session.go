@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"sync"
@@ -343,8 +344,9 @@ func (s *Session) flush() {
 }
 
 // wake is the relay's callback: the server sent something or the stream
-// ended.
+// ended. It runs on the relay's goroutine, under recovery (see safely).
 func (s *Session) wake() {
+	defer s.safely("wake")
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.state == StateClosed {
@@ -504,9 +506,12 @@ func (s *Session) answerRecoverable(r *request) {
 
 // expire is called when r's 'wait' is over. A held request is answered
 // (with the queue if it is the oldest, empty otherwise). A request still
-// waiting for an earlier rid that has not come within two waits means the
-// client lost that request for good: the session ends with item-not-found.
-func (s *Session) expire(r *request, expiries int) {
+// waiting for an earlier rid that has not come within a whole wait means
+// the client lost that request for good: the session ends with
+// item-not-found. It must not wait longer: the HTTP server's write timeout
+// allows one wait (plus a margin), after which the client would see a
+// reset connection instead of the answer.
+func (s *Session) expire(r *request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for i, h := range s.held {
@@ -521,7 +526,7 @@ func (s *Session) expire(r *request, expiries int) {
 			return
 		}
 	}
-	if s.pending[r.rid] == r && expiries >= 2 {
+	if s.pending[r.rid] == r {
 		s.end(ItemNotFound, fmt.Errorf("rid %d never arrived", s.lastRID+1), nil)
 	}
 }
@@ -637,6 +642,9 @@ func (s *Session) close(err error) {
 	log := s.logger().WithField("state", s.state.String())
 	s.state = StateClosed
 	s.stopIdle()
+	// Retire before logging: whatever happens after, the session is out
+	// of the registry and its upstream stream is being closed.
+	s.h.retire(s)
 	switch {
 	case errors.Is(err, errInactive):
 		log.Info("session ended: client inactive")
@@ -651,7 +659,6 @@ func (s *Session) close(err error) {
 	default:
 		log.Info("session ended by the client")
 	}
-	s.h.retire(s)
 }
 
 // armIdle starts the inactivity timer when no request is open (§10).
@@ -683,6 +690,7 @@ func (s *Session) stopIdle() {
 }
 
 func (s *Session) idleExpired() {
+	defer s.safely("inactivity timer")
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.idleAt.IsZero() || time.Now().Before(s.idleAt) ||
@@ -694,6 +702,27 @@ func (s *Session) idleExpired() {
 }
 
 var errInactive = errors.New("bosh: client inactive")
+
+// safely, deferred first thing in a callback that runs on a goroutine no
+// HTTP request owns (the relay's, a timer's), turns a panic into the end
+// of this session with internal-server-error: every other session, and
+// the process, go on (as ServeHTTP's recovery does for a request). The
+// callback's own deferred unlock has run by then.
+func (s *Session) safely(what string) {
+	v := recover()
+	if v == nil {
+		return
+	}
+	defer func() {
+		// Ending the session panicked too: the session is already out of
+		// the registry (close retires it first); keep the process alive.
+		recover()
+	}()
+	s.h.cfg.Log.WithField("panic", fmt.Sprint(v)).WithField("stack", string(debug.Stack())).Error(what + " panicked")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.end(InternalServerError, fmt.Errorf("panic in %s: %v", what, v), nil)
+}
 
 // reportGrace is how long an answer may go unacknowledged before a request
 // whose 'ack' is older than it gets a 'report' (XEP-0124 §9.2). Without it,

@@ -517,3 +517,39 @@ func mustRegistryID(t *testing.T, id string) string {
 	}
 	return r
 }
+
+// panicHook makes the logger panic on a message, standing in for a bug in
+// code that runs on a timer's goroutine, which no request owns.
+type panicHook struct{ msg string }
+
+func (panicHook) Levels() []logrus.Level { return logrus.AllLevels }
+
+func (p panicHook) Fire(e *logrus.Entry) error {
+	if strings.Contains(e.Message, p.msg) {
+		panic("test: panic while logging " + p.msg)
+	}
+	return nil
+}
+
+// TestPanicInExpiryTimerEndsOneSession: a panic in the keep-alive timer's
+// callback ends that session (its upstream closed), not the process.
+func TestPanicInExpiryTimerEndsOneSession(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := newHarness(t, func(c *Config) {
+			c.SessionTimeout = time.Minute
+			c.Log.(*logrus.Logger).AddHook(panicHook{"session expired"})
+		})
+		id, f := p.open()
+		time.Sleep(time.Minute + time.Second)
+		synctest.Wait()
+		if !f.isClosed() {
+			t.Fatal("upstream not closed after the panic")
+		}
+		if r := p.post(id + ","); r.id != IDUnknown {
+			t.Fatalf("session answered %s after the panic", r.id)
+		}
+		if !p.logged(logrus.ErrorLevel, "expiry timer panicked") {
+			t.Fatal("panic not logged")
+		}
+	})
+}

@@ -541,6 +541,17 @@ func (s *Session) stopExpiry() {
 }
 
 func (s *Session) expired(gen uint64) {
+	defer func() {
+		// A timer's goroutine has no request to answer: a panic ends this
+		// session (end retires it before it logs), not the process.
+		if v := recover(); v != nil {
+			defer func() { recover() }()
+			s.h.cfg.Log.WithField("panic", fmt.Sprint(v)).WithField("stack", string(debug.Stack())).Error("expiry timer panicked")
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			s.end(fmt.Errorf("httppoll: panic in the expiry timer: %v", v))
+		}
+	}()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if gen != s.expiryGen || s.state == StateClosed || s.busy > 0 {
