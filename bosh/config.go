@@ -3,7 +3,7 @@ package bosh
 import (
 	"time"
 
-	"boshd/bosh/session"
+	"boshd/bosh/relay"
 )
 
 // Config tunes the binding. The zero value of every field is a sensible
@@ -11,7 +11,7 @@ import (
 type Config struct {
 	// FrontEnd holds what both front ends share: domains, limits, the
 	// client address rule and the logger.
-	session.FrontEnd
+	relay.FrontEnd
 
 	// MaxWait caps the 'wait' a client may ask for (XEP-0124 §7.2).
 	// Default 60s.

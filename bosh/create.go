@@ -11,7 +11,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
-	"boshd/bosh/session"
+	"boshd/bosh/relay"
 	"boshd/xmppconn"
 )
 
@@ -33,7 +33,7 @@ func (h *Handler) create(ctx context.Context, b *Body, rid uint64, addr string) 
 		return s.terminalAnswer(cond, nil)
 	}
 	if h.closing.Load() {
-		return fail(SystemShutdown, session.ErrShuttingDown)
+		return fail(SystemShutdown, relay.ErrShuttingDown)
 	}
 	wait, err := attrSeconds(b, "wait", h.cfg.MaxWait)
 	if err != nil {
@@ -76,7 +76,7 @@ func (h *Handler) create(ctx context.Context, b *Body, rid uint64, addr string) 
 	if err != nil {
 		res.Cancel()
 		if h.stop.Err() != nil {
-			return fail(SystemShutdown, fmt.Errorf("bosh: connecting to %s: %w", target.Domain, session.ErrShuttingDown))
+			return fail(SystemShutdown, fmt.Errorf("bosh: connecting to %s: %w", target.Domain, relay.ErrShuttingDown))
 		}
 		var se *xmppconn.StreamError
 		if errors.As(err, &se) {
@@ -126,7 +126,7 @@ func (h *Handler) create(ctx context.Context, b *Body, rid uint64, addr string) 
 	}
 	s.id = id
 	s.remote, s.domain = addr, target.Domain
-	s.relay = session.NewRelay(stream, h.cfg.MaxQueueBytes, s.wake)
+	s.relay = relay.NewRelay(stream, h.cfg.MaxQueueBytes, s.wake)
 
 	var w responseBuilder
 	features := stream.Features()

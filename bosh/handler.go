@@ -11,14 +11,14 @@ import (
 	"sync/atomic"
 	"time"
 
-	"boshd/bosh/session"
+	"boshd/bosh/relay"
 )
 
 // Handler is the BOSH endpoint: an http.Handler that serves XEP-0124
 // sessions carrying XMPP (XEP-0206) to the configured servers.
 type Handler struct {
 	cfg     Config
-	reg     *session.Registry[*Session]
+	reg     *relay.Registry[*Session]
 	closing atomic.Bool
 	// stop is cancelled by Shutdown, so that upstream dials in progress
 	// give up and their creation requests are answered at once.
@@ -34,7 +34,7 @@ func New(cfg Config) *Handler {
 	}
 	h := &Handler{
 		cfg: cfg,
-		reg: session.NewRegistry[*Session](cfg.MaxSessions, cfg.MaxSessionsPerAddress, cfg.Counter),
+		reg: relay.NewRegistry[*Session](cfg.MaxSessions, cfg.MaxSessionsPerAddress, cfg.Counter),
 	}
 	h.stop, h.stopDial = context.WithCancel(context.Background())
 	return h
@@ -151,7 +151,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			writeAnswer(w, "", (&Session{legacy: !hasVer}).terminalAnswer(BadRequest, nil))
 			return
 		}
-		a := h.create(r.Context(), b, rid, session.ClientAddr(r.RemoteAddr, r.Header.Get("X-Forwarded-For"), h.cfg.ClientAddr))
+		a := h.create(r.Context(), b, rid, relay.ClientAddr(r.RemoteAddr, r.Header.Get("X-Forwarded-For"), h.cfg.ClientAddr))
 		writeAnswer(w, contentType(b), a)
 		return
 	}

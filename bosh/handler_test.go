@@ -15,7 +15,7 @@ import (
 	"github.com/beevik/etree"
 
 	"boshd/bosh/internal/xmpptest"
-	"boshd/bosh/session"
+	"boshd/bosh/relay"
 	"boshd/xmppconn"
 )
 
@@ -32,7 +32,7 @@ func newHarness(t *testing.T, mod func(*Config)) *harness {
 	t.Helper()
 	up := xmpptest.Start(t)
 	cfg := Config{
-		FrontEnd: session.FrontEnd{Domains: &session.Domains{
+		FrontEnd: relay.FrontEnd{Domains: &relay.Domains{
 			Dialer: &xmppconn.Dialer{Routes: map[string][]string{"localhost": {up.Addr}}, Timeout: 5 * time.Second},
 			Served: []string{"localhost"},
 		}},

@@ -14,7 +14,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
-	"boshd/bosh/session"
+	"boshd/bosh/relay"
 	"boshd/xmppconn"
 )
 
@@ -60,12 +60,12 @@ func (r *request) empty() bool {
 }
 
 // Session is one BOSH session: the rid window, the held requests, the
-// cached answers and the timers of XEP-0124, over a session.Relay to the
+// cached answers and the timers of XEP-0124, over a relay.Relay to the
 // server.
 type Session struct {
 	h     *Handler
 	id    string
-	relay *session.Relay
+	relay *relay.Relay
 	// remote and domain identify the session in its log lines (logger).
 	remote, domain string
 
@@ -385,7 +385,7 @@ func (s *Session) answerWithQueue(r *request) {
 		if streamError {
 			cond = RemoteStreamError
 		}
-		if errors.Is(err, session.ErrQueueFull) {
+		if errors.Is(err, relay.ErrQueueFull) {
 			cond = PolicyViolation
 		} else if errors.Is(err, io.EOF) {
 			cause = errors.New("upstream closed the stream")

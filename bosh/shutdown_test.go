@@ -12,7 +12,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
-	"boshd/bosh/session"
+	"boshd/bosh/relay"
 	"boshd/xmppconn"
 )
 
@@ -48,7 +48,7 @@ func TestShutdownAnswersCreationStillDialing(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		up := &silentServer{dials: make(chan struct{}, 1)}
 		defer up.close()
-		h := New(Config{FrontEnd: session.FrontEnd{Domains: &session.Domains{
+		h := New(Config{FrontEnd: relay.FrontEnd{Domains: &relay.Domains{
 			Dialer: &xmppconn.Dialer{Routes: map[string][]string{"localhost": {"pipe:5222"}}, DialContext: up.dial},
 			Served: []string{"localhost"},
 		}}})

@@ -12,7 +12,7 @@ import (
 // (mellium's SRV dialer links net/http in for host-meta discovery, so that
 // rule is about direct imports).
 func TestImportDirection(t *testing.T) {
-	for _, pkg := range []string{"boshd/xmppconn", "boshd/bosh/session"} {
+	for _, pkg := range []string{"boshd/xmppconn", "boshd/bosh/relay"} {
 		out, err := exec.Command("go", "list", "-f", "{{join .Imports \"\\n\"}}", pkg).CombinedOutput()
 		if err != nil {
 			t.Fatalf("go list %s: %v\n%s", pkg, err, out)
@@ -25,10 +25,10 @@ func TestImportDirection(t *testing.T) {
 	}
 	forbidden := map[string][]string{
 		"boshd/xmppconn":      {"boshd/bosh", "boshd/cmd"},
-		"boshd/bosh/session":  {"boshd/bosh", "boshd/bosh/httppoll", "boshd/cmd"},
+		"boshd/bosh/relay":    {"boshd/bosh", "boshd/bosh/httppoll", "boshd/cmd"},
 		"boshd/bosh":          {"boshd/bosh/httppoll", "boshd/cmd", "boshd/bosh/client"},
 		"boshd/bosh/httppoll": {"boshd/bosh", "boshd/cmd", "boshd/bosh/client"},
-		"boshd/bosh/client":   {"boshd/bosh", "boshd/bosh/session", "boshd/xmppconn", "boshd/cmd"},
+		"boshd/bosh/client":   {"boshd/bosh", "boshd/bosh/relay", "boshd/xmppconn", "boshd/cmd"},
 	}
 	for pkg, bad := range forbidden {
 		out, err := exec.Command("go", "list", "-deps", pkg).CombinedOutput()

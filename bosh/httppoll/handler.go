@@ -10,7 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"boshd/bosh/session"
+	"boshd/bosh/relay"
 )
 
 // Handler is the XEP-0025 endpoint: an http.Handler that serves HTTP
@@ -18,7 +18,7 @@ import (
 // core (domains, dialer, limits) as the BOSH front end.
 type Handler struct {
 	cfg  Config
-	reg  *session.Registry[*Session]
+	reg  *relay.Registry[*Session]
 	open openFunc
 
 	closing atomic.Bool
@@ -36,7 +36,7 @@ func New(cfg Config) *Handler {
 	}
 	h := &Handler{
 		cfg: cfg,
-		reg: session.NewRegistry[*Session](cfg.MaxSessions, cfg.MaxSessionsPerAddress, cfg.Counter),
+		reg: relay.NewRegistry[*Session](cfg.MaxSessions, cfg.MaxSessionsPerAddress, cfg.Counter),
 	}
 	h.open = h.openRelay
 	h.stop, h.stopDial = context.WithCancel(context.Background())
@@ -111,7 +111,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if req.ID == "0" {
-		h.write(w, h.create(r.Context(), req, session.ClientAddr(r.RemoteAddr, r.Header.Get("X-Forwarded-For"), h.cfg.ClientAddr)))
+		h.write(w, h.create(r.Context(), req, relay.ClientAddr(r.RemoteAddr, r.Header.Get("X-Forwarded-For"), h.cfg.ClientAddr)))
 		return
 	}
 	var s *Session

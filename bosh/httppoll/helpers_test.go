@@ -14,7 +14,7 @@ import (
 	"github.com/sirupsen/logrus"
 	"github.com/sirupsen/logrus/hooks/test"
 
-	"boshd/bosh/session"
+	"boshd/bosh/relay"
 	"boshd/xmppconn"
 )
 
@@ -26,7 +26,7 @@ const (
 )
 
 // fakeUp is a scripted upstream: the test pushes what the server sends and
-// reads what boshd forwarded. It behaves as session.Relay does (bounded
+// reads what boshd forwarded. It behaves as relay.Relay does (bounded
 // queue, activity time, end reported after the queued elements), without a
 // socket, so that it runs inside a synctest bubble.
 type fakeUp struct {
@@ -51,7 +51,7 @@ func (f *fakeUp) push(kind xmppconn.Kind, raw string) {
 		return
 	}
 	if f.maxQueue > 0 && f.qbytes+len(raw) > f.maxQueue {
-		f.err = session.ErrQueueFull
+		f.err = relay.ErrQueueFull
 	} else {
 		f.queue = append(f.queue, xmppconn.Element{Kind: kind, Raw: []byte(raw)})
 		f.qbytes += len(raw)
@@ -124,7 +124,7 @@ func (f *fakeUp) Close() {
 	defer f.mu.Unlock()
 	f.closed = true
 	if f.err == nil {
-		f.err = session.ErrClosed
+		f.err = relay.ErrClosed
 	}
 }
 
@@ -159,8 +159,8 @@ func newHarness(t *testing.T, mod func(*Config)) *harness {
 	log, hook := test.NewNullLogger()
 	log.SetLevel(logrus.DebugLevel)
 	cfg := Config{
-		FrontEnd: session.FrontEnd{
-			Domains: &session.Domains{Dialer: &xmppconn.Dialer{}, Served: []string{"example.com"}},
+		FrontEnd: relay.FrontEnd{
+			Domains: &relay.Domains{Dialer: &xmppconn.Dialer{}, Served: []string{"example.com"}},
 			Log:     log,
 		},
 		Path: "/http-poll",
@@ -171,7 +171,7 @@ func newHarness(t *testing.T, mod func(*Config)) *harness {
 		mod(&cfg)
 	}
 	p := &harness{t: t, h: New(cfg), logs: hook, ups: make(chan *fakeUp, 16)}
-	p.h.open = func(ctx context.Context, target session.Target, sh xmppconn.Header, wake func()) (opened, error) {
+	p.h.open = func(ctx context.Context, target relay.Target, sh xmppconn.Header, wake func()) (opened, error) {
 		if p.openErr != nil {
 			return opened{}, p.openErr
 		}

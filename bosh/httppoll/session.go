@@ -12,7 +12,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
-	"boshd/bosh/session"
+	"boshd/bosh/relay"
 	"boshd/xmppconn"
 )
 
@@ -295,7 +295,7 @@ func (s *Session) drain() {
 	}
 	reason := err
 	switch {
-	case errors.Is(err, session.ErrQueueFull):
+	case errors.Is(err, relay.ErrQueueFull):
 		reason = fmt.Errorf("httppoll: more than %d bytes waited for the client's next poll (max_queue_bytes): %w",
 			s.h.cfg.MaxQueueBytes, err)
 		s.out = appendStreamError(s.out, "policy-violation", "too much data waiting for the next poll")
@@ -427,7 +427,7 @@ func (s *Session) openUpstream(ctx context.Context, raw []byte) (answer, bool) {
 	target, err := s.h.cfg.Domains.Resolve(sh.To, "")
 	if err != nil {
 		cond := "host-unknown"
-		if errors.Is(err, session.ErrImproperAddressing) {
+		if errors.Is(err, relay.ErrImproperAddressing) {
 			cond = "improper-addressing"
 		}
 		s.end(fmt.Errorf("httppoll: %w: %w", errRefused, err))
@@ -490,7 +490,7 @@ func (s *Session) end(reason error) {
 	switch {
 	case errors.Is(reason, errClientEnded):
 		s.logger().Info("session ended by the client")
-	case errors.Is(reason, session.ErrQueueFull):
+	case errors.Is(reason, relay.ErrQueueFull):
 		s.logger().WithError(reason).Warn("session ended: too much data waiting for the client")
 	case errors.Is(reason, errRefused):
 		s.logger().WithError(reason).Info("session refused")

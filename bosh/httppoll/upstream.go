@@ -4,12 +4,12 @@ import (
 	"context"
 	"time"
 
-	"boshd/bosh/session"
+	"boshd/bosh/relay"
 	"boshd/xmppconn"
 )
 
 // upstream is what a polling session needs of its server side.
-// *session.Relay is the real one; tests substitute a scripted one so that
+// *relay.Relay is the real one; tests substitute a scripted one so that
 // timers can run on a fake clock.
 type upstream interface {
 	Take() ([]xmppconn.Element, error)
@@ -33,16 +33,16 @@ type opened struct {
 
 // openFunc opens the upstream stream for a checked target; wake is called
 // whenever the server sent something or the stream ended.
-type openFunc func(ctx context.Context, t session.Target, h xmppconn.Header, wake func()) (opened, error)
+type openFunc func(ctx context.Context, t relay.Target, h xmppconn.Header, wake func()) (opened, error)
 
 // openRelay is the real openFunc: the shared dialer and relay.
-func (h *Handler) openRelay(ctx context.Context, t session.Target, sh xmppconn.Header, wake func()) (opened, error) {
+func (h *Handler) openRelay(ctx context.Context, t relay.Target, sh xmppconn.Header, wake func()) (opened, error) {
 	stream, err := h.cfg.Domains.Open(ctx, t, sh.From, sh.Lang, sh.Version)
 	if err != nil {
 		return opened{}, err
 	}
 	return opened{
-		up:       session.NewRelay(stream, h.cfg.MaxQueueBytes, wake),
+		up:       relay.NewRelay(stream, h.cfg.MaxQueueBytes, wake),
 		header:   stream.Header().Raw,
 		features: stream.Features(),
 		secure:   stream.Secure(),

@@ -29,7 +29,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"boshd/bosh"
-	"boshd/bosh/session"
+	"boshd/bosh/relay"
 	"boshd/cmd/boshd/internal/config"
 	"boshd/xmppconn"
 )
@@ -133,7 +133,7 @@ func newServer(cfg config.Config, log *logrus.Logger) (*server, error) {
 	if err != nil {
 		return nil, err
 	}
-	domains := &session.Domains{Dialer: dialer}
+	domains := &relay.Domains{Dialer: dialer}
 	for _, d := range cfg.Domains {
 		domains.Served = append(domains.Served, strings.ToLower(d.Name))
 	}
@@ -142,12 +142,12 @@ func newServer(cfg config.Config, log *logrus.Logger) (*server, error) {
 		return nil, err
 	}
 	// What both front ends share: one session counter covers both limits.
-	shared := session.FrontEnd{
+	shared := relay.FrontEnd{
 		Domains:               domains,
 		MaxBodyBytes:          cfg.HTTP.MaxBodyBytes,
 		MaxSessions:           cfg.BOSH.MaxSessions,
 		MaxSessionsPerAddress: cfg.BOSH.MaxSessionsPerAddress,
-		Counter:               session.NewCounter(),
+		Counter:               relay.NewCounter(),
 		MaxQueueBytes:         cfg.BOSH.MaxQueueBytes,
 		DialTimeout:           time.Duration(cfg.Upstream.DialTimeout),
 		ClientAddr:            clientAddr,

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"boshd/bosh/httppoll"
-	"boshd/bosh/session"
+	"boshd/bosh/relay"
 	"boshd/cmd/boshd/internal/config"
 )
 
@@ -14,7 +14,7 @@ import (
 // the BOSH front end's domains and dialer (so the allowlist and the
 // upstream TLS policy are the same), the session counter (so the limits
 // cover both), the client address rule and the logger.
-func (s *server) addPolling(mux *http.ServeMux, shared session.FrontEnd) {
+func (s *server) addPolling(mux *http.ServeMux, shared relay.FrontEnd) {
 	c := s.cfg
 	if c.HTTP.PollPath == "" {
 		return
@@ -46,5 +46,5 @@ func (s *server) addPolling(mux *http.ServeMux, shared session.FrontEnd) {
 // pollInterval is the adaptive poll interval policy for polling sessions.
 func pollInterval(c config.Poll) func(idle time.Duration) time.Duration {
 	min, max := time.Duration(c.PollMin), time.Duration(c.PollMax)
-	return func(idle time.Duration) time.Duration { return session.PollInterval(idle, min, max) }
+	return func(idle time.Duration) time.Duration { return relay.PollInterval(idle, min, max) }
 }

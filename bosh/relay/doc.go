@@ -17,4 +17,4 @@
 //     address.
 //
 // The package knows nothing about HTTP or about either front end's framing.
-package session
+package relay
