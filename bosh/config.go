@@ -30,7 +30,7 @@ type Config struct {
 	MaxPause time.Duration
 	// PollInterval, when set, gives the interval advised to a polling
 	// session that has been idle for the given time; nil advises nothing.
-	// See package bosh/session's adaptive interval policy.
+	// See package bosh/relay's adaptive interval policy.
 	PollInterval func(idle time.Duration) time.Duration
 	// CORSOrigins lists the origins whose pages may call the binding; "*"
 	// allows any. Empty: no CORS headers.

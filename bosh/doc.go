@@ -16,5 +16,5 @@
 // stream restarts (XEP-0206 §5), key sequencing (§15), acknowledgements
 // (§9), pause (§10), polling sessions (§12), termination (§13) and the
 // terminal conditions of §17. The upstream stream and its queue are a
-// session.Relay; the table of sessions and its limits a session.Registry.
+// relay.Relay; the table of sessions and its limits a relay.Registry.
 package bosh

@@ -328,7 +328,7 @@ func (s *Stream) close() error {
 		// read, which would hold wmu until its WriteTimeout: Close cuts it
 		// short (net.Conn deadlines may be set during a Write). A caller
 		// that wants queued writes to finish waits for them first, as
-		// bosh/session.Relay.Close does.
+		// bosh/relay.Relay.Close does.
 		s.conn.SetWriteDeadline(time.Now())
 		s.wmu.Lock()
 	}

@@ -14,9 +14,9 @@ import (
 // [Registry.Close] has been called. Front ends answer them with their
 // protocol's refusal (XEP-0124 §17.2 policy-violation or system-shutdown).
 var (
-	ErrTooManySessions   = errors.New("session: too many sessions")
-	ErrTooManyForAddress = errors.New("session: too many sessions from this address")
-	ErrShuttingDown      = errors.New("session: shutting down")
+	ErrTooManySessions   = errors.New("relay: too many sessions")
+	ErrTooManyForAddress = errors.New("relay: too many sessions from this address")
+	ErrShuttingDown      = errors.New("relay: shutting down")
 )
 
 // Registry is the table of live sessions of one front end, keyed by an
@@ -114,7 +114,7 @@ func (g *Registry[V]) Reserve(addr string) (*Reservation[V], error) {
 // only when the registry was closed meanwhile (the place is then released).
 func (r *Reservation[V]) Commit(v V) (string, error) {
 	if r.done {
-		return "", errors.New("session: reservation used twice")
+		return "", errors.New("relay: reservation used twice")
 	}
 	r.done = true
 	g := r.reg
@@ -242,7 +242,7 @@ func (g *Registry[V]) Shutdown(ctx context.Context, end func(V)) error {
 	case <-g.idle():
 		return nil
 	case <-ctx.Done():
-		return fmt.Errorf("session: shutdown: %w", ctx.Err())
+		return fmt.Errorf("relay: shutdown: %w", ctx.Err())
 	}
 }
 
@@ -271,7 +271,7 @@ func (g *Registry[V]) Close() []V {
 func NewID() string {
 	var b [16]byte
 	if _, err := rand.Read(b[:]); err != nil {
-		panic(fmt.Sprintf("session: crypto/rand failed: %v", err))
+		panic(fmt.Sprintf("relay: crypto/rand failed: %v", err))
 	}
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }

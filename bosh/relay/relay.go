@@ -12,15 +12,15 @@ import (
 
 // ErrQueueFull is the reason a relay ends when its client leaves more bytes
 // waiting than the queue allows.
-var ErrQueueFull = errors.New("session: too many bytes waiting for the client")
+var ErrQueueFull = errors.New("relay: too many bytes waiting for the client")
 
 // ErrSendQueueFull is the reason a relay ends when the server does not
 // read what the client sends fast enough: more bytes wait to be written
 // upstream than the outgoing queue allows.
-var ErrSendQueueFull = errors.New("session: too many bytes waiting for the server")
+var ErrSendQueueFull = errors.New("relay: too many bytes waiting for the server")
 
 // ErrClosed is the reason a relay ends when its owner closed it.
-var ErrClosed = errors.New("session: closed")
+var ErrClosed = errors.New("relay: closed")
 
 // Relay is one client session's upstream half: the XML stream to the
 // server, the elements the server sent that the client has not fetched
@@ -116,7 +116,7 @@ func (r *Relay) write() {
 		r.outBytes -= len(item.p)
 		r.mu.Unlock()
 		if err != nil {
-			r.end(fmt.Errorf("session: upstream write: %w", err))
+			r.end(fmt.Errorf("relay: upstream write: %w", err))
 			r.mu.Lock()
 			r.out, r.outBytes = nil, 0
 			r.mu.Unlock()
@@ -131,12 +131,12 @@ func (r *Relay) enqueue(item outgoing, what string) error {
 	if r.err != nil {
 		err := r.err
 		r.mu.Unlock()
-		return fmt.Errorf("session: %s after end: %w", what, err)
+		return fmt.Errorf("relay: %s after end: %w", what, err)
 	}
 	if r.outBytes+len(item.p) > r.maxOut {
 		r.mu.Unlock()
 		r.end(ErrSendQueueFull)
-		return fmt.Errorf("session: %s: %w", what, ErrSendQueueFull)
+		return fmt.Errorf("relay: %s: %w", what, ErrSendQueueFull)
 	}
 	r.out = append(r.out, item)
 	r.outBytes += len(item.p)
