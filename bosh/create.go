@@ -29,8 +29,7 @@ func (h *Handler) create(ctx context.Context, b *Body, rid uint64, addr string) 
 	legacy := !hasVer
 	fail := func(cond Condition, err error) answer {
 		h.cfg.Log.WithFields(logrus.Fields{"remote": addr, "condition": string(cond)}).WithError(err).Info("session refused")
-		s := &Session{legacy: legacy}
-		return s.terminalAnswer(cond, nil)
+		return terminalAnswer(cond, legacy, nil)
 	}
 	if h.closing.Load() {
 		return fail(SystemShutdown, relay.ErrShuttingDown)
@@ -80,9 +79,8 @@ func (h *Handler) create(ctx context.Context, b *Body, rid uint64, addr string) 
 		}
 		var se *xmppconn.StreamError
 		if errors.As(err, &se) {
-			s := &Session{legacy: legacy}
 			h.cfg.Log.WithFields(logrus.Fields{"remote": addr, "domain": target.Domain}).WithError(err).Info("session refused by the server")
-			return s.terminalAnswer(RemoteStreamError, []xmppconn.Element{{Kind: xmppconn.KindError, Raw: se.Raw}})
+			return terminalAnswer(RemoteStreamError, legacy, []xmppconn.Element{{Kind: xmppconn.KindError, Raw: se.Raw}})
 		}
 		return fail(RemoteConnectionFailed, fmt.Errorf("bosh: connecting to %s: %w", target.Domain, err))
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"boshd/bosh/endpoint"
 	"boshd/bosh/relay"
 	"boshd/xmppconn"
 )
@@ -454,7 +455,7 @@ func (s *Session) pollAttrs(w *responseBuilder) int {
 	if d <= 0 {
 		return 0
 	}
-	secs := int((d + time.Second - 1) / time.Second)
+	secs := int(endpoint.Seconds(d))
 	w.buf = append(w.buf, " xmlns:boshd='"+NSBoshd+"'"...)
 	w.attrInt("boshd:poll-interval", int64(secs))
 	return secs
@@ -615,13 +616,20 @@ func (s *Session) endWith(cond Condition, cause error, culprit *request, els []x
 // terminalAnswer is the answer for a terminal condition: a terminate body,
 // or for legacy clients the HTTP status of §17.1.
 func (s *Session) terminalAnswer(cond Condition, els []xmppconn.Element) answer {
+	return terminalAnswer(cond, s.legacy, els)
+}
+
+// terminalAnswer is the answer for a terminal condition outside a session
+// (or for one): legacy clients, which sent no 'ver', get the HTTP status
+// of §17.1 too.
+func terminalAnswer(cond Condition, legacy bool, els []xmppconn.Element) answer {
 	var w responseBuilder
 	w.start(elementsLen(els))
 	w.attr("type", "terminate")
 	w.attr("condition", string(cond))
 	w.elements(els)
 	a := answer{body: w.buf}
-	if s.legacy {
+	if legacy {
 		a.status = cond.legacyStatus()
 	}
 	return a

@@ -26,6 +26,7 @@ func TestImportDirection(t *testing.T) {
 	forbidden := map[string][]string{
 		"boshd/xmppconn":      {"boshd/bosh", "boshd/cmd"},
 		"boshd/bosh/relay":    {"boshd/bosh", "boshd/bosh/httppoll", "boshd/cmd"},
+		"boshd/bosh/endpoint": {"boshd/bosh", "boshd/bosh/httppoll", "boshd/bosh/relay", "boshd/xmppconn", "boshd/cmd"},
 		"boshd/bosh":          {"boshd/bosh/httppoll", "boshd/cmd", "boshd/bosh/client"},
 		"boshd/bosh/httppoll": {"boshd/bosh", "boshd/cmd", "boshd/bosh/client"},
 		"boshd/bosh/client":   {"boshd/bosh", "boshd/bosh/relay", "boshd/xmppconn", "boshd/cmd"},

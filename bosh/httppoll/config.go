@@ -13,6 +13,10 @@ type Config struct {
 	// client address rule and the logger.
 	relay.FrontEnd
 
+	// CORSOrigins lists the origins whose pages may call the endpoint;
+	// "*" allows any. Empty: no CORS headers.
+	CORSOrigins []string
+
 	// Path is the URL path the endpoint is mounted at; the ID cookie is
 	// scoped to it (XEP-0025 §3). Default "/".
 	Path string

@@ -3,13 +3,12 @@ package httppoll
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/http"
-	"runtime/debug"
 	"strconv"
 	"sync/atomic"
 	"time"
 
+	"boshd/bosh/endpoint"
 	"boshd/bosh/relay"
 )
 
@@ -26,6 +25,7 @@ type Handler struct {
 	// give up.
 	stop     context.Context
 	stopDial context.CancelFunc
+	shell    *endpoint.Shell
 }
 
 // New returns a Handler for cfg (see Config for the defaults).
@@ -39,6 +39,12 @@ func New(cfg Config) *Handler {
 		reg: relay.NewRegistry[*Session](cfg.MaxSessions, cfg.MaxSessionsPerAddress, cfg.Counter),
 	}
 	h.open = h.openRelay
+	h.shell = endpoint.New(endpoint.Config{
+		InfoPage:     infoPage,
+		CORSOrigins:  cfg.CORSOrigins,
+		MaxBodyBytes: cfg.MaxBodyBytes,
+		Log:          cfg.Log,
+	}, (*protocol)(h))
 	h.stop, h.stopDial = context.WithCancel(context.Background())
 	return h
 }
@@ -68,42 +74,33 @@ Clients talk to it with POST requests.</p>
 </body></html>
 `
 
-// ServeHTTP answers one HTTP request (XEP-0025 §3).
+// ServeHTTP answers one HTTP request (XEP-0025 §3) through the shell every
+// front end shares (package endpoint): recovery, info page, CORS, methods,
+// size-limited body; XEP-0025 itself is protocol.ServePost.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	// A panic while a session's bytes are handled ends that session (see
-	// Session.feedSafely); one anywhere else is answered here.
-	defer func() {
-		if v := recover(); v != nil {
-			if v == http.ErrAbortHandler {
-				panic(v)
-			}
-			h.cfg.Log.WithField("panic", fmt.Sprint(v)).WithField("stack", string(debug.Stack())).Error("request panicked")
-			h.write(w, answer{id: IDServerError})
-		}
-	}()
-	switch r.Method {
-	case http.MethodPost:
-	case http.MethodGet, http.MethodHead:
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		w.Header().Set("Content-Length", strconv.Itoa(len(infoPage)))
-		w.Header().Set("Cache-Control", "no-store")
-		if r.Method == http.MethodGet {
-			io.WriteString(w, infoPage)
-		}
-		return
-	default:
-		w.Header().Set("Allow", "POST, GET, HEAD")
-		http.Error(w, "boshd: method not allowed; XEP-0025 polling uses POST", http.StatusMethodNotAllowed)
-		return
-	}
-	body, err := h.readBody(r)
-	if err != nil {
-		// §3: always 200; the client learns of the problem from the ID.
-		h.cfg.Log.WithField("remote", r.RemoteAddr).WithError(err).Info("request refused")
-		w.Header().Set("Connection", "close")
-		h.write(w, answer{id: IDBadRequest})
-		return
-	}
+	h.shell.ServeHTTP(w, r)
+}
+
+// protocol is the Handler as the shell sees it (endpoint.Protocol), so
+// that those methods stay out of the Handler's API.
+type protocol Handler
+
+// Panicked answers a request that panicked outside a session's bytes (a
+// panic there ends the session, see Session.feedSafely).
+func (p *protocol) Panicked(w http.ResponseWriter, r *http.Request, v any) {
+	(*Handler)(p).write(w, answer{id: IDServerError})
+}
+
+// RefuseBody answers a body that was too large or cut short: §3 answers
+// every request with 200; the client learns of the problem from the ID.
+func (p *protocol) RefuseBody(w http.ResponseWriter, r *http.Request, err error) {
+	p.cfg.Log.WithField("remote", r.RemoteAddr).WithError(err).Info("request refused")
+	(*Handler)(p).write(w, answer{id: IDBadRequest})
+}
+
+// ServePost answers one id;key,xml request (XEP-0025 §3).
+func (p *protocol) ServePost(w http.ResponseWriter, r *http.Request, body []byte) {
+	h := (*Handler)(p)
 	req, err := ParseRequest(body)
 	if err != nil {
 		h.cfg.Log.WithField("remote", r.RemoteAddr).WithError(err).Debug("malformed request")
@@ -157,23 +154,6 @@ func (h *Handler) create(ctx context.Context, req Request, addr string) answer {
 	return a
 }
 
-// readBody reads the request body, refusing one over the limit before
-// reading it whole.
-func (h *Handler) readBody(r *http.Request) ([]byte, error) {
-	max := h.cfg.MaxBodyBytes
-	if r.ContentLength > max {
-		return nil, fmt.Errorf("httppoll: request body of %d bytes is over the limit of %d", r.ContentLength, max)
-	}
-	b, err := io.ReadAll(io.LimitReader(r.Body, max+1))
-	if err != nil {
-		return nil, fmt.Errorf("httppoll: reading request body: %w", err)
-	}
-	if int64(len(b)) > max {
-		return nil, fmt.Errorf("httppoll: request body is over the limit of %d bytes", max)
-	}
-	return b, nil
-}
-
 // answer is what one request gets: the identifier for the ID cookie, the
 // stream bytes, and for a live session the current poll interval.
 type answer struct {
@@ -189,11 +169,10 @@ func (h *Handler) write(w http.ResponseWriter, a answer) {
 	hdr := w.Header()
 	hdr.Set("Content-Type", "text/xml; charset=utf-8")
 	hdr.Set("Content-Length", strconv.Itoa(len(a.body)))
-	hdr.Set("Cache-Control", "no-store, no-cache, must-revalidate")
-	hdr.Set("Pragma", "no-cache")
+	endpoint.NoCache(hdr)
 	hdr.Set("Set-Cookie", "ID="+a.id+"; Path="+h.cfg.Path)
 	if a.interval > 0 {
-		hdr.Set("X-Poll-Interval", strconv.FormatInt(int64((a.interval+time.Second-1)/time.Second), 10))
+		hdr.Set("X-Poll-Interval", strconv.FormatInt(endpoint.Seconds(a.interval), 10))
 	}
 	w.WriteHeader(http.StatusOK)
 	w.Write(a.body)

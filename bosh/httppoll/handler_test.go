@@ -553,3 +553,28 @@ func TestPanicInExpiryTimerEndsOneSession(t *testing.T) {
 		}
 	})
 }
+
+// TestCORS: with cors_origins set, the XEP-0025 endpoint answers the
+// browser's preflight and marks its answers, as the BOSH one does (it
+// used to answer OPTIONS with 405 and send no CORS header at all).
+func TestCORS(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := newHarness(t, func(c *Config) { c.CORSOrigins = []string{"*"} })
+		req := httptest.NewRequest(http.MethodOptions, "/http-poll", nil)
+		req.Header.Set("Origin", "https://chat.example")
+		req.Header.Set("Access-Control-Request-Method", "POST")
+		rec := httptest.NewRecorder()
+		p.h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusNoContent || rec.Header().Get("Access-Control-Allow-Origin") != "https://chat.example" {
+			t.Fatalf("preflight: %d %v", rec.Code, rec.Header())
+		}
+		req = httptest.NewRequest(http.MethodPost, "/http-poll", strings.NewReader("0,"+clientHeader))
+		req.Header.Set("Origin", "https://chat.example")
+		rec = httptest.NewRecorder()
+		p.h.ServeHTTP(rec, req)
+		if rec.Code != 200 || rec.Header().Get("Access-Control-Allow-Origin") != "https://chat.example" ||
+			!strings.Contains(rec.Header().Get("Access-Control-Expose-Headers"), "X-Poll-Interval") {
+			t.Fatalf("POST: %d %v", rec.Code, rec.Header())
+		}
+	})
+}

@@ -29,6 +29,7 @@ func (s *server) addPolling(mux *http.ServeMux, shared relay.FrontEnd) {
 	ph := httppoll.New(httppoll.Config{
 		FrontEnd:        shared,
 		Path:            c.HTTP.PollPath,
+		CORSOrigins:     c.HTTP.CORSOrigins,
 		PollInterval:    pollInterval(c.Poll),
 		HoldCap:         holdCap,
 		SessionTimeout:  time.Duration(c.Poll.SessionTimeout),
