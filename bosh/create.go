@@ -154,7 +154,7 @@ func (h *Handler) create(ctx context.Context, b *Body, rid uint64, addr string) 
 	w.buf = append(w.buf, " xmlns:xmpp='"+NSXBOSH+"'"...)
 	w.attr("xmpp:version", "1.0")
 	w.attr("xmpp:restartlogic", "true")
-	s.lastHadData = len(features) > 0
+	s.activity.answered(len(features) > 0)
 	poll := s.pollAttrs(&w)
 	if len(features) > 0 {
 		w.elements([]xmppconn.Element{{Kind: xmppconn.KindFeatures, Raw: features}})
@@ -163,7 +163,7 @@ func (h *Handler) create(ctx context.Context, b *Body, rid uint64, addr string) 
 	}
 	a := answer{body: w.buf, pollSeconds: poll}
 	s.cache.add(rid, keysOf(b), a, time.Now())
-	s.lastAt = time.Now()
+	s.activity.lastAt = time.Now()
 	s.armIdle()
 	s.logger().WithFields(logrus.Fields{"wait": wait, "hold": hold, "secure": stream.Secure()}).Info("session created")
 	return a
