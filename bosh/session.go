@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"runtime/debug"
 	"slices"
 	"sync"
 	"time"
@@ -89,11 +88,8 @@ type Session struct {
 	key        string // the key the next request must hash to (§15)
 	pause      time.Duration
 	activity   overactivity // what §11/§12's overactivity rules look at (polling.go)
-	// The inactivity timer (§10): one per session, reset on each arming.
-	// idleAt is the deadline it was last armed for, zero while disarmed; a
-	// firing that finds it zero or still ahead was stopped or reset too late.
-	idle   *time.Timer
-	idleAt time.Time
+	// The inactivity timer (§10), armed while no request is open.
+	idle relay.IdleTimer
 }
 
 // handle runs one request of an existing session and returns its answer
@@ -242,9 +238,9 @@ func (s *Session) flush() {
 }
 
 // wake is the relay's callback: the server sent something or the stream
-// ended. It runs on the relay's goroutine, under recovery (see safely).
+// ended. It runs on the relay's goroutine, under recovery (relay.Recover).
 func (s *Session) wake() {
-	defer s.safely("wake")
+	defer relay.Recover(s.h.cfg.Log, "wake", s.endAfterPanic)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.state == StateClosed {
@@ -550,28 +546,17 @@ func (s *Session) armIdle() {
 	} else if s.polling {
 		d += s.advisedInterval()
 	}
-	s.idleAt = time.Now().Add(d)
-	if s.idle == nil {
-		s.idle = time.AfterFunc(d, s.idleExpired)
-	} else {
-		s.idle.Reset(d)
-	}
+	s.idle.Arm(d, s.idleExpired)
 }
 
 // stopIdle disarms the inactivity timer. Called with s.mu held.
-func (s *Session) stopIdle() {
-	s.idleAt = time.Time{}
-	if s.idle != nil {
-		s.idle.Stop()
-	}
-}
+func (s *Session) stopIdle() { s.idle.Stop() }
 
 func (s *Session) idleExpired() {
-	defer s.safely("inactivity timer")
+	defer relay.Recover(s.h.cfg.Log, "inactivity timer", s.endAfterPanic)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.idleAt.IsZero() || time.Now().Before(s.idleAt) ||
-		s.state == StateClosed || len(s.held) > 0 || len(s.pending) > 0 {
+	if !s.idle.Due() || s.state == StateClosed || len(s.held) > 0 || len(s.pending) > 0 {
 		return
 	}
 	// §10: the client is gone; end silently, there is nobody to tell.
@@ -580,22 +565,11 @@ func (s *Session) idleExpired() {
 
 var errInactive = errors.New("bosh: client inactive")
 
-// safely, deferred first thing in a callback that runs on a goroutine no
-// HTTP request owns (the relay's, a timer's), turns a panic into the end
-// of this session with internal-server-error: every other session, and
-// the process, go on (as ServeHTTP's recovery does for a request). The
-// callback's own deferred unlock has run by then.
-func (s *Session) safely(what string) {
-	v := recover()
-	if v == nil {
-		return
-	}
-	defer func() {
-		// Ending the session panicked too: the session is already out of
-		// the registry (close retires it first); keep the process alive.
-		recover()
-	}()
-	s.h.cfg.Log.WithField("panic", fmt.Sprint(v)).WithField("stack", string(debug.Stack())).Error(what + " panicked")
+// endAfterPanic ends the session with internal-server-error after a panic
+// in a callback on a goroutine no request owns (see relay.Recover). close
+// retires the session before it logs, so even a panic there leaves it out
+// of the registry.
+func (s *Session) endAfterPanic(what string, v any) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.end(InternalServerError, fmt.Errorf("panic in %s: %v", what, v), nil)

@@ -72,9 +72,9 @@ type Session struct {
 	// dialing is set while openUpstream dials without s.mu held, and
 	// closed when the dial is over: another request of the session waits
 	// for it before it touches the byte stream.
-	dialing   chan struct{}
-	expiry    *time.Timer
-	expiryGen uint64
+	dialing chan struct{}
+	// expiry is the keep-alive timer (§3), armed while no request is open.
+	expiry relay.IdleTimer
 }
 
 func newSession(h *Handler, first Request, remote string) *Session {
@@ -524,38 +524,27 @@ func (s *Session) armExpiry() {
 	if s.state == StateClosed || s.busy > 0 {
 		return
 	}
-	s.expiryGen++
-	gen := s.expiryGen
-	if s.expiry != nil {
-		s.expiry.Stop()
-	}
-	s.expiry = time.AfterFunc(s.h.cfg.SessionTimeout, func() { s.expired(gen) })
+	s.expiry.Arm(s.h.cfg.SessionTimeout, s.expired)
 }
 
-func (s *Session) stopExpiry() {
-	s.expiryGen++
-	if s.expiry != nil {
-		s.expiry.Stop()
-		s.expiry = nil
-	}
-}
+func (s *Session) stopExpiry() { s.expiry.Stop() }
 
-func (s *Session) expired(gen uint64) {
-	defer func() {
-		// A timer's goroutine has no request to answer: a panic ends this
-		// session (end retires it before it logs), not the process.
-		if v := recover(); v != nil {
-			defer func() { recover() }()
-			s.h.cfg.Log.WithField("panic", fmt.Sprint(v)).WithField("stack", string(debug.Stack())).Error("expiry timer panicked")
-			s.mu.Lock()
-			defer s.mu.Unlock()
-			s.end(fmt.Errorf("httppoll: panic in the expiry timer: %v", v))
-		}
-	}()
+// expired is the keep-alive timer's callback, on the timer's goroutine:
+// a panic there ends this session only (relay.Recover).
+func (s *Session) expired() {
+	defer relay.Recover(s.h.cfg.Log, "expiry timer", s.endAfterPanic)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if gen != s.expiryGen || s.state == StateClosed || s.busy > 0 {
+	if !s.expiry.Due() || s.state == StateClosed || s.busy > 0 {
 		return
 	}
 	s.end(errExpired)
+}
+
+// endAfterPanic ends the session after a panic in a callback (see
+// relay.Recover); end retires the session before it logs.
+func (s *Session) endAfterPanic(what string, v any) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.end(fmt.Errorf("httppoll: panic in the %s: %v", what, v))
 }
