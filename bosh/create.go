@@ -69,9 +69,13 @@ func (h *Handler) create(ctx context.Context, b *Body, rid uint64, addr string) 
 	}
 	dctx, cancel := context.WithTimeout(ctx, h.cfg.DialTimeout)
 	stop := context.AfterFunc(h.stop, cancel)
+	dialStart := time.Now()
 	stream, err := h.cfg.Domains.Open(dctx, target, from, lang, xmppVersion)
 	stop()
 	cancel()
+	if err == nil {
+		h.reg.UpstreamConnected(time.Since(dialStart))
+	}
 	if err != nil {
 		res.Cancel()
 		if h.stop.Err() != nil {
@@ -124,7 +128,7 @@ func (h *Handler) create(ctx context.Context, b *Body, rid uint64, addr string) 
 	}
 	s.id = id
 	s.remote, s.domain = addr, target.Domain
-	s.relay = relay.NewRelay(stream, h.cfg.MaxQueueBytes, s.wake)
+	s.relay = relay.NewRelay(stream, h.cfg.MaxQueueBytes, s.wake, relay.Observed(h.reg.Observer(), h.reg.Transport()))
 
 	var w responseBuilder
 	features := stream.Features()

@@ -34,7 +34,7 @@ func New(cfg Config) *Handler {
 	}
 	h := &Handler{
 		cfg: cfg,
-		reg: relay.NewRegistry[*Session](cfg.MaxSessions, cfg.MaxSessionsPerAddress, cfg.Counter),
+		reg: relay.NewRegistry[*Session](cfg.MaxSessions, cfg.MaxSessionsPerAddress, cfg.Counter, cfg.RegistryOptions(Transport)...),
 	}
 	h.stop, h.stopDial = context.WithCancel(context.Background())
 	h.shell = endpoint.New(endpoint.Config{
@@ -49,14 +49,18 @@ func New(cfg Config) *Handler {
 // Sessions returns the number of live sessions.
 func (h *Handler) Sessions() int { return h.reg.Len() }
 
+// Transport is the BOSH front end's name for relay.Observer events.
+const Transport = "bosh"
+
 // retire forgets an ended session and closes its upstream stream in the
-// background. Called with s.mu held.
-func (h *Handler) retire(s *Session) {
+// background; cond is why it ended ("" for the client's terminate).
+// Called with s.mu held.
+func (h *Handler) retire(s *Session, cond Condition) {
 	var stop func()
 	if s.relay != nil {
 		stop = s.relay.Close
 	}
-	h.reg.Retire(s.id, stop)
+	h.reg.RetireWith(s.id, string(cond), stop)
 }
 
 // Shutdown refuses new sessions, answers every held request with

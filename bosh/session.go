@@ -517,7 +517,11 @@ func (s *Session) close(err error) {
 	s.stopIdle()
 	// Retire before logging: whatever happens after, the session is out
 	// of the registry and its upstream stream is being closed.
-	s.h.retire(s)
+	var cond Condition
+	if err != nil {
+		cond = ConditionOf(err)
+	}
+	s.h.retire(s, cond)
 	switch {
 	case errors.Is(err, errInactive):
 		log.Info("session ended: client inactive")

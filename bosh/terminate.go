@@ -89,7 +89,7 @@ func ConditionOf(err error) Condition {
 		return ImproperAddressing
 	case errors.Is(err, relay.ErrTooManySessions), errors.Is(err, relay.ErrTooManyForAddress), errors.Is(err, relay.ErrQueueFull):
 		return PolicyViolation
-	case errors.Is(err, relay.ErrShuttingDown):
+	case errors.Is(err, relay.ErrShuttingDown), errors.Is(err, relay.ErrDraining):
 		return SystemShutdown
 	case errors.Is(err, xmppconn.ErrTooLarge), errors.Is(err, xmppconn.ErrTooDeep), errors.Is(err, xmppconn.ErrNotWellFormed):
 		return RemoteConnectionFailed

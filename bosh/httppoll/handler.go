@@ -2,6 +2,7 @@ package httppoll
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -36,7 +37,7 @@ func New(cfg Config) *Handler {
 	}
 	h := &Handler{
 		cfg: cfg,
-		reg: relay.NewRegistry[*Session](cfg.MaxSessions, cfg.MaxSessionsPerAddress, cfg.Counter),
+		reg: relay.NewRegistry[*Session](cfg.MaxSessions, cfg.MaxSessionsPerAddress, cfg.Counter, cfg.RegistryOptions(Transport)...),
 	}
 	h.open = h.openRelay
 	h.shell = endpoint.New(endpoint.Config{
@@ -48,6 +49,9 @@ func New(cfg Config) *Handler {
 	h.stop, h.stopDial = context.WithCancel(context.Background())
 	return h
 }
+
+// Transport is the XEP-0025 front end's name for relay.Observer events.
+const Transport = "xep-0025"
 
 // Sessions returns the number of live sessions.
 func (h *Handler) Sessions() int { return h.reg.Len() }
@@ -135,6 +139,10 @@ func (h *Handler) create(ctx context.Context, req Request, addr string) answer {
 		return answer{id: IDServerError, body: refusalDocument("system-shutdown", "boshd is shutting down")}
 	}
 	res, err := h.reg.Reserve(addr)
+	if errors.Is(err, relay.ErrDraining) {
+		log.WithError(err).Info("session refused")
+		return answer{id: IDServerError, body: refusalDocument("system-shutdown", "this node is not accepting new sessions")}
+	}
 	if err != nil {
 		log.WithError(err).Info("session refused")
 		return answer{id: IDServerError, body: refusalDocument("policy-violation", "too many sessions")}

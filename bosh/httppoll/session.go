@@ -486,7 +486,7 @@ func (s *Session) end(reason error) {
 	if s.up != nil {
 		stop = s.up.Close
 	}
-	s.h.reg.Retire(s.regID, stop)
+	s.h.reg.RetireWith(s.regID, condition(reason), stop)
 	switch {
 	case errors.Is(reason, errClientEnded):
 		s.logger().Info("session ended by the client")
@@ -499,6 +499,29 @@ func (s *Session) end(reason error) {
 	default:
 		s.logger().WithError(reason).Info("session ended")
 	}
+}
+
+// condition is the name of why a session ended, for relay.Observer: the
+// stream error condition the client was given (RFC 6120 §4.9.3) where
+// there is one, "" for the client's own end.
+func condition(reason error) string {
+	switch {
+	case errors.Is(reason, errClientEnded):
+		return ""
+	case errors.Is(reason, relay.ErrQueueFull):
+		return "policy-violation"
+	case errors.Is(reason, errShutdown):
+		return "system-shutdown"
+	case errors.Is(reason, errExpired):
+		return "connection-timeout"
+	case errors.Is(reason, errRefused):
+		return "remote-connection-failed"
+	case errors.Is(reason, errStartTLS):
+		return "unsupported-feature"
+	case errors.Is(reason, io.EOF):
+		return "remote-stream-end"
+	}
+	return "undefined-condition"
 }
 
 // shutdown ends the session because boshd is stopping; a held poll gets a

@@ -37,12 +37,14 @@ type openFunc func(ctx context.Context, t relay.Target, h xmppconn.Header, wake 
 
 // openRelay is the real openFunc: the shared dialer and relay.
 func (h *Handler) openRelay(ctx context.Context, t relay.Target, sh xmppconn.Header, wake func()) (opened, error) {
+	start := time.Now()
 	stream, err := h.cfg.Domains.Open(ctx, t, sh.From, sh.Lang, sh.Version)
 	if err != nil {
 		return opened{}, err
 	}
+	h.reg.UpstreamConnected(time.Since(start))
 	return opened{
-		up:       relay.NewRelay(stream, h.cfg.MaxQueueBytes, wake),
+		up:       relay.NewRelay(stream, h.cfg.MaxQueueBytes, wake, relay.Observed(h.reg.Observer(), h.reg.Transport())),
 		header:   stream.Header().Raw,
 		features: stream.Features(),
 		secure:   stream.Secure(),

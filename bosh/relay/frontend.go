@@ -33,6 +33,23 @@ type FrontEnd struct {
 	ClientAddr func(remoteAddr string, forwardedFor string) string
 	// Log receives one entry per session event. Default: discard.
 	Log logrus.FieldLogger
+	// Observer, when set, receives every session's events (see Observer).
+	Observer Observer
+	// NewID, when set, makes the session IDs instead of NewID (WithIDs).
+	NewID func() string
+}
+
+// RegistryOptions are the Options f asks of a front end's registry named
+// transport.
+func (f FrontEnd) RegistryOptions(transport string) []Option {
+	opts := []Option{WithTransport(transport)}
+	if f.Observer != nil {
+		opts = append(opts, WithObserver(f.Observer))
+	}
+	if f.NewID != nil {
+		opts = append(opts, WithIDs(f.NewID))
+	}
+	return opts
 }
 
 // Defaults of FrontEnd.

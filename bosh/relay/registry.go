@@ -17,6 +17,9 @@ var (
 	ErrTooManySessions   = errors.New("relay: too many sessions")
 	ErrTooManyForAddress = errors.New("relay: too many sessions from this address")
 	ErrShuttingDown      = errors.New("relay: shutting down")
+	// ErrDraining: Drain was called; existing sessions go on, new ones
+	// are refused (front ends answer as for ErrShuttingDown).
+	ErrDraining = errors.New("relay: draining, not accepting new sessions")
 )
 
 // Registry is the table of live sessions of one front end, keyed by an
@@ -29,9 +32,12 @@ type Registry[V any] struct {
 	// limit covers every front end.
 	counter *Counter
 
+	opt options
+
 	mu       sync.Mutex
 	sessions map[string]entry[V]
 	closed   bool
+	draining bool
 
 	// retiring counts the goroutines stopping ended sessions' upstream
 	// streams, so that Shutdown can wait for them; drained, when set, is
@@ -66,16 +72,31 @@ func (c *Counter) Total() int {
 
 // NewRegistry returns an empty registry. maxTotal and maxPerAddr of 0 mean
 // no limit; counter may be nil (the registry then counts only its own).
-func NewRegistry[V any](maxTotal, maxPerAddr int, counter *Counter) *Registry[V] {
+// opts name the transport, replace the ID source, add an Observer.
+func NewRegistry[V any](maxTotal, maxPerAddr int, counter *Counter, opts ...Option) *Registry[V] {
 	if counter == nil {
 		counter = NewCounter()
 	}
-	return &Registry[V]{
+	g := &Registry[V]{
 		maxTotal:   maxTotal,
 		maxPerAddr: maxPerAddr,
 		counter:    counter,
 		sessions:   make(map[string]entry[V]),
 	}
+	g.opt.newID = NewID
+	for _, o := range opts {
+		o(&g.opt)
+	}
+	return g
+}
+
+// Drain refuses every later Reserve with ErrDraining while the sessions
+// registered (and reservations taken) go on: a node leaving a cluster
+// lets its sessions end by themselves.
+func (g *Registry[V]) Drain() {
+	g.mu.Lock()
+	g.draining = true
+	g.mu.Unlock()
 }
 
 // Reservation holds a place in the limits while a session is being set up
@@ -91,10 +112,13 @@ type Reservation[V any] struct {
 // stops it.
 func (g *Registry[V]) Reserve(addr string) (*Reservation[V], error) {
 	g.mu.Lock()
-	closed := g.closed
+	closed, draining := g.closed, g.draining
 	g.mu.Unlock()
 	if closed {
 		return nil, ErrShuttingDown
+	}
+	if draining {
+		return nil, ErrDraining
 	}
 	c := g.counter
 	c.mu.Lock()
@@ -125,11 +149,14 @@ func (r *Reservation[V]) Commit(v V) (string, error) {
 		return "", ErrShuttingDown
 	}
 	for {
-		id := NewID()
+		id := g.opt.newID()
 		if _, taken := g.sessions[id]; taken {
 			continue
 		}
 		g.sessions[id] = entry[V]{v: v, addr: r.addr}
+		if g.opt.obs != nil {
+			defer g.opt.obs.SessionCreated(g.opt.transport)
+		}
 		return id, nil
 	}
 }
@@ -178,8 +205,12 @@ func (g *Registry[V]) Remove(id string) {
 
 // Retire forgets id and runs stop (closing the session's upstream stream,
 // which waits briefly for the server) in a goroutine the registry owns:
-// Shutdown waits for it.
-func (g *Registry[V]) Retire(id string, stop func()) {
+// Shutdown waits for it. It is RetireWith without a condition.
+func (g *Registry[V]) Retire(id string, stop func()) { g.RetireWith(id, "", stop) }
+
+// RetireWith is Retire telling the Observer why the session ended:
+// condition is the front end's name for it ("" for a clean end).
+func (g *Registry[V]) RetireWith(id, condition string, stop func()) {
 	// Removing and counting happen in one critical section: Shutdown,
 	// which looks at both under mu, sees the session either live or
 	// stopping, never neither.
@@ -194,6 +225,9 @@ func (g *Registry[V]) Retire(id string, stop func()) {
 	g.mu.Unlock()
 	if ok {
 		g.release(e.addr)
+		if g.opt.obs != nil {
+			g.opt.obs.SessionEnded(g.opt.transport, condition)
+		}
 	}
 	if stop == nil {
 		return

@@ -3,7 +3,9 @@ package relay
 import (
 	"context"
 	"errors"
+	"fmt"
 	"runtime"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -251,5 +253,44 @@ func TestShutdownNeverMissesARetiringSession(t *testing.T) {
 	}
 	if !ok {
 		t.Fatal("Shutdown returned while a retired session had not stopped")
+	}
+}
+
+// events records an Observer's calls.
+type events struct {
+	mu  sync.Mutex
+	log []string
+}
+
+func (e *events) add(s string)                                 { e.mu.Lock(); e.log = append(e.log, s); e.mu.Unlock() }
+func (e *events) SessionCreated(tr string)                     { e.add("created " + tr) }
+func (e *events) SessionEnded(tr, cond string)                 { e.add("ended " + tr + " " + cond) }
+func (e *events) UpstreamConnected(tr string, d time.Duration) { e.add("connected " + tr) }
+func (e *events) Stanza(tr string, out bool, n int)            {}
+
+// TestRegistryOptionsAndDrain: the transport name and observer see each
+// session's creation and end; the ID source is pluggable; Drain refuses new
+// sessions and lets the existing ones end.
+func TestRegistryOptionsAndDrain(t *testing.T) {
+	ev := &events{}
+	n := 0
+	g := NewRegistry[int](0, 0, nil, WithTransport("ws"), WithObserver(ev),
+		WithIDs(func() string { n++; return fmt.Sprintf("node1.%d", n) }))
+	r, _ := g.Reserve("a")
+	id, err := r.Commit(1)
+	if err != nil || id != "node1.1" {
+		t.Fatalf("Commit: %q, %v", id, err)
+	}
+	g.Drain()
+	if _, err := g.Reserve("a"); !errors.Is(err, ErrDraining) {
+		t.Fatalf("Reserve while draining: %v", err)
+	}
+	if v, ok := g.Get(id); !ok || v != 1 {
+		t.Fatal("draining dropped a live session")
+	}
+	g.RetireWith(id, "policy-violation", nil)
+	want := []string{"created ws", "ended ws policy-violation"}
+	if fmt.Sprint(ev.log) != fmt.Sprint(want) {
+		t.Fatalf("events %q, want %q", ev.log, want)
 	}
 }

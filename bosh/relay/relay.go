@@ -46,6 +46,9 @@ type Relay struct {
 	maxOut   int
 	stopping bool // Close was called: the writer exits once out is empty
 
+	obs       Observer // nil: no events (Observed)
+	transport string
+
 	outReady   chan struct{} // room for one signal: out has items or stopping
 	readerDone chan struct{}
 	writerDone chan struct{}
@@ -66,7 +69,7 @@ type outgoing struct {
 // server sends, and the writer, which writes what Send and Restart queued,
 // so that no caller ever waits on the upstream socket. Close stops both
 // and waits for them.
-func NewRelay(stream *xmppconn.Stream, maxQueue int, wake func()) *Relay {
+func NewRelay(stream *xmppconn.Stream, maxQueue int, wake func(), opts ...RelayOption) *Relay {
 	if maxQueue <= 0 {
 		maxQueue = 1 << 20
 	}
@@ -79,6 +82,9 @@ func NewRelay(stream *xmppconn.Stream, maxQueue int, wake func()) *Relay {
 		outReady:   make(chan struct{}, 1),
 		readerDone: make(chan struct{}),
 		writerDone: make(chan struct{}),
+	}
+	for _, o := range opts {
+		o(r)
 	}
 	go r.read()
 	go r.write()
@@ -115,6 +121,9 @@ func (r *Relay) write() {
 		r.mu.Lock()
 		r.outBytes -= len(item.p)
 		r.mu.Unlock()
+		if r.obs != nil && err == nil && !item.restart {
+			r.obs.Stanza(r.transport, true, len(item.p))
+		}
 		if err != nil {
 			r.end(fmt.Errorf("relay: upstream write: %w", err))
 			r.mu.Lock()
@@ -180,6 +189,9 @@ func (r *Relay) read() {
 			r.lastStanza = time.Now()
 		}
 		r.mu.Unlock()
+		if r.obs != nil && el.Kind == xmppconn.KindStanza {
+			r.obs.Stanza(r.transport, false, len(el.Raw))
+		}
 		// Wake the owner once per batch: not while more elements of the
 		// same read are buffered, and never for a bare stream header,
 		// whose features (or error) follow.
