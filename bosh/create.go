@@ -31,7 +31,7 @@ func (h *Handler) create(ctx context.Context, b *Body, rid uint64, addr string) 
 		h.cfg.Log.WithFields(logrus.Fields{"remote": addr, "condition": string(cond)}).WithError(err).Info("session refused")
 		return terminalAnswer(cond, legacy, nil)
 	}
-	if h.closing.Load() {
+	if h.reg.Closed() {
 		return fail(SystemShutdown, relay.ErrShuttingDown)
 	}
 	wait, err := attrSeconds(b, "wait", h.cfg.MaxWait)
@@ -67,18 +67,16 @@ func (h *Handler) create(ctx context.Context, b *Body, rid uint64, addr string) 
 		// in another namespace, see GetNS) still want an XMPP 1.0 stream.
 		xmppVersion = "1.0"
 	}
-	dctx, cancel := context.WithTimeout(ctx, h.cfg.DialTimeout)
-	stop := context.AfterFunc(h.stop, cancel)
+	dctx, cancel := h.reg.DialContext(ctx, h.cfg.DialTimeout)
 	dialStart := time.Now()
 	stream, err := h.cfg.Domains.Open(dctx, target, from, lang, xmppVersion)
-	stop()
 	cancel()
 	if err == nil {
 		h.reg.UpstreamConnected(time.Since(dialStart))
 	}
 	if err != nil {
 		res.Cancel()
-		if h.stop.Err() != nil {
+		if h.reg.Closed() {
 			return fail(SystemShutdown, fmt.Errorf("bosh: connecting to %s: %w", target.Domain, relay.ErrShuttingDown))
 		}
 		var se *xmppconn.StreamError

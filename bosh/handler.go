@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
-	"sync/atomic"
 	"time"
 
 	"boshd/bosh/endpoint"
@@ -16,14 +15,9 @@ import (
 // Handler is the BOSH endpoint: an http.Handler that serves XEP-0124
 // sessions carrying XMPP (XEP-0206) to the configured servers.
 type Handler struct {
-	cfg     Config
-	reg     *relay.Registry[*Session]
-	closing atomic.Bool
-	// stop is cancelled by Shutdown, so that upstream dials in progress
-	// give up and their creation requests are answered at once.
-	stop     context.Context
-	stopDial context.CancelFunc
-	shell    *endpoint.Shell
+	cfg   Config
+	reg   *relay.Registry[*Session]
+	shell *endpoint.Shell
 }
 
 // New returns a Handler for cfg (see Config for the defaults).
@@ -36,7 +30,6 @@ func New(cfg Config) *Handler {
 		cfg: cfg,
 		reg: relay.NewRegistry[*Session](cfg.MaxSessions, cfg.MaxSessionsPerAddress, cfg.Counter, cfg.RegistryOptions(Transport)...),
 	}
-	h.stop, h.stopDial = context.WithCancel(context.Background())
 	h.shell = endpoint.New(endpoint.Config{
 		InfoPage:     infoPage,
 		CORSOrigins:  cfg.CORSOrigins,
@@ -70,8 +63,6 @@ func (h *Handler) retire(s *Session, cond Condition) {
 // for that, or for ctx. Call it before http.Server.Shutdown, which does not
 // know about held requests.
 func (h *Handler) Shutdown(ctx context.Context) error {
-	h.closing.Store(true)
-	h.stopDial()
 	if err := h.reg.Shutdown(ctx, (*Session).shutdown); err != nil {
 		return fmt.Errorf("bosh: %w", err)
 	}

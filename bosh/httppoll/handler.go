@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
-	"sync/atomic"
 	"time"
 
 	"boshd/bosh/endpoint"
@@ -21,12 +20,7 @@ type Handler struct {
 	reg  *relay.Registry[*Session]
 	open openFunc
 
-	closing atomic.Bool
-	// stop is cancelled by Shutdown, so that upstream dials in progress
-	// give up.
-	stop     context.Context
-	stopDial context.CancelFunc
-	shell    *endpoint.Shell
+	shell *endpoint.Shell
 }
 
 // New returns a Handler for cfg (see Config for the defaults).
@@ -46,7 +40,6 @@ func New(cfg Config) *Handler {
 		MaxBodyBytes: cfg.MaxBodyBytes,
 		Log:          cfg.Log,
 	}, (*protocol)(h))
-	h.stop, h.stopDial = context.WithCancel(context.Background())
 	return h
 }
 
@@ -61,8 +54,6 @@ func (h *Handler) Sessions() int { return h.reg.Len() }
 // upstream stream and waits for that, or for ctx. Call it before
 // http.Server.Shutdown, which does not know about held requests.
 func (h *Handler) Shutdown(ctx context.Context) error {
-	h.closing.Store(true)
-	h.stopDial()
 	if err := h.reg.Shutdown(ctx, (*Session).shutdown); err != nil {
 		return fmt.Errorf("httppoll: %w", err)
 	}
@@ -134,7 +125,7 @@ func (p *protocol) ServePost(w http.ResponseWriter, r *http.Request, body []byte
 // is complete, normally in this very request.
 func (h *Handler) create(ctx context.Context, req Request, addr string) answer {
 	log := h.cfg.Log.WithField("remote", addr)
-	if h.closing.Load() {
+	if h.reg.Closed() {
 		log.Info("session refused: shutting down")
 		return answer{id: IDServerError, body: refusalDocument("system-shutdown", "boshd is shutting down")}
 	}

@@ -440,10 +440,8 @@ func (s *Session) openUpstream(ctx context.Context, raw []byte) (answer, bool) {
 	dialing := make(chan struct{})
 	s.dialing = dialing
 	s.mu.Unlock()
-	dctx, cancel := context.WithTimeout(ctx, s.h.cfg.DialTimeout)
-	stop := context.AfterFunc(s.h.stop, cancel)
+	dctx, cancel := s.h.reg.DialContext(ctx, s.h.cfg.DialTimeout)
 	o, err := s.h.open(dctx, target, sh, s.wake)
-	stop()
 	cancel()
 	s.mu.Lock()
 	s.dialing = nil

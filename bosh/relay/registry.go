@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 )
 
 // ErrTooManySessions and ErrTooManyForAddress are returned by
@@ -33,6 +34,10 @@ type Registry[V any] struct {
 	counter *Counter
 
 	opt options
+	// stop is cancelled by Close, so that upstream dials in progress
+	// (DialContext) give up when the front end shuts down.
+	stop       context.Context
+	cancelDial context.CancelFunc
 
 	mu       sync.Mutex
 	sessions map[string]entry[V]
@@ -84,11 +89,30 @@ func NewRegistry[V any](maxTotal, maxPerAddr int, counter *Counter, opts ...Opti
 		sessions:   make(map[string]entry[V]),
 	}
 	g.opt.newID = NewID
+	g.stop, g.cancelDial = context.WithCancel(context.Background())
 	for _, o := range opts {
 		o(&g.opt)
 	}
 	return g
 }
+
+// DialContext returns ctx bounded by timeout and cancelled when the
+// registry closes (Shutdown): an upstream dial in progress for a session
+// being created gives up at once, so that its creation request can be
+// answered (system-shutdown) instead of dropped. Call cancel when the dial
+// is over.
+func (g *Registry[V]) DialContext(ctx context.Context, timeout time.Duration) (dctx context.Context, cancel context.CancelFunc) {
+	dctx, cancelTimeout := context.WithTimeout(ctx, timeout)
+	stop := context.AfterFunc(g.stop, cancelTimeout)
+	return dctx, func() {
+		stop()
+		cancelTimeout()
+	}
+}
+
+// Closed reports whether Close (or Shutdown) has been called: new
+// sessions are refused and dials are being cancelled.
+func (g *Registry[V]) Closed() bool { return g.stop.Err() != nil }
 
 // Drain refuses every later Reserve with ErrDraining while the sessions
 // registered (and reservations taken) go on: a node leaving a cluster
@@ -290,6 +314,7 @@ func (g *Registry[V]) Len() int {
 // Close refuses every later Reserve and Commit and returns the sessions
 // registered now, for the caller to end.
 func (g *Registry[V]) Close() []V {
+	g.cancelDial()
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.closed = true

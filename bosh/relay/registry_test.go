@@ -294,3 +294,21 @@ func TestRegistryOptionsAndDrain(t *testing.T) {
 		t.Fatalf("events %q, want %q", ev.log, want)
 	}
 }
+
+// TestDialContextCancelledByShutdown: a dial in progress when the
+// registry shuts down gives up at once, for every front end alike.
+func TestDialContextCancelledByShutdown(t *testing.T) {
+	g := NewRegistry[int](0, 0, nil)
+	ctx, cancel := g.DialContext(context.Background(), time.Hour)
+	defer cancel()
+	if g.Closed() || ctx.Err() != nil {
+		t.Fatal("dial context done before Shutdown")
+	}
+	if err := g.Shutdown(context.Background(), func(int) {}); err != nil {
+		t.Fatal(err)
+	}
+	<-ctx.Done() // would block for an hour without the cancellation
+	if !g.Closed() {
+		t.Fatal("Closed is false after Shutdown")
+	}
+}
