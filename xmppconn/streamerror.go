@@ -60,7 +60,7 @@ func newStreamError(raw []byte) *StreamError {
 		switch t := tok.(type) {
 		case xml.StartElement:
 			depth++
-			if depth == 2 && t.Name.Space == nsStreamErrors {
+			if depth == 2 && t.Name.Space == NSStreamErrors {
 				if t.Name.Local == "text" {
 					inText = true
 				} else if e.Condition == "" {

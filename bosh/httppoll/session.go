@@ -378,7 +378,7 @@ func (s *Session) feed(ctx context.Context, p []byte) (fail answer, failed bool)
 			s.end(errClientEnded)
 		default:
 			switch {
-			case is(el.Raw, el.Name, "starttls", nsTLS):
+			case is(el.Raw, el.Name, "starttls", xmppconn.NSTLS):
 				flush()
 				s.drain()
 				s.out = append(s.out, tlsFailure...)
