@@ -22,8 +22,9 @@ type FrontEnd struct {
 	MaxSessions           int
 	MaxSessionsPerAddress int
 	Counter               *Counter
-	// MaxQueueBytes bounds the upstream bytes waiting for a client; more
-	// ends the session. Default 1 MiB.
+	// MaxQueueBytes bounds the upstream bytes waiting for a client, and
+	// four times it the client's bytes waiting for a server that does not
+	// read (NewRelay); more ends the session. Default 1 MiB.
 	MaxQueueBytes int
 	// DialTimeout bounds opening the upstream stream. Default 10s.
 	DialTimeout time.Duration
