@@ -10,11 +10,11 @@ import (
 	"boshd/cmd/boshd/internal/config"
 )
 
-// addPolling mounts the XEP-0025 endpoint when it is configured. It shares
+// addHTTPPoll mounts the XEP-0025 endpoint when it is configured. It shares
 // the BOSH front end's domains and dialer (so the allowlist and the
 // upstream TLS policy are the same), the session counter (so the limits
 // cover both), the client address rule and the logger.
-func (s *server) addPolling(mux *http.ServeMux, shared relay.FrontEnd) {
+func (s *server) addHTTPPoll(mux *http.ServeMux, shared relay.FrontEnd) {
 	c := s.cfg
 	if c.HTTP.PollPath == "" {
 		return
@@ -44,7 +44,8 @@ func (s *server) addPolling(mux *http.ServeMux, shared relay.FrontEnd) {
 	s.log.WithField("path", c.HTTP.PollPath).Info("XEP-0025 HTTP Polling endpoint enabled")
 }
 
-// pollInterval is the adaptive poll interval policy for polling sessions.
+// pollInterval is the adaptive poll interval policy of [poll], advised to
+// XEP-0025 sessions and to XEP-0124 §12 polling sessions alike.
 func pollInterval(c config.Poll) func(idle time.Duration) time.Duration {
 	min, max := time.Duration(c.PollMin), time.Duration(c.PollMax)
 	return func(idle time.Duration) time.Duration { return relay.PollInterval(idle, min, max) }

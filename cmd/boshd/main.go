@@ -170,7 +170,7 @@ func newServer(cfg config.Config, log *logrus.Logger) (*server, error) {
 	}
 	s := &server{cfg: cfg, log: log}
 	s.shutdowns = append(s.shutdowns, bh.Shutdown)
-	s.addPolling(mux, shared)
+	s.addHTTPPoll(mux, shared)
 	if cfg.HTTP.StaticDir != "" {
 		mux.Handle("/", http.FileServer(http.Dir(cfg.HTTP.StaticDir)))
 	}
