@@ -6,8 +6,9 @@ import "time"
 // relays it is given to (WithObserver, Observed): the one place where
 // metrics or tracing hook in, for every front end alike. transport is the
 // registry's name for its front end (WithTransport). Methods are called
-// from request, reader and writer goroutines, without locks held, and must
-// not block.
+// from request, reader and writer goroutines, never under the registry's
+// or a relay's lock (a front end may hold its session's), and must not
+// block.
 type Observer interface {
 	// SessionCreated: a session was registered (Reservation.Commit).
 	SessionCreated(transport string)

@@ -166,10 +166,18 @@ func (r *Reservation[V]) Commit(v V) (string, error) {
 	}
 	r.done = true
 	g := r.reg
+	id, err := g.commit(r.addr, v)
+	if err == nil && g.opt.obs != nil {
+		g.opt.obs.SessionCreated(g.opt.transport)
+	}
+	return id, err
+}
+
+func (g *Registry[V]) commit(addr string, v V) (string, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.closed {
-		g.release(r.addr)
+		g.release(addr)
 		return "", ErrShuttingDown
 	}
 	for {
@@ -177,10 +185,7 @@ func (r *Reservation[V]) Commit(v V) (string, error) {
 		if _, taken := g.sessions[id]; taken {
 			continue
 		}
-		g.sessions[id] = entry[V]{v: v, addr: r.addr}
-		if g.opt.obs != nil {
-			defer g.opt.obs.SessionCreated(g.opt.transport)
-		}
+		g.sessions[id] = entry[V]{v: v, addr: addr}
 		return id, nil
 	}
 }
