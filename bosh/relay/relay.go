@@ -44,14 +44,17 @@ type Relay struct {
 	out      []outgoing
 	outBytes int
 	maxOut   int
-	stopping bool // Close was called: the writer exits once out is empty
+	stopping bool // Close was called: Send and Restart are refused
+	writing  bool // a writer goroutine runs
+	// writerDone is closed when the writer goroutine running now (or
+	// last) exits; nil before the first. The writer runs only while the
+	// outgoing queue has items, so an idle session costs no goroutine.
+	writerDone chan struct{}
 
 	obs       Observer // nil: no events (Observed)
 	transport string
 
-	outReady   chan struct{} // room for one signal: out has items or stopping
 	readerDone chan struct{}
-	writerDone chan struct{}
 	closeOnce  sync.Once
 }
 
@@ -65,10 +68,10 @@ type outgoing struct {
 // client (0 means 1 MiB) and, four times over, the bytes waiting for the
 // server. wake is called, from the relay's goroutines and without locks
 // held, whenever an element was queued or the relay ended; it must not
-// block. The relay owns two goroutines: the reader, which queues what the
-// server sends, and the writer, which writes what Send and Restart queued,
-// so that no caller ever waits on the upstream socket. Close stops both
-// and waits for them.
+// block. The relay owns its goroutines: the reader, which queues what the
+// server sends, and, while something waits to be written, the writer,
+// which writes what Send and Restart queued, so that no caller ever waits
+// on the upstream socket. Close stops both and waits for them.
 func NewRelay(stream *xmppconn.Stream, maxQueue int, wake func(), opts ...RelayOption) *Relay {
 	if maxQueue <= 0 {
 		maxQueue = 1 << 20
@@ -79,32 +82,26 @@ func NewRelay(stream *xmppconn.Stream, maxQueue int, wake func(), opts ...RelayO
 		maxOut:     4 * maxQueue,
 		wake:       wake,
 		lastStanza: time.Now(),
-		outReady:   make(chan struct{}, 1),
 		readerDone: make(chan struct{}),
-		writerDone: make(chan struct{}),
 	}
 	for _, o := range opts {
 		o(r)
 	}
 	go r.read()
-	go r.write()
 	return r
 }
 
-// write is the writer goroutine: it writes the outgoing queue in order
-// until Close has been called and the queue is empty, or a write fails.
-func (r *Relay) write() {
-	defer close(r.writerDone)
+// write is the writer goroutine, started by enqueue when the outgoing
+// queue stops being empty: it writes the queue in order and exits when it
+// is empty or a write fails. done is its writerDone.
+func (r *Relay) write(done chan struct{}) {
+	defer close(done)
 	for {
 		r.mu.Lock()
-		for len(r.out) == 0 {
-			if r.stopping || r.err != nil && r.err != ErrClosed {
-				r.mu.Unlock()
-				return
-			}
+		if len(r.out) == 0 {
+			r.writing = false
 			r.mu.Unlock()
-			<-r.outReady
-			r.mu.Lock()
+			return
 		}
 		item := r.out[0]
 		r.out[0] = outgoing{}
@@ -120,25 +117,29 @@ func (r *Relay) write() {
 
 		r.mu.Lock()
 		r.outBytes -= len(item.p)
-		r.mu.Unlock()
-		if r.obs != nil && err == nil && !item.restart {
-			r.obs.Stanza(r.transport, true, len(item.p))
+		if err != nil {
+			r.out, r.outBytes, r.writing = nil, 0, false
 		}
+		r.mu.Unlock()
 		if err != nil {
 			r.end(fmt.Errorf("relay: upstream write: %w", err))
-			r.mu.Lock()
-			r.out, r.outBytes = nil, 0
-			r.mu.Unlock()
 			return
+		}
+		if r.obs != nil && !item.restart {
+			r.obs.Stanza(r.transport, true, len(item.p))
 		}
 	}
 }
 
-// enqueue hands item to the writer goroutine, or says why it cannot.
+// enqueue hands item to the writer goroutine, starting it if none runs,
+// or says why it cannot.
 func (r *Relay) enqueue(item outgoing, what string) error {
 	r.mu.Lock()
-	if r.err != nil {
+	if r.err != nil || r.stopping {
 		err := r.err
+		if err == nil {
+			err = ErrClosed
+		}
 		r.mu.Unlock()
 		return fmt.Errorf("relay: %s after end: %w", what, err)
 	}
@@ -149,16 +150,13 @@ func (r *Relay) enqueue(item outgoing, what string) error {
 	}
 	r.out = append(r.out, item)
 	r.outBytes += len(item.p)
-	r.mu.Unlock()
-	r.signalWriter()
-	return nil
-}
-
-func (r *Relay) signalWriter() {
-	select {
-	case r.outReady <- struct{}{}:
-	default:
+	if !r.writing {
+		r.writing = true
+		r.writerDone = make(chan struct{})
+		go r.write(r.writerDone)
 	}
+	r.mu.Unlock()
+	return nil
 }
 
 func (r *Relay) read() {
@@ -295,22 +293,26 @@ func (r *Relay) Restart() error {
 func (r *Relay) Close() {
 	r.closeOnce.Do(func() {
 		r.mu.Lock()
-		r.stopping = true
+		r.stopping = true // no writer starts after this
+		writer := r.writerDone
 		r.mu.Unlock()
-		r.signalWriter()
-		t := time.NewTimer(r.stream.CloseTimeout())
-		select {
-		case <-r.writerDone:
-		case <-t.C:
+		if writer != nil {
+			t := time.NewTimer(r.stream.CloseTimeout())
+			select {
+			case <-writer:
+			case <-t.C:
+			}
+			t.Stop()
 		}
-		t.Stop()
 		r.mu.Lock()
 		if r.err == nil {
 			r.err = ErrClosed
 		}
 		r.mu.Unlock()
 		r.stream.Close()
-		<-r.writerDone
+		if writer != nil {
+			<-writer
+		}
 		<-r.readerDone
 	})
 }
