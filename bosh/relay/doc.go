@@ -12,7 +12,8 @@
 //
 //   - [Domains.Open] checks the requested domain (and route) against the
 //     configuration and opens the upstream stream (xmppconn.Dialer.Open);
-//   - [NewRelay] starts the reader and writer goroutines a session owns;
+//   - [NewRelay] starts the reader goroutine a session owns (a writer
+//     goroutine runs while something waits to be written);
 //     each element the server sends is queued and the front end's wake
 //     function is called, so a held request can be answered at once;
 //     [Relay.Send] and [Relay.Restart] only queue, so a front end never
