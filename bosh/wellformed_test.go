@@ -3,12 +3,16 @@ package bosh
 import (
 	"bytes"
 	"encoding/xml"
+	"errors"
 	"io"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sirupsen/logrus"
 	"github.com/sirupsen/logrus/hooks/test"
+
+	"boshd/xmppconn"
 )
 
 // TestUpstreamNotWellFormed: a server that sends bytes a strict XML parser
@@ -81,5 +85,42 @@ func strictParse(doc string) error {
 			}
 			return err
 		}
+	}
+}
+
+// TestPayloadNotWellFormed: a BOSH payload that is not XML a strict parser
+// accepts is refused with bad-request (XEP-0124 §17.2) and never reaches
+// the server (issue 11), including what encoding/xml alone lets through:
+// character references to surrogates, which it turns into U+FFFD while
+// the raw bytes boshd relays keep them.
+func TestPayloadNotWellFormed(t *testing.T) {
+	payloads := map[string]string{
+		"surrogate reference":              "<message xmlns='jabber:client'><body>&#xD800;</body></message>",
+		"surrogate reference in attribute": "<message xmlns='jabber:client' id='&#xDFFF;'/>",
+		"NUL reference":                    "<message xmlns='jabber:client'><body>&#0;</body></message>",
+		"undefined entity":                 "<message xmlns='jabber:client'><body>&nbsp;</body></message>",
+		"bare &":                           "<message xmlns='jabber:client'><body>fish & chips</body></message>",
+		"control character":                "<message xmlns='jabber:client'><body>\x07</body></message>",
+		"invalid UTF-8":                    "<message xmlns='jabber:client'><body>\xc3\x28</body></message>",
+	}
+	for name, payload := range payloads {
+		t.Run(name, func(t *testing.T) {
+			if _, err := ParseBody([]byte(body(1, "s", "", payload))); !errors.Is(err, ErrBadBody) {
+				t.Fatalf("ParseBody: %v, want ErrBadBody", err)
+			}
+			h := newHarness(t, nil)
+			sid, up, _ := h.open(10, 1, "")
+			r := h.post(body(11, sid, "", "<presence xmlns='jabber:client'/>"+payload))
+			if r.attr("type") != "terminate" || r.attr("condition") != "bad-request" {
+				t.Fatalf("answered %s, want a terminal bad-request", r.raw)
+			}
+			select {
+			case el, ok := <-up.Received:
+				if ok && el.Kind != xmppconn.KindEnd {
+					t.Fatalf("forwarded %q", el.Raw)
+				}
+			case <-time.After(100 * time.Millisecond):
+			}
+		})
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"strings"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -316,3 +317,40 @@ func hasHigh(b []byte) bool {
 	}
 	return false
 }
+
+// CheckElement checks that p is one complete element, alone, that the
+// Splitter would return from inside a stream: the same rules as the
+// server's and the XEP-0025 client's bytes get (characters, references,
+// names, tags, nesting). It is for the BOSH front end's payloads, which
+// encoding/xml parses first and which lets through what a strict parser
+// at the server refuses: character references to surrogates (it turns
+// &#xD800; into U+FFFD while the raw bytes boshd relays keep it), names
+// with a leading or trailing colon. The error wraps ErrNotWellFormed (or
+// ErrTooDeep) and names the fault and its offset in p.
+func CheckElement(p []byte) error {
+	s := checkers.Get().(*Splitter)
+	defer checkers.Put(s)
+	*s = Splitter{
+		MaxElementBytes: len(p) + 1,
+		buf:             p[:len(p):len(p)], // only read: no Write, no compact
+		names:           s.names[:0],
+		nameEnds:        s.nameEnds[:0],
+		streamPrefix:    append(s.streamPrefix[:0], "stream"...),
+		check:           true,
+	}
+	defer func() { s.buf = nil }()
+	s.push([]byte("stream:stream")) // depth 1: inside a stream
+	_, ok, err := s.Next()
+	switch {
+	case err != nil:
+		return err
+	case !ok:
+		return fmt.Errorf("%w: incomplete element", ErrNotWellFormed)
+	case s.pos != len(p):
+		return fmt.Errorf("%w: more than one element at byte %d", ErrNotWellFormed, s.pos)
+	}
+	return nil
+}
+
+// checkers keeps CheckElement's splitters, whose name stacks are reused.
+var checkers = sync.Pool{New: func() any { return new(Splitter) }}

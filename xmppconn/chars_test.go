@@ -12,11 +12,81 @@ import (
 // are cut into pieces: what a strict XML parser accepts passes byte-exact,
 // the rest is ErrNotWellFormed with the offset of the fault.
 func TestSplitterCharacters(t *testing.T) {
-	tests := []struct {
+	tests := charCases()
+	decls := []struct {
 		name string
-		in   string // a top-level element or an XML declaration + header
-		bad  string // "" if in is well-formed, else where the error points
+		decl string
+		bad  bool
 	}{
+		{name: "declaration", decl: "<?xml version='1.0'?>"},
+		{name: "full declaration", decl: "<?xml version=\"1.0\" encoding='utf-8' standalone='no' ?>"},
+		{name: "version 1.1", decl: "<?xml version='1.1'?>", bad: true},
+		{name: "Latin-1", decl: "<?xml version='1.0' encoding='ISO-8859-1'?>", bad: true},
+		{name: "no version", decl: "<?xml encoding='UTF-8'?>", bad: true},
+		{name: "junk in the declaration", decl: "<?xml version='1.0' foo?>", bad: true},
+		{name: "control character in a PI", decl: "<?x \x01?>", bad: true},
+		{name: "PI without a target", decl: "<? x?>", bad: true},
+	}
+	for _, d := range decls {
+		bad := ""
+		if d.bad {
+			bad = d.decl
+		}
+		tests = append(tests, charCase{name: d.name, in: d.decl + streamOpen, bad: bad})
+	}
+	for _, tt := range tests {
+		for cname, chunker := range chunkings() {
+			t.Run(tt.name+"/"+cname, func(t *testing.T) {
+				in, at := streamOpen+tt.in, len(streamOpen)
+				if strings.HasPrefix(tt.in, "<?") {
+					in, at = tt.in, 0
+				}
+				els, err := split(&Splitter{}, []byte(in), chunker())
+				if tt.bad == "" {
+					if err != nil || len(els) == 0 || string(els[len(els)-1].Raw) != in[at:] {
+						t.Fatalf("got %q, %v; want %q", raws(els), err, tt.in)
+					}
+					return
+				}
+				if !errors.Is(err, ErrNotWellFormed) {
+					t.Fatalf("got %q, %v; want ErrNotWellFormed", raws(els), err)
+				}
+				// The error names the offset of the fault, within the
+				// element.
+				where := at + strings.Index(tt.in, tt.bad)
+				if !strings.Contains(err.Error(), " at byte ") || errOffset(t, err) < at || errOffset(t, err) > where+len(tt.bad) {
+					t.Errorf("error %q: want an offset in [%d, %d]", err, at, where+len(tt.bad))
+				}
+			})
+		}
+	}
+}
+
+// errOffset reads the offset an error of the splitter ends with.
+func errOffset(t *testing.T, err error) int {
+	t.Helper()
+	s := err.Error()
+	i := strings.LastIndex(s, " at byte ")
+	n := 0
+	for _, c := range s[i+len(" at byte "):] {
+		if c < '0' || c > '9' {
+			break
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n
+}
+
+// charCase is a top-level element (or an XML declaration and a header)
+// and where it breaks the rules, if it does.
+type charCase struct {
+	name string
+	in   string
+	bad  string // "" if in is well-formed, else where the error points
+}
+
+func charCases() []charCase {
+	return []charCase{
 		{name: "predefined entities", in: "<a b='&lt;&gt;&amp;&apos;&quot;'>&lt;&gt;&amp;&apos;&quot;</a>"},
 		{name: "character references", in: "<a b='&#65;&#x41;&#x10FFFF;'>&#9;&#xA;&#13;&#x1F600;&#xFFFD;&#xE000;&#0000065;</a>"},
 		{name: "UTF-8", in: "<a b='é😀'>é 中文 😀 \u07ff\u0800\ufffd\U00010000\U0010ffff</a>"},
@@ -63,66 +133,31 @@ func TestSplitterCharacters(t *testing.T) {
 		{name: "leading colon in an attribute", in: "<a :b='1'/>", bad: ":b"},
 		{name: "trailing colon", in: "<a:/>", bad: "a:"},
 	}
-	decls := []struct {
-		name string
-		decl string
-		bad  bool
-	}{
-		{name: "declaration", decl: "<?xml version='1.0'?>"},
-		{name: "full declaration", decl: "<?xml version=\"1.0\" encoding='utf-8' standalone='no' ?>"},
-		{name: "version 1.1", decl: "<?xml version='1.1'?>", bad: true},
-		{name: "Latin-1", decl: "<?xml version='1.0' encoding='ISO-8859-1'?>", bad: true},
-		{name: "no version", decl: "<?xml encoding='UTF-8'?>", bad: true},
-		{name: "junk in the declaration", decl: "<?xml version='1.0' foo?>", bad: true},
-		{name: "control character in a PI", decl: "<?x \x01?>", bad: true},
-		{name: "PI without a target", decl: "<? x?>", bad: true},
-	}
-	for _, d := range decls {
-		bad := ""
-		if d.bad {
-			bad = d.decl
-		}
-		tests = append(tests, struct{ name, in, bad string }{d.name, d.decl + streamOpen, bad})
-	}
-	for _, tt := range tests {
-		for cname, chunker := range chunkings() {
-			t.Run(tt.name+"/"+cname, func(t *testing.T) {
-				in, at := streamOpen+tt.in, len(streamOpen)
-				if strings.HasPrefix(tt.in, "<?") {
-					in, at = tt.in, 0
-				}
-				els, err := split(&Splitter{}, []byte(in), chunker())
-				if tt.bad == "" {
-					if err != nil || len(els) == 0 || string(els[len(els)-1].Raw) != in[at:] {
-						t.Fatalf("got %q, %v; want %q", raws(els), err, tt.in)
-					}
-					return
-				}
-				if !errors.Is(err, ErrNotWellFormed) {
-					t.Fatalf("got %q, %v; want ErrNotWellFormed", raws(els), err)
-				}
-				// The error names the offset of the fault, within the
-				// element.
-				where := at + strings.Index(tt.in, tt.bad)
-				if !strings.Contains(err.Error(), " at byte ") || errOffset(t, err) < at || errOffset(t, err) > where+len(tt.bad) {
-					t.Errorf("error %q: want an offset in [%d, %d]", err, at, where+len(tt.bad))
-				}
-			})
-		}
-	}
 }
 
-// errOffset reads the offset an error of the splitter ends with.
-func errOffset(t *testing.T, err error) int {
-	t.Helper()
-	s := err.Error()
-	i := strings.LastIndex(s, " at byte ")
-	n := 0
-	for _, c := range s[i+len(" at byte "):] {
-		if c < '0' || c > '9' {
-			break
-		}
-		n = n*10 + int(c-'0')
+// TestCheckElement: CheckElement, for BOSH payloads, agrees with the
+// splitter on every case, and points at the fault; one element alone.
+func TestCheckElement(t *testing.T) {
+	tests := charCases()
+	tests = append(tests,
+		charCase{name: "two elements", in: "<a/><b/>", bad: "<b/>"},
+		charCase{name: "incomplete", in: "<a><b/>", bad: "<a>"},
+		charCase{name: "text after", in: "<a/>x", bad: "x"},
+		charCase{name: "comment", in: "<a><!-- x --></a>", bad: "<!--"},
+	)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := CheckElement([]byte(tt.in))
+			switch {
+			case tt.bad == "":
+				if err != nil {
+					t.Fatalf("CheckElement(%q) = %v, want nil", tt.in, err)
+				}
+			case !errors.Is(err, ErrNotWellFormed):
+				t.Fatalf("CheckElement(%q) = %v, want ErrNotWellFormed", tt.in, err)
+			case strings.Contains(err.Error(), " at byte ") && errOffset(t, err) > strings.Index(tt.in, tt.bad)+len(tt.bad):
+				t.Errorf("error %q points past the fault at %d", err, strings.Index(tt.in, tt.bad))
+			}
+		})
 	}
-	return n
 }

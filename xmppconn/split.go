@@ -167,6 +167,8 @@ type Splitter struct {
 	names        []byte // qualified names of open elements, concatenated
 	nameEnds     []int  // end of each name in names
 	streamPrefix []byte // prefix of the current <stream:stream>
+
+	check bool // CheckElement: the element's Raw is not copied out
 }
 
 // Write appends p to the bytes still to split. It never fails.
@@ -605,7 +607,9 @@ func (s *Splitter) startTag(start int, t []byte) (Element, bool, error) {
 				s.elKind = KindError
 			}
 		}
-		s.elName = intern(local)
+		if !s.check {
+			s.elName = intern(local)
+		}
 		s.elNameEnd = tag.nameEnd
 		s.elHasXMLNS = tag.hasXMLNS
 		if tag.selfClosing {
@@ -680,6 +684,9 @@ func (s *Splitter) endTag(start int, t []byte) (Element, bool, error) {
 // element returns the top-level element that ends at end.
 func (s *Splitter) element(end int) Element {
 	s.inElem = false
+	if s.check {
+		return Element{Kind: s.elKind}
+	}
 	return Element{
 		Kind:     s.elKind,
 		Name:     s.elName,
