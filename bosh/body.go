@@ -221,6 +221,9 @@ func ParseBody(raw []byte) (*Body, error) {
 			}
 			if len(stack) == 0 {
 				p := raw[childStart:d.InputOffset()]
+				if err := xmppconn.CheckElement(p); err != nil {
+					return nil, bad("%v", err) // what encoding/xml lets through (issue 11)
+				}
 				if len(borrowed) > 0 {
 					p = declare(p, t.Name, borrowed, prefixes)
 				}

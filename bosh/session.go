@@ -278,6 +278,13 @@ func (s *Session) answerWithQueue(r *request) {
 		s.state = StateOpen
 	}
 	els = deliverable(els)
+	if c := xmppconn.Condition(err); c != "" && !streamError {
+		// XEP-0124 §17.2: a fatal error of the stream between boshd and
+		// the server (the server broke XML or boshd's limits) is
+		// reported as remote-stream-error, with boshd's stream error.
+		streamError = true
+		els = append(els, xmppconn.Element{Kind: xmppconn.KindError, Raw: xmppconn.AppendStreamError(nil, c, xmppconn.Fault(err))})
+	}
 	if err != nil {
 		cond, cause := RemoteConnectionFailed, err
 		if streamError {

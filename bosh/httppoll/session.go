@@ -301,6 +301,10 @@ func (s *Session) drain() {
 		s.out = appendStreamError(s.out, "policy-violation", "too much data waiting for the next poll")
 	case errors.Is(err, io.EOF):
 		reason = errors.New("httppoll: the server closed the stream")
+	case xmppconn.Condition(err) != "":
+		// The server broke XML or boshd's limits: nothing of the broken
+		// element was queued; the client learns the stream failed.
+		s.out = appendStreamError(s.out, "internal-server-error", xmppconn.Fault(err))
 	}
 	s.closeStream()
 	s.end(reason)

@@ -6,9 +6,14 @@ import (
 	"boshd/xmppconn"
 )
 
-// nsCompress qualifies stream compression (XEP-0138), which boshd
-// refuses; the stream's own namespaces are xmppconn's.
-const nsCompress = "http://jabber.org/protocol/compress"
+// Namespaces of the client's stream that boshd looks at.
+const (
+	nsStreams      = "http://etherx.jabber.org/streams"    // RFC 6120 §4.8.1
+	nsStreamErrors = "urn:ietf:params:xml:ns:xmpp-streams" // RFC 6120 §4.9.2
+	nsTLS          = "urn:ietf:params:xml:ns:xmpp-tls"     // RFC 6120 §5.4
+	nsCompress     = "http://jabber.org/protocol/compress" // XEP-0138
+	nsClient       = "jabber:client"                       // RFC 6120 §4.8.3
+)
 
 // qualifiedName returns the prefixed name of a start tag ("stream:stream").
 func qualifiedName(s xml.StartElement) string {
@@ -54,18 +59,9 @@ func endTag(serverHeader []byte) []byte {
 }
 
 // appendStreamError appends an RFC 6120 §4.9 stream error with a
-// descriptive text. It declares its own 'stream' prefix, so that it is
-// well-formed whatever prefix the server's header bound.
+// descriptive text (xmppconn.AppendStreamError).
 func appendStreamError(dst []byte, condition, text string) []byte {
-	dst = append(dst, "<stream:error xmlns:stream='"+xmppconn.NSStream+"'><"...)
-	dst = append(dst, condition...)
-	dst = append(dst, " xmlns='"+xmppconn.NSStreamErrors+"'/>"...)
-	if text != "" {
-		dst = append(dst, "<text xmlns='"+xmppconn.NSStreamErrors+"'>"...)
-		dst = xmppconn.AppendEscaped(dst, text)
-		dst = append(dst, "</text>"...)
-	}
-	return append(dst, "</stream:error>"...)
+	return xmppconn.AppendStreamError(dst, condition, text)
 }
 
 // refusalDocument is a whole stream that only says why there is none: a
@@ -79,7 +75,7 @@ func refusalDocument(condition, text string) []byte {
 // errorDocument wraps a <stream:error/> (boshd's, or the server's own when
 // it refused the stream) in a stream header and end.
 func errorDocument(streamError []byte) []byte {
-	b := []byte("<?xml version='1.0'?><stream:stream xmlns='" + xmppconn.NSClient + "' xmlns:stream='" + xmppconn.NSStream + "' version='1.0'>")
+	b := []byte("<?xml version='1.0'?><stream:stream xmlns='" + nsClient + "' xmlns:stream='" + nsStreams + "' version='1.0'>")
 	b = append(b, streamError...)
 	return append(b, "</stream:stream>"...)
 }
@@ -88,7 +84,7 @@ func errorDocument(streamError []byte) []byte {
 var (
 	// RFC 6120 §5.4.2.2: TLS cannot be negotiated through boshd; the
 	// stream ends after the failure.
-	tlsFailure = []byte("<failure xmlns='" + xmppconn.NSTLS + "'/>")
+	tlsFailure = []byte("<failure xmlns='" + nsTLS + "'/>")
 	// XEP-0138 §3: compression would hide the stream from boshd; the
 	// client goes on uncompressed.
 	compressFailure = []byte("<failure xmlns='" + nsCompress + "'><setup-failed/></failure>")
