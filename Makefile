@@ -19,6 +19,7 @@ test: deps vet
 # and what to try). The browser tests would install the npm packages
 # themselves; doing it here first makes a failure the first thing one reads.
 deps:
+	./scripts/go-deps.sh --check
 	./scripts/install-deps.sh
 	./scripts/go-deps.sh
 	./scripts/npm-deps.sh integration/browser/web demo/web

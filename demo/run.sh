@@ -31,13 +31,14 @@ die() { say "$*"; exit 1; }
 
 # Each step says what failed and what to try, and keeps the full output in a
 # log it names.
-GO_DEPS_WHO=demo bash "$root/scripts/go-deps.sh"
+GO_DEPS_WHO=demo bash "$root/scripts/go-deps.sh" --check
 # Debian's prosody, nodejs and npm (when npm is missing), system services
 # kept from starting; quick when all are there.
 if ! command -v prosody >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
 	command -v apt-get >/dev/null 2>&1 || die "please install Prosody and Node.js with npm (this script installs them only on Debian, with apt-get)"
 	bash "$root/scripts/install-deps.sh" demo
 fi
+GO_DEPS_WHO=demo bash "$root/scripts/go-deps.sh"
 # npm ci in demo/web when node_modules is missing or from another lock file.
 NPM_DEPS_WHO=demo bash "$root/scripts/npm-deps.sh" "$root/demo/web"
 
