@@ -9,8 +9,8 @@
 # Every `npm ci` runs with one npm, NPM_VERSION below, whatever npm the
 # machine has: Debian 12's npm 9.2.0 cannot install these lock files
 # (converse.js links a package of its own, src/log, which that npm looks for
-# and does not find), and a newer machine must not hide that. That npm comes
-# from the npm registry, installed once with the machine's npm into
+# and does not find), and one npm everywhere keeps a machine with a newer npm
+# from hiding such a difference. That npm comes from the npm registry, installed once with the machine's npm into
 # .cache/npm/npm-$NPM_VERSION in the repository. Everything npm writes (its
 # download cache, its logs) stays under .cache/npm: `rm -rf .cache` undoes it.
 # When the machine has no npm at all, Debian's nodejs and npm are installed
@@ -18,9 +18,9 @@
 #
 # Network steps are retried (3 attempts, 10 s and 30 s apart) when npm's
 # error is a network one (connection reset or refused, timeout, DNS, HTTP
-# 5xx/429), on top of npm's own retries of each download. A
-# step that still fails prints what failed, npm's first error line, the log
-# with the full output, and what to try.
+# 5xx/429), on top of npm's own retries of each download. A step that still
+# fails prints what failed, npm's first error line, the logs with the full
+# output, and what to try.
 #
 # Environment:
 #   NPM_DEPS_WHO   prefix of the messages (default npm-deps; demo/run.sh: demo)
@@ -28,7 +28,7 @@
 #                  without access to the npm registry but with npm >= 10)
 set -euo pipefail
 
-NPM_VERSION=10.9.9 # npm 10 runs on Debian 12's Node.js 18.19+; npm 11 needs Node 20.17.
+NPM_VERSION=10.9.9 # npm 10 runs on Node.js 18.17+ (Debian 12 has 18.20); npm 11 needs 20.17+.
 
 who=${NPM_DEPS_WHO:-npm-deps}
 say() { printf '%s: %s\n' "$who" "$*" >&2; }
