@@ -10,9 +10,10 @@
 # machine has: Debian 12's npm 9.2.0 cannot install these lock files
 # (converse.js links a package of its own, src/log, which that npm looks for
 # and does not find), and one npm everywhere keeps a machine with a newer npm
-# from hiding such a difference. That npm comes from the npm registry, installed once with the machine's npm into
-# .cache/npm/npm-$NPM_VERSION in the repository. Everything npm writes (its
-# download cache, its logs) stays under .cache/npm: `rm -rf .cache` undoes it.
+# from hiding such a difference. That npm comes from the npm registry,
+# installed once with the machine's npm into .cache/npm/npm-$NPM_VERSION in
+# the repository. Everything npm writes (its download cache, its logs) stays
+# under .cache/npm: `rm -rf .cache` undoes it.
 # When the machine has no npm at all, Debian's nodejs and npm are installed
 # first (scripts/install-deps.sh node).
 #
