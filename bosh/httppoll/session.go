@@ -441,7 +441,7 @@ func (s *Session) openUpstream(ctx context.Context, raw []byte) (answer, bool) {
 	s.dialing = dialing
 	s.mu.Unlock()
 	dctx, cancel := s.h.reg.DialContext(ctx, s.h.cfg.DialTimeout)
-	o, err := s.h.open(dctx, target, sh, s.wake)
+	o, err := s.h.openRelay(dctx, target, sh, s.wake)
 	cancel()
 	s.mu.Lock()
 	s.dialing = nil
