@@ -3,7 +3,6 @@
 #   make test   every test: unit, fuzz seeds, real Prosody/ejabberd, headless Chromium
 
 GO ?= go
-# The browser suite and the integration suite install their own npm packages.
 TEST_FLAGS ?= -count=1 -timeout 40m
 
 .PHONY: demo test deps build install bench vet fuzz soak
@@ -25,9 +24,15 @@ demo:
 test: deps vet
 	$(GO) test $(TEST_FLAGS) ./...
 
-# What the tests need from Debian (prosody, ejabberd, chromium) and npm.
+# What the tests need: Debian packages (prosody, ejabberd, chromium, nodejs,
+# npm), Go modules, and the pages' npm packages (each script says what failed
+# and what to try). The browser tests would install the npm packages
+# themselves; doing it here first makes a failure the first thing one reads.
 deps:
+	./scripts/go-deps.sh --check
 	./scripts/install-deps.sh
+	./scripts/go-deps.sh
+	./scripts/npm-deps.sh integration/browser/web demo/web
 
 build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o bin/boshd ./cmd/boshd

@@ -77,6 +77,14 @@ const maxDecls = 256
 // instructions and DTDs inside it, partial or mismatched elements, and a
 // root element other than httpbind's <body/>.
 func ParseBody(raw []byte) (*Body, error) {
+	var steps int
+	return parseBody(raw, &steps)
+}
+
+// parseBody is ParseBody; it adds to *steps the comparisons its checks of
+// names made (dupAttr, usePrefix), so that a test can see that they grow
+// linearly with the input instead of timing the parse.
+func parseBody(raw []byte, steps *int) (*Body, error) {
 	raw = bytes.TrimPrefix(raw, []byte("\xef\xbb\xbf"))
 	d := xml.NewDecoder(bytes.NewReader(raw))
 	d.Strict = true
@@ -118,7 +126,7 @@ func ParseBody(raw []byte) (*Body, error) {
 	if len(start.Attr) > maxAttrs {
 		return nil, bad("too many attributes")
 	}
-	if dupAttr(start.Attr) {
+	if dupAttr(start.Attr, steps) {
 		return nil, bad("an attribute appears twice in <body/>")
 	}
 	// Resolve prefixes declared on the wrapper itself.
@@ -183,7 +191,7 @@ func ParseBody(raw []byte) (*Body, error) {
 			if len(stack) >= maxDepth {
 				return nil, bad("nested deeper than %d", maxDepth)
 			}
-			if dupAttr(t.Attr) {
+			if dupAttr(t.Attr, steps) {
 				return nil, bad("an attribute of <%s> appears twice", t.Name.Local)
 			}
 			for _, a := range t.Attr {
@@ -194,12 +202,12 @@ func ParseBody(raw []byte) (*Body, error) {
 					scope = append(scope, nsDecl{prefix: a.Name.Local, depth: len(stack)})
 				}
 			}
-			if err := usePrefix(t.Name.Space, scope, prefixes, &borrowed); err != nil {
+			if err := usePrefix(t.Name.Space, scope, prefixes, &borrowed, steps); err != nil {
 				return nil, bad("%v", err)
 			}
 			for _, a := range t.Attr {
 				if a.Name.Space != "xmlns" {
-					if err := usePrefix(a.Name.Space, scope, prefixes, &borrowed); err != nil {
+					if err := usePrefix(a.Name.Space, scope, prefixes, &borrowed, steps); err != nil {
 						return nil, bad("%v", err)
 					}
 				}
@@ -221,6 +229,9 @@ func ParseBody(raw []byte) (*Body, error) {
 			}
 			if len(stack) == 0 {
 				p := raw[childStart:d.InputOffset()]
+				if err := xmppconn.CheckElement(p); err != nil {
+					return nil, bad("%v", err) // what encoding/xml lets through (issue 11)
+				}
 				if len(borrowed) > 0 {
 					p = declare(p, t.Name, borrowed, prefixes)
 				}
@@ -259,9 +270,10 @@ func checkEpilog(d *xml.Decoder) error {
 // dupAttr reports whether an attribute name appears twice, which makes
 // the document not well-formed (XML 1.0 §3.1). Pairwise for the few
 // attributes real elements have; a set for many, which would otherwise
-// cost quadratic time.
-func dupAttr(attrs []xml.Attr) bool {
+// cost quadratic time. It adds the comparisons it makes to *steps.
+func dupAttr(attrs []xml.Attr, steps *int) bool {
 	if len(attrs) > 16 {
+		*steps += len(attrs)
 		seen := make(map[xml.Name]struct{}, len(attrs))
 		for _, a := range attrs {
 			if _, ok := seen[a.Name]; ok {
@@ -272,6 +284,7 @@ func dupAttr(attrs []xml.Attr) bool {
 		return false
 	}
 	for i := 1; i < len(attrs); i++ {
+		*steps += i
 		for j := 0; j < i; j++ {
 			if attrs[i].Name == attrs[j].Name {
 				return true
@@ -298,11 +311,14 @@ type nsDecl struct {
 }
 
 // usePrefix checks that prefix is declared, inside the payload or on the
-// wrapper; in the latter case it is noted in borrowed.
-func usePrefix(prefix string, scope []nsDecl, wrapper map[string]string, borrowed *[]string) error {
+// wrapper; in the latter case it is noted in borrowed. It adds the
+// declarations it compares with (at most maxDecls, then the borrowed ones)
+// to *steps.
+func usePrefix(prefix string, scope []nsDecl, wrapper map[string]string, borrowed *[]string, steps *int) error {
 	if prefix == "" || prefix == "xml" {
 		return nil
 	}
+	*steps += len(scope) + len(*borrowed)
 	for i := len(scope) - 1; i >= 0; i-- {
 		if scope[i].prefix == prefix {
 			return nil

@@ -3,7 +3,7 @@ package bosh
 import (
 	"time"
 
-	"boshd/bosh/session"
+	"boshd/bosh/relay"
 )
 
 // Config tunes the binding. The zero value of every field is a sensible
@@ -11,7 +11,7 @@ import (
 type Config struct {
 	// FrontEnd holds what both front ends share: domains, limits, the
 	// client address rule and the logger.
-	session.FrontEnd
+	relay.FrontEnd
 
 	// MaxWait caps the 'wait' a client may ask for (XEP-0124 §7.2).
 	// Default 60s.
@@ -30,11 +30,15 @@ type Config struct {
 	MaxPause time.Duration
 	// PollInterval, when set, gives the interval advised to a polling
 	// session that has been idle for the given time; nil advises nothing.
-	// See package bosh/session's adaptive interval policy.
+	// See package bosh/relay's adaptive interval policy.
 	PollInterval func(idle time.Duration) time.Duration
 	// CORSOrigins lists the origins whose pages may call the binding; "*"
 	// allows any. Empty: no CORS headers.
 	CORSOrigins []string
+
+	// reportGrace replaces defaultReportGrace (acks.go) when positive:
+	// tests set it to make an answer overdue without waiting a second.
+	reportGrace time.Duration
 }
 
 // Defaults of Config, in one place.
@@ -61,6 +65,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxPause == 0 {
 		c.MaxPause = DefaultMaxPause
+	}
+	if c.reportGrace <= 0 {
+		c.reportGrace = defaultReportGrace
 	}
 	c.FrontEnd = c.FrontEnd.WithDefaults()
 	return c

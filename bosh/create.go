@@ -12,7 +12,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"boshd/bosh/metrics"
-	"boshd/bosh/session"
+	"boshd/bosh/relay"
 	"boshd/xmppconn"
 )
 
@@ -30,11 +30,10 @@ func (h *Handler) create(ctx context.Context, b *Body, rid uint64, addr string) 
 	legacy := !hasVer
 	fail := func(cond Condition, err error) answer {
 		h.config().Log.WithFields(logrus.Fields{"remote": addr, "condition": string(cond)}).WithError(err).Info("session refused")
-		s := &Session{legacy: legacy}
-		return s.terminalAnswer(cond, nil)
+		return terminalAnswer(cond, legacy, nil)
 	}
-	if h.closing.Load() {
-		return fail(SystemShutdown, session.ErrShuttingDown)
+	if h.reg.Closed() {
+		return fail(SystemShutdown, relay.ErrShuttingDown)
 	}
 	wait, err := attrSeconds(b, "wait", h.config().MaxWait)
 	if err != nil {
@@ -69,16 +68,22 @@ func (h *Handler) create(ctx context.Context, b *Body, rid uint64, addr string) 
 		// in another namespace, see GetNS) still want an XMPP 1.0 stream.
 		xmppVersion = "1.0"
 	}
-	dctx, cancel := context.WithTimeout(ctx, h.config().DialTimeout)
+	dctx, cancel := h.reg.DialContext(ctx, h.config().DialTimeout)
+	dialStart := time.Now()
 	stream, err := h.config().Domains.Open(dctx, target, from, lang, xmppVersion)
 	cancel()
+	if err == nil {
+		h.reg.UpstreamConnected(time.Since(dialStart))
+	}
 	if err != nil {
 		res.Cancel()
+		if h.reg.Closed() {
+			return fail(SystemShutdown, fmt.Errorf("bosh: connecting to %s: %w", target.Domain, relay.ErrShuttingDown))
+		}
 		var se *xmppconn.StreamError
 		if errors.As(err, &se) {
-			s := &Session{legacy: legacy}
 			h.config().Log.WithFields(logrus.Fields{"remote": addr, "domain": target.Domain}).WithError(err).Info("session refused by the server")
-			return s.terminalAnswer(RemoteStreamError, []xmppconn.Element{{Kind: xmppconn.KindError, Raw: se.Raw}})
+			return terminalAnswer(RemoteStreamError, legacy, []xmppconn.Element{{Kind: xmppconn.KindError, Raw: se.Raw}})
 		}
 		return fail(RemoteConnectionFailed, fmt.Errorf("bosh: connecting to %s: %w", target.Domain, err))
 	}
@@ -122,7 +127,7 @@ func (h *Handler) create(ctx context.Context, b *Body, rid uint64, addr string) 
 	}
 	s.id = id
 	s.remote, s.domain = addr, target.Domain
-	s.relay = session.NewRelay(stream, h.config().MaxQueueBytes, s.wake, h.config().Metrics)
+	s.relay = relay.NewRelay(stream, h.config().MaxQueueBytes, s.wake, relay.Observed(h.reg.Observer(), h.reg.Transport()))
 	h.config().Metrics.SessionStarted(metrics.BOSH, target.Domain)
 
 	var w responseBuilder
@@ -153,7 +158,7 @@ func (h *Handler) create(ctx context.Context, b *Body, rid uint64, addr string) 
 	w.buf = append(w.buf, " xmlns:xmpp='"+NSXBOSH+"'"...)
 	w.attr("xmpp:version", "1.0")
 	w.attr("xmpp:restartlogic", "true")
-	s.lastHadData = len(features) > 0
+	s.activity.answered(len(features) > 0)
 	poll := s.pollAttrs(&w)
 	if len(features) > 0 {
 		w.elements([]xmppconn.Element{{Kind: xmppconn.KindFeatures, Raw: features}})
@@ -162,7 +167,7 @@ func (h *Handler) create(ctx context.Context, b *Body, rid uint64, addr string) 
 	}
 	a := answer{body: w.buf, pollSeconds: poll}
 	s.cache.add(rid, keysOf(b), a, time.Now())
-	s.lastAt = time.Now()
+	s.activity.lastAt = time.Now()
 	s.armIdle()
 	s.logger().WithFields(logrus.Fields{"wait": wait, "hold": hold, "secure": stream.Secure()}).Info("session created")
 	return a

@@ -15,6 +15,12 @@
 // [Handler] serves the endpoint: session creation (§7, XEP-0206 §3),
 // stream restarts (XEP-0206 §5), key sequencing (§15), acknowledgements
 // (§9), pause (§10), polling sessions (§12), termination (§13) and the
-// terminal conditions of §17. The upstream stream and its queue are a
-// session.Relay; the table of sessions and its limits a session.Registry.
+// terminal conditions of §17. The HTTP around it (recovery, CORS, info
+// page, body limit) is package endpoint's shell; the upstream stream and
+// its queues are a relay.Relay; the table of sessions and its limits a
+// relay.Registry. A request goes through named steps in protocol order,
+// each in the file of its concept: the window (rid.go), the key (key.go),
+// overactivity and polling (polling.go), pause (pause.go), acks (acks.go),
+// then forward and hold (session.go); Session.process says why in that
+// order. The session's states and their transitions are in state.go.
 package bosh

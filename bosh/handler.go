@@ -4,22 +4,21 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"runtime/debug"
 	"strconv"
 	"sync/atomic"
 	"time"
 
-	"boshd/bosh/session"
+	"boshd/bosh/endpoint"
+	"boshd/bosh/relay"
 )
 
 // Handler is the BOSH endpoint: an http.Handler that serves XEP-0124
 // sessions carrying XMPP (XEP-0206) to the configured servers.
 type Handler struct {
-	cfg     atomic.Pointer[Config] // see reload.go
-	reg     *session.Registry[*Session]
-	closing atomic.Bool
+	cfg   atomic.Pointer[Config] // see reload.go
+	reg   *relay.Registry[*Session]
+	shell *endpoint.Shell
 }
 
 // New returns a Handler for cfg (see Config for the defaults).
@@ -28,37 +27,43 @@ func New(cfg Config) *Handler {
 	if cfg.Domains == nil {
 		panic("bosh: Config.Domains is required")
 	}
-	h := &Handler{reg: session.NewRegistry[*Session](cfg.MaxSessions, cfg.MaxSessionsPerAddress, cfg.Counter)}
+	h := &Handler{
+		reg: relay.NewRegistry[*Session](cfg.MaxSessions, cfg.MaxSessionsPerAddress, cfg.Counter, cfg.RegistryOptions(Transport)...),
+	}
 	h.cfg.Store(&cfg)
-	h.reg.Node = cfg.Node
+	h.shell = endpoint.New(shellConfig(&cfg), (*protocol)(h))
 	return h
+}
+
+// shellConfig is what the HTTP shell takes of cfg.
+func shellConfig(cfg *Config) endpoint.Config {
+	return endpoint.Config{
+		InfoPage:     infoPage,
+		CORSOrigins:  cfg.CORSOrigins,
+		MaxBodyBytes: cfg.MaxBodyBytes,
+		Log:          cfg.Log,
+	}
 }
 
 // Sessions returns the number of live sessions.
 func (h *Handler) Sessions() int { return h.reg.Len() }
 
-// retire forgets an ended session and closes its upstream stream in the
-// background. Called with s.mu held.
-func (h *Handler) retire(s *Session) {
-	var stop func()
-	if s.relay != nil {
-		stop = s.relay.Close
-	}
-	h.reg.Retire(s.id, stop)
-}
+// Transport is the BOSH front end's name for relay.Observer events.
+const Transport = "bosh"
 
 // Drain refuses new sessions with system-shutdown (XEP-0124 §17.2: the
 // client may reconnect, and a load balancer sends it to another process)
 // while the sessions already open go on until they end or Shutdown ends
-// them.
+// them (relay.Registry.Drain).
 func (h *Handler) Drain() { h.reg.Drain() }
 
 // Shutdown refuses new sessions, answers every held request with
-// system-shutdown (XEP-0124 §17.2), closes every upstream stream and waits
+// system-shutdown (XEP-0124 §17.2), cancels the upstream dials of sessions
+// being created (answered system-shutdown too), closes every upstream
+// stream and waits
 // for that, or for ctx. Call it before http.Server.Shutdown, which does not
 // know about held requests.
 func (h *Handler) Shutdown(ctx context.Context) error {
-	h.closing.Store(true)
 	if err := h.reg.Shutdown(ctx, (*Session).shutdown); err != nil {
 		return fmt.Errorf("bosh: %w", err)
 	}
@@ -74,69 +79,65 @@ Point a web chat client (Strophe.js, Converse.js) at this URL; it talks to it wi
 </body></html>
 `
 
-// ServeHTTP answers one HTTP request (XEP-0124 §5).
+// ServeHTTP answers one HTTP request (XEP-0124 §5) through the shell every
+// front end shares (package endpoint): recovery, info page, CORS, methods,
+// size-limited body; the binding itself is protocol.ServePost.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.shell.ServeHTTP(w, r)
+}
+
+// protocol is the Handler as the shell sees it (endpoint.Protocol), so
+// that those methods stay out of the Handler's API.
+type protocol Handler
+
+// sessionPanic carries a panic out of a session, after the session has
+// been ended, to the shell's recovery, with what the answer needs.
+type sessionPanic struct {
+	v      any
+	legacy bool
+}
+
+func (p sessionPanic) String() string { return fmt.Sprint(p.v) }
+
+// Panicked answers a request whose handling panicked: the session, if
+// any, has been ended with internal-server-error.
+func (p *protocol) Panicked(w http.ResponseWriter, r *http.Request, v any) {
+	sp, _ := v.(sessionPanic)
+	writeAnswer(w, "", terminalAnswer(InternalServerError, sp.legacy, nil))
+}
+
+// RefuseBody answers a request whose body never arrived whole: there is
+// no <body/> to answer, so an HTTP error (XEP-0124 §17.1 uses HTTP errors
+// for requests it cannot read).
+func (p *protocol) RefuseBody(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, endpoint.ErrBodyTooLarge) {
+		http.Error(w, "boshd: "+err.Error(), http.StatusRequestEntityTooLarge)
+		return
+	}
+	(*Handler)(p).config().Log.WithField("remote", r.RemoteAddr).WithError(err).Debug("request body not read")
+	http.Error(w, "boshd: incomplete request body", http.StatusBadRequest)
+}
+
+// ServePost answers one <body/> (XEP-0124 §5).
+func (p *protocol) ServePost(w http.ResponseWriter, r *http.Request, raw []byte) {
+	h := (*Handler)(p)
 	var s *Session
 	defer func() {
 		if v := recover(); v != nil {
-			if v == http.ErrAbortHandler {
+			if v == http.ErrAbortHandler || s == nil {
 				panic(v)
 			}
-			h.config().Log.WithField("panic", fmt.Sprint(v)).WithField("stack", string(debug.Stack())).Error("request panicked")
-			var a answer
-			if s != nil {
-				s.mu.Lock()
-				s.end(InternalServerError, fmt.Errorf("panic: %v", v), nil)
-				a = s.terminalAnswer(InternalServerError, nil)
-				s.mu.Unlock()
-			} else {
-				a = (&Session{}).terminalAnswer(InternalServerError, nil)
-			}
-			writeAnswer(w, "", a)
+			s.mu.Lock()
+			s.end(InternalServerError, fmt.Errorf("panic: %v", v), nil)
+			legacy := s.legacy
+			s.mu.Unlock()
+			panic(sessionPanic{v: v, legacy: legacy})
 		}
 	}()
-	// Nothing the endpoint answers may be cached, HTTP errors included
-	// (a 405 is cacheable by default, RFC 9110 §15.5.6).
-	w.Header().Set("Cache-Control", "no-store")
-	if h.cors(w, r) {
-		return
-	}
-	switch r.Method {
-	case http.MethodPost:
-	case http.MethodGet, http.MethodHead:
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		w.Header().Set("Content-Length", strconv.Itoa(len(infoPage)))
-		if r.Method == http.MethodGet {
-			io.WriteString(w, infoPage)
-		}
-		return
-	case http.MethodOptions:
-		w.Header().Set("Allow", "POST, GET, HEAD, OPTIONS")
-		w.WriteHeader(http.StatusNoContent)
-		return
-	default:
-		w.Header().Set("Allow", "POST, GET, HEAD, OPTIONS")
-		http.Error(w, "boshd: method not allowed; BOSH uses POST", http.StatusMethodNotAllowed)
-		return
-	}
-
-	raw, err := h.readBody(w, r)
-	if err != nil {
-		// The request never arrived whole, so there is no <body/> to
-		// answer: an HTTP error, the connection closed after it.
-		w.Header().Set("Connection", "close")
-		if errors.Is(err, errBodyTooLarge) {
-			http.Error(w, "boshd: "+err.Error(), http.StatusRequestEntityTooLarge)
-			return
-		}
-		h.config().Log.WithField("remote", r.RemoteAddr).WithError(err).Debug("request body not read")
-		http.Error(w, "boshd: incomplete request body", http.StatusBadRequest)
-		return
-	}
 	b, err := ParseBody(raw)
 	if err != nil {
 		h.config().Log.WithField("remote", r.RemoteAddr).WithError(err).Debug("malformed request")
-		writeAnswer(w, "", (&Session{}).terminalAnswer(BadRequest, nil))
+		writeAnswer(w, "", terminalAnswer(BadRequest, false, nil))
 		return
 	}
 	ridText, hasRID := b.Get("rid")
@@ -145,17 +146,17 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !hasSID {
 		if !hasRID || ridErr != nil || rid > maxRID {
 			_, hasVer := b.Get("ver")
-			writeAnswer(w, "", (&Session{legacy: !hasVer}).terminalAnswer(BadRequest, nil))
+			writeAnswer(w, "", terminalAnswer(BadRequest, !hasVer, nil))
 			return
 		}
-		a := h.create(r.Context(), b, rid, session.ClientAddr(r.RemoteAddr, r.Header.Get("X-Forwarded-For"), h.config().ClientAddr))
+		a := h.create(r.Context(), b, rid, relay.ClientAddr(r.RemoteAddr, r.Header.Get("X-Forwarded-For"), h.config().ClientAddr))
 		writeAnswer(w, contentType(b), a)
 		return
 	}
 
 	s, ok := h.reg.Get(sid)
 	if !ok {
-		writeAnswer(w, "", (&Session{}).terminalAnswer(ItemNotFound, nil))
+		writeAnswer(w, "", terminalAnswer(ItemNotFound, false, nil))
 		return
 	}
 	if !hasRID || ridErr != nil || rid > maxRID {
@@ -193,51 +194,16 @@ func (s *Session) await(ctx context.Context, req *request) answer {
 	defer s.h.config().Metrics.HeldDec()
 	t := time.NewTimer(step)
 	defer t.Stop()
-	for expiries := 0; ; {
+	for {
 		select {
 		case a := <-req.answer:
 			return a
 		case <-t.C:
-			expiries++
-			s.expire(req, expiries)
+			s.expire(req)
 			t.Reset(step)
 		case <-ctx.Done():
 			s.abandon(req)
 			return answer{}
-		}
-	}
-}
-
-// errBodyTooLarge is a request body over Config.MaxBodyBytes.
-var errBodyTooLarge = errors.New("request body too large")
-
-// readBody reads the request body, refusing one over the limit before
-// reading it whole.
-func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
-	max := h.config().MaxBodyBytes
-	if r.ContentLength > max {
-		return nil, fmt.Errorf("%w: %d bytes, the limit is %d", errBodyTooLarge, r.ContentLength, max)
-	}
-	n := r.ContentLength
-	if n < 0 || n > 64<<10 {
-		n = 512
-	}
-	buf := make([]byte, 0, n+1)
-	lr := io.LimitReader(r.Body, max+1)
-	for {
-		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
-		}
-		m, err := lr.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+m]
-		if int64(len(buf)) > max {
-			return nil, fmt.Errorf("%w: the limit is %d bytes", errBodyTooLarge, max)
-		}
-		if errors.Is(err, io.EOF) {
-			return buf, nil
-		}
-		if err != nil {
-			return nil, fmt.Errorf("reading request body: %w", err)
 		}
 	}
 }
@@ -255,8 +221,7 @@ func writeAnswer(w http.ResponseWriter, contentType string, a answer) {
 	}
 	hdr.Set("Content-Type", contentType)
 	hdr.Set("Content-Length", strconv.Itoa(len(a.body)))
-	hdr.Set("Cache-Control", "no-store, no-cache, must-revalidate")
-	hdr.Set("Pragma", "no-cache")
+	endpoint.NoCache(hdr)
 	if a.pollSeconds > 0 {
 		hdr.Set("X-Poll-Interval", strconv.Itoa(a.pollSeconds))
 	}

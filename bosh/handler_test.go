@@ -15,7 +15,7 @@ import (
 	"github.com/beevik/etree"
 
 	"boshd/bosh/internal/xmpptest"
-	"boshd/bosh/session"
+	"boshd/bosh/relay"
 	"boshd/xmppconn"
 )
 
@@ -32,7 +32,7 @@ func newHarness(t *testing.T, mod func(*Config)) *harness {
 	t.Helper()
 	up := xmpptest.Start(t)
 	cfg := Config{
-		FrontEnd: session.FrontEnd{Domains: &session.Domains{
+		FrontEnd: relay.FrontEnd{Domains: &relay.Domains{
 			Dialer: &xmppconn.Dialer{Routes: map[string][]string{"localhost": {up.Addr}}, Timeout: 5 * time.Second},
 			Served: []string{"localhost"},
 		}},
@@ -194,7 +194,7 @@ func TestHeldRequestGetsUpstreamStanza(t *testing.T) {
 	h := newHarness(t, nil)
 	sid, up, _ := h.open(100, 10, "")
 	wait := h.async(body(101, sid, "", ""))
-	time.Sleep(50 * time.Millisecond)
+	h.waitOpen(sid, 101)
 	up.Push(t, `<message from='a@localhost' type='chat'><body>hi &amp; bye</body></message>`)
 	r := wait()
 	want := `<message xmlns='jabber:client' from='a@localhost' type='chat'><body>hi &amp; bye</body></message>`
@@ -211,7 +211,7 @@ func TestPayloadsForwardedInRIDOrder(t *testing.T) {
 	sid, up, _ := h.open(10, 10, "")
 	// 12 arrives before 11: it must wait for 11, and 11's payload goes first.
 	second := h.async(body(12, sid, "", `<message xmlns='jabber:client' id='second'/>`))
-	time.Sleep(100 * time.Millisecond)
+	h.waitOpen(sid, 12)
 	first := h.async(body(11, sid, "", `<message xmlns='jabber:client' id='first'/>`))
 	if el := up.Next(t); !strings.Contains(string(el.Raw), "first") {
 		t.Fatalf("first forwarded %s", el.Raw)
@@ -249,7 +249,7 @@ func TestRetransmissionAnsweredFromCache(t *testing.T) {
 	h := newHarness(t, nil)
 	sid, up, _ := h.open(10, 10, "")
 	wait := h.async(body(11, sid, "", ""))
-	time.Sleep(50 * time.Millisecond)
+	h.waitOpen(sid, 11)
 	up.Push(t, `<message id='m1'/>`)
 	r1 := wait()
 	r2 := h.post(body(11, sid, "", ""))
@@ -268,7 +268,7 @@ func TestRetransmissionOfHeldRequest(t *testing.T) {
 	h := newHarness(t, nil)
 	sid, up, _ := h.open(10, 10, "")
 	older := h.async(body(11, sid, "", ""))
-	time.Sleep(50 * time.Millisecond)
+	h.waitOpen(sid, 11)
 	newer := h.async(body(11, sid, "", ""))
 	if r := older(); r.attr("type") != "error" {
 		t.Fatalf("older copy answered %s, want type='error'", r.raw)
@@ -307,7 +307,7 @@ func TestUpstreamStreamError(t *testing.T) {
 	h := newHarness(t, nil)
 	sid, up, _ := h.open(10, 10, "")
 	wait := h.async(body(11, sid, "", ""))
-	time.Sleep(50 * time.Millisecond)
+	h.waitOpen(sid, 11)
 	up.Push(t, `<message id='before'/><stream:error><conflict xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error>`)
 	r := wait()
 	if r.attr("type") != "terminate" || r.attr("condition") != "remote-stream-error" {
@@ -324,7 +324,7 @@ func TestUpstreamDies(t *testing.T) {
 	h := newHarness(t, nil)
 	sid, up, _ := h.open(10, 10, "")
 	wait := h.async(body(11, sid, "", ""))
-	time.Sleep(50 * time.Millisecond)
+	h.waitOpen(sid, 11)
 	start := time.Now()
 	up.Close()
 	r := wait()
@@ -377,10 +377,10 @@ func TestTerminateAnswersEveryOpenRequest(t *testing.T) {
 						t.Errorf("held rid 11 answered %s", r.raw)
 					}
 				}()
-				time.Sleep(50 * time.Millisecond)
+				h.waitOpen(sid, 11)
 			}
 			other := h.async(body(tt.other, sid, "", ""))
-			time.Sleep(50 * time.Millisecond)
+			h.waitOpen(sid, tt.other)
 			start := time.Now()
 			if r := h.post(body(12, sid, " type='terminate'", "")); r.attr("type") != "terminate" || r.attr("condition") != "" {
 				t.Fatalf("terminate request answered %s", r.raw)
@@ -447,7 +447,7 @@ func TestRepeatedRIDNeedsTheOriginalKey(t *testing.T) {
 			h := newHarness(t, nil)
 			sid, up, _ := h.open(10, 2, " newkey='"+k[3]+"'")
 			orig := h.async(body(11, sid, " key='"+k[2]+"'", ""))
-			time.Sleep(50 * time.Millisecond)
+			h.waitOpen(sid, 11)
 			if !tt.held {
 				up.Push(t, `<message id='secret'/>`)
 				if r := orig(); !strings.Contains(r.raw, "secret") {
@@ -456,7 +456,7 @@ func TestRepeatedRIDNeedsTheOriginalKey(t *testing.T) {
 			}
 			repeat := h.async(body(11, sid, tt.key, ""))
 			if tt.held && tt.served {
-				time.Sleep(50 * time.Millisecond)
+				orig() // answered once the copy has taken its place
 				up.Push(t, `<message id='secret'/>`)
 			}
 			r := repeat()
@@ -480,7 +480,9 @@ func TestRepeatedRIDNeedsTheOriginalKey(t *testing.T) {
 // answered at once with 'report' and 'time' (§9.2), but not before the
 // requests held ahead of it: answers go out in rid order (§8).
 func TestReportKeepsRIDOrder(t *testing.T) {
-	h := newHarness(t, func(c *Config) { c.MaxHold = 2 })
+	// An answer is overdue a nanosecond after it was sent, instead of
+	// defaultReportGrace: no real sleep.
+	h := newHarness(t, func(c *Config) { c.MaxHold = 2; c.reportGrace = time.Nanosecond })
 	cr := h.post(`<body rid='10' xmlns='http://jabber.org/protocol/httpbind' to='localhost' wait='10' hold='2' ack='1' ver='1.6'/>`)
 	sid := cr.attr("sid")
 	if cr.attr("hold") != "2" || cr.attr("ack") != "10" {
@@ -489,15 +491,16 @@ func TestReportKeepsRIDOrder(t *testing.T) {
 	up := h.up.NextConn(t)
 	up.Next(t) // the header
 	first := h.async(body(11, sid, "", ""))
-	time.Sleep(50 * time.Millisecond)
+	h.waitOpen(sid, 11)
 	up.Push(t, `<message id='lost'/>`)
 	if r := first(); !strings.Contains(r.raw, "lost") {
 		t.Fatalf("rid 11 answered %s", r.raw)
 	}
 	held := []func() reply{h.async(body(12, sid, " ack='11'", ""))}
-	time.Sleep(50 * time.Millisecond)
+	h.waitOpen(sid, 12)
 	held = append(held, h.async(body(13, sid, " ack='11'", "")))
-	time.Sleep(reportGrace) // rid 11's answer is now overdue
+	h.waitOpen(sid, 13)
+	// rid 11's answer is overdue already (reportGrace is 1ns).
 	// The client says it has seen nothing after rid 10.
 	start := time.Now()
 	r := h.post(body(14, sid, " ack='10'", `<presence xmlns='jabber:client'/>`))
@@ -529,7 +532,7 @@ func TestNoReportForAnswerInFlight(t *testing.T) {
 	for i := range 3 {
 		// ack is the rid before the one just answered.
 		poll := h.async(body(rid, sid, fmt.Sprintf(" ack='%d'", rid-2), ""))
-		time.Sleep(20 * time.Millisecond)
+		h.waitOpen(sid, rid)
 		up.Push(t, fmt.Sprintf(`<message id='m%d'/>`, i))
 		r := poll()
 		if r.attr("report") != "" || !strings.Contains(r.raw, fmt.Sprintf("m%d", i)) {
@@ -543,7 +546,7 @@ func TestPauseAnswersAtOnce(t *testing.T) {
 	h := newHarness(t, nil)
 	sid, _, _ := h.open(10, 1, "")
 	held := h.async(body(11, sid, "", ""))
-	time.Sleep(50 * time.Millisecond)
+	h.waitOpen(sid, 11)
 	start := time.Now()
 	r := h.post(body(12, sid, " pause='30'", ""))
 	if r.status != 200 || r.attr("type") != "" || time.Since(start) > 2*time.Second {
@@ -693,7 +696,7 @@ func TestShutdownAnswersHeldRequests(t *testing.T) {
 	h := newHarness(t, nil)
 	sid, up, _ := h.open(10, 10, "")
 	wait := h.async(body(11, sid, "", ""))
-	time.Sleep(50 * time.Millisecond)
+	h.waitOpen(sid, 11)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := h.h.Shutdown(ctx); err != nil {
@@ -771,7 +774,7 @@ func TestClientGoneWhileHeld(t *testing.T) {
 		defer close(done)
 		h.h.ServeHTTP(httptest.NewRecorder(), req)
 	}()
-	time.Sleep(50 * time.Millisecond)
+	h.waitOpen(sid, 11)
 	cancel()
 	select {
 	case <-done:

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"boshd/bosh/session"
+	"boshd/bosh/relay"
 )
 
 // TestHostileRequests: malformed and hostile bodies get the spec's answer
@@ -132,7 +132,7 @@ func (f *failingReader) Read(p []byte) (int, error) {
 // off (lying Content-Length, read timeout) is 400, without the internals
 // of the error in the answer.
 func TestBodyThatNeverArrivesWhole(t *testing.T) {
-	h := New(Config{FrontEnd: session.FrontEnd{Domains: &session.Domains{}, MaxBodyBytes: 100}})
+	h := New(Config{FrontEnd: relay.FrontEnd{Domains: &relay.Domains{}, MaxBodyBytes: 100}})
 	tests := []struct {
 		name   string
 		body   io.Reader

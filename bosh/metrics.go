@@ -10,7 +10,7 @@ import (
 // counted happens, all through Config.Metrics (nil: nothing counted):
 // SessionStarted in create, SessionEnded in close, HeldInc/HeldDec in
 // await, Stanzas where payloads go upstream. Requests are counted by
-// cmd/boshd around the handler, stanzas to the client by session.Relay.
+// cmd/boshd around the handler, stanzas to the client by relay.Relay through metrics.Observer.
 
 // endCondition is the condition label of boshd_session_ends_total for a
 // session closed with err (see Session.close): the XEP-0124 §17.2

@@ -11,7 +11,7 @@ import (
 
 	"boshd/bosh/internal/xmpptest"
 	"boshd/bosh/metrics"
-	"boshd/bosh/session"
+	"boshd/bosh/relay"
 	"boshd/xmppconn"
 )
 
@@ -30,8 +30,8 @@ func BenchmarkMessageMetrics(b *testing.B) {
 		b.Run(tt.name, func(b *testing.B) {
 			up := xmpptest.NewPipe()
 			defer up.Close()
-			h := New(Config{FrontEnd: session.FrontEnd{
-				Domains: &session.Domains{
+			h := New(Config{FrontEnd: relay.FrontEnd{
+				Domains: &relay.Domains{
 					Dialer:  &xmppconn.Dialer{Routes: map[string][]string{"localhost": {up.Addr}}, DialContext: up.Dial},
 					Served:  []string{"localhost"},
 					Metrics: tt.m,

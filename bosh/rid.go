@@ -1,6 +1,8 @@
 package bosh
 
 import (
+	"fmt"
+	"slices"
 	"time"
 )
 
@@ -53,4 +55,69 @@ func (c *answerCache) trim(ack uint64) {
 		i++
 	}
 	c.entries = c.entries[i:]
+}
+
+// settled is a request the window step has dealt with: request is the one
+// to wait for (it has been or will be answered), or answer is known now.
+type settled struct {
+	request *request
+	answer  *answer
+}
+
+// window is the first step of every request of a session (§14): a copy of
+// a request already answered gets the cached answer; a copy of one still
+// open takes its place, the older copy answered with a recoverable error
+// (§14.3, §17.3); a rid no longer cached, or beyond the window, ends the
+// session with item-not-found. Every copy must carry the original's keys
+// (copyAllowed). settled is false for a new rid within the window, which
+// the caller then processes in order. Called with s.mu held.
+func (s *Session) window(r *request) (settled, bool) {
+	rid := r.rid
+	switch {
+	case rid <= s.lastRID:
+		if c, ok := s.cache.get(rid); ok {
+			if !s.copyAllowed(r, c.keys) {
+				return settled{request: r}, true
+			}
+			a := c.answer
+			return settled{answer: &a}, true
+		}
+		i := slices.IndexFunc(s.held, func(h *request) bool { return h.rid == rid })
+		if i < 0 {
+			s.end(ItemNotFound, fmt.Errorf("rid %d is no longer cached", rid), r)
+			return settled{request: r}, true
+		}
+		s.replaceCopy(r, s.held[i], func() { s.held[i] = r })
+		return settled{request: r}, true
+	case s.pending[rid] != nil:
+		s.replaceCopy(r, s.pending[rid], func() { s.pending[rid] = r })
+		return settled{request: r}, true
+	case rid > s.lastRID+uint64(s.windowSize(r.body)):
+		s.end(ItemNotFound, fmt.Errorf("rid %d beyond the window after %d", rid, s.lastRID), r)
+		return settled{request: r}, true
+	}
+	return settled{}, false
+}
+
+// replaceCopy lets r, a copy of the open request old, take its place
+// (put), and answers old with the recoverable error of §14.3.
+func (s *Session) replaceCopy(r, old *request, put func()) {
+	if !s.copyAllowed(r, keysOf(old.body)) {
+		return
+	}
+	put()
+	s.answerRecoverable(old)
+}
+
+// windowSize is how far above the last processed rid a request may be:
+// the 'requests' value, and one more for a pause or terminate request
+// (§11).
+func (s *Session) windowSize(b *Body) int {
+	w := s.requests
+	if t, _ := b.Get("type"); t == "terminate" {
+		w++
+	} else if _, ok := b.Get("pause"); ok {
+		w++
+	}
+	return w
 }

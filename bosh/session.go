@@ -7,14 +7,13 @@ import (
 	"io"
 	"net/http"
 	"slices"
-	"strconv"
 	"sync"
 	"time"
 
 	"github.com/sirupsen/logrus"
 
 	"boshd/bosh/metrics"
-	"boshd/bosh/session"
+	"boshd/bosh/relay"
 	"boshd/xmppconn"
 )
 
@@ -60,12 +59,12 @@ func (r *request) empty() bool {
 }
 
 // Session is one BOSH session: the rid window, the held requests, the
-// cached answers and the timers of XEP-0124, over a session.Relay to the
+// cached answers and the timers of XEP-0124, over a relay.Relay to the
 // server.
 type Session struct {
 	h     *Handler
 	id    string
-	relay *session.Relay
+	relay *relay.Relay
 	// remote and domain identify the session in its log lines (logger).
 	remote, domain string
 
@@ -80,23 +79,18 @@ type Session struct {
 	legacy     bool // no 'ver': HTTP error codes (XEP-0124 §17.1)
 	acks       bool // the client asked for acknowledgements (§9)
 
-	mu          sync.Mutex
-	state       State
-	lastRID     uint64              // highest rid processed in order
-	pending     map[uint64]*request // arrived ahead of their turn
-	held        []*request          // processed, waiting for data, in rid order
-	cache       answerCache
-	lastAnswer  uint64 // highest rid answered
-	key         string // the key the next request must hash to (§15)
-	pause       time.Duration
-	lastAt      time.Time // arrival of the last new request processed
-	lastEmpty   bool      // it was an empty poll
-	lastHadData bool      // the answer to it carried payloads
-	// The inactivity timer (§10): one per session, reset on each arming.
-	// idleAt is the deadline it was last armed for, zero while disarmed; a
-	// firing that finds it zero or still ahead was stopped or reset too late.
-	idle   *time.Timer
-	idleAt time.Time
+	mu         sync.Mutex
+	state      State
+	lastRID    uint64              // highest rid processed in order
+	pending    map[uint64]*request // arrived ahead of their turn
+	held       []*request          // processed, waiting for data, in rid order
+	cache      answerCache
+	lastAnswer uint64 // highest rid answered
+	key        string // the key the next request must hash to (§15)
+	pause      time.Duration
+	activity   overactivity // what §11/§12's overactivity rules look at (polling.go)
+	// The inactivity timer (§10), armed while no request is open.
+	idle relay.IdleTimer
 }
 
 // handle runs one request of an existing session and returns its answer
@@ -109,42 +103,10 @@ func (s *Session) handle(b *Body, rid uint64) (*request, *answer) {
 		return nil, &a
 	}
 	r := newRequest(rid, b)
-	switch {
-	case rid <= s.lastRID:
-		// A retransmission (§14.3).
-		if c, ok := s.cache.get(rid); ok {
-			if !s.sameKeys(c.keys, b) {
-				s.end(ItemNotFound, fmt.Errorf("repeated rid %d without the original's key", rid), r)
-				return r, nil
-			}
-			a := c.answer
-			return nil, &a
-		}
-		for i, old := range s.held {
-			if old.rid == rid {
-				if !s.sameKeys(keysOf(old.body), b) {
-					s.end(ItemNotFound, fmt.Errorf("repeated rid %d without the original's key", rid), r)
-					return r, nil
-				}
-				s.held[i] = r
-				s.answerRecoverable(old)
-				return r, nil
-			}
-		}
-		s.end(ItemNotFound, fmt.Errorf("rid %d is no longer cached", rid), r)
-		return r, nil
-	case s.pending[rid] != nil:
-		old := s.pending[rid]
-		if !s.sameKeys(keysOf(old.body), b) {
-			s.end(ItemNotFound, fmt.Errorf("repeated rid %d without the original's key", rid), r)
-			return r, nil
-		}
-		s.pending[rid] = r
-		s.answerRecoverable(old)
-		return r, nil
-	case rid > s.lastRID+uint64(s.window(b)):
-		s.end(ItemNotFound, fmt.Errorf("rid %d beyond the window after %d", rid, s.lastRID), r)
-		return r, nil
+	// Step 1, the window (rid.go): a copy of an earlier request, or a rid
+	// beyond the window, is settled here and never processed.
+	if done, ok := s.window(r); ok {
+		return done.request, done.answer
 	}
 	s.stopIdle()
 	if s.pending == nil {
@@ -164,115 +126,38 @@ func (s *Session) handle(b *Body, rid uint64) (*request, *answer) {
 	return r, nil
 }
 
-// window is how far above the last processed rid a request may be: the
-// 'requests' value, and one more for a pause or terminate request (§11).
-func (s *Session) window(b *Body) int {
-	w := s.requests
-	if t, _ := b.Get("type"); t == "terminate" {
-		w++
-	} else if _, ok := b.Get("pause"); ok {
-		w++
-	}
-	return w
-}
-
-// process handles one request in rid order. Called with s.mu held.
+// process handles one request in rid order, in the steps of XEP-0124
+// whose order matters: key (§15: a request that fails it is not processed
+// at all, not even counted as activity), polling (§11, §12: judged on
+// arrival, before the request can change anything), pause (§10: any
+// processed request ends a pause), acks (§9.2), then what the request asks
+// for (terminate §13, pause §10, restart XEP-0206 §5, or payloads to
+// forward), then hold (§8). Called with s.mu held.
 func (s *Session) process(r *request) {
-	b := r.body
 	now := time.Now()
-
-	// Key sequencing (§15.4): a request that fails it is not processed.
-	if s.key != "" {
-		k, ok := b.Get("key")
-		if !ok || !keyMatches(k, s.key) {
-			s.end(ItemNotFound, errors.New("key sequence broken"), r)
-			return
-		}
-		s.key = k
-	}
-	if nk, ok := b.Get("newkey"); ok {
-		s.key = nk
-	}
-
-	typ, _ := b.Get("type")
-	empty := r.empty()
-	// Too frequent polling (§11, §12): two empty requests closer than
-	// 'polling', the first of which was answered without payloads, with
-	// the session's requests all outstanding (always so when polling).
-	if empty && s.lastEmpty && !s.lastHadData && now.Sub(s.lastAt) < s.h.config().Polling &&
-		(s.polling || len(s.held) >= s.hold) {
-		s.end(PolicyViolation, fmt.Errorf("empty requests %v apart", now.Sub(s.lastAt).Round(time.Millisecond)), r)
+	if !s.checkKey(r) {
 		return
 	}
-	s.lastAt, s.lastEmpty = now, empty
-	if s.state == StatePaused {
-		s.state = StateOpen
-		s.pause = 0
+	if !s.checkPolling(r, now) {
+		return
 	}
-
-	// Client acknowledgements (§9.2).
-	report := uint64(0)
-	if s.acks {
-		if v, ok := b.Get("ack"); ok {
-			if ack, err := strconv.ParseUint(v, 10, 64); err == nil {
-				if ack < s.lastAnswer {
-					if c, cached := s.cache.get(ack + 1); cached && now.Sub(c.sentAt) >= reportGrace {
-						report = ack + 1
-					}
-				}
-				s.cache.trim(ack)
-			}
-		}
-	}
+	s.resume()
+	report := s.noteAck(r.body, now)
 
 	// Upstream already gone: answer with what it left and the reason.
 	if err := s.relay.Err(); err != nil {
-		s.held = append(s.held, r)
-		s.flush()
+		s.holdRequest(r)
 		return
 	}
-
-	switch {
-	case typ == "terminate":
-		// §13: forward the payloads (e.g. unavailable presence) before
-		// the stream closes; acknowledge on the oldest open request.
-		if len(b.Payloads) > 0 {
-			s.h.config().Metrics.Stanzas(metrics.ToServer, len(b.Payloads), payloadsLen(b.Payloads))
-			if err := s.relay.Send(joinPayloads(b.Payloads)); err != nil {
-				s.logger().WithError(err).Debug("terminate payload not forwarded")
-			}
-		}
-		s.logger().Debug("client terminated the session")
-		s.held = append(s.held, r)
-		s.endTerminate()
+	b := r.body
+	if typ, _ := b.Get("type"); typ == "terminate" {
+		s.terminate(r)
 		return
 	}
-
 	if v, ok := b.Get("pause"); ok && s.maxPause > 0 {
-		secs, err := strconv.ParseUint(v, 10, 32)
-		if err != nil {
-			s.end(BadRequest, fmt.Errorf("pause %q", v), r)
-			return
-		}
-		p := time.Duration(secs) * time.Second
-		if p > s.maxPause {
-			p = s.maxPause
-		}
-		if err := s.forward(b); err != nil {
-			s.end(RemoteConnectionFailed, err, r)
-			return
-		}
-		// §10: answer every held request and the pause request at once,
-		// the latter without payloads; data stays queued.
-		for _, h := range s.held {
-			s.answerEmpty(h)
-		}
-		s.held = s.held[:0]
-		s.answerEmpty(r)
-		s.state, s.pause = StatePaused, p
+		s.pauseFor(r, v)
 		return
 	}
-
 	if v, _ := b.GetNS(NSXBOSH, "restart"); isTrue(v) {
 		// XEP-0206 §5: a new stream over the same connection; payloads
 		// of a restart request are ignored. The new features arrive
@@ -286,24 +171,34 @@ func (s *Session) process(r *request) {
 		s.end(RemoteConnectionFailed, err, r)
 		return
 	}
-
 	if report != 0 {
-		c, _ := s.cache.get(report)
-		// Answers go out in rid order (§8): the requests held before
-		// this one are answered first, the oldest with what is queued.
-		for len(s.held) > 0 && s.state != StateClosed {
-			h := s.held[0]
-			s.held = s.held[1:]
-			s.answerWithQueue(h)
-		}
-		if s.state == StateClosed {
-			return
-		}
-		s.answerReport(r, report, time.Since(c.sentAt))
+		s.answerWithReport(r, report)
 		return
 	}
+	s.holdRequest(r)
+}
+
+// holdRequest is the hold step: it keeps r until data, its 'wait' or the
+// session's end answers it (§8); flush answers at once those that must not
+// wait.
+func (s *Session) holdRequest(r *request) {
 	s.held = append(s.held, r)
 	s.flush()
+}
+
+// terminate ends the session at the client's request (§13): it forwards
+// the payloads (e.g. unavailable presence) before the stream closes and
+// acknowledges on the oldest open request.
+func (s *Session) terminate(r *request) {
+	if len(r.body.Payloads) > 0 {
+		s.h.config().Metrics.Stanzas(metrics.ToServer, len(r.body.Payloads), payloadsLen(r.body.Payloads))
+		if err := s.relay.Send(joinPayloads(r.body.Payloads)); err != nil {
+			s.logger().WithError(err).Debug("terminate payload not forwarded")
+		}
+	}
+	s.logger().Debug("client terminated the session")
+	s.held = append(s.held, r)
+	s.endTerminate()
 }
 
 // forward sends a request's payloads upstream in one write.
@@ -346,8 +241,9 @@ func (s *Session) flush() {
 }
 
 // wake is the relay's callback: the server sent something or the stream
-// ended.
+// ended. It runs on the relay's goroutine, under recovery (relay.Recover).
 func (s *Session) wake() {
+	defer relay.Recover(s.h.config().Log, "wake", s.endAfterPanic)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.state == StateClosed {
@@ -380,13 +276,24 @@ func (s *Session) answerWithQueue(r *request) {
 			err = io.EOF
 		}
 	}
-	els = deliverable(els, s)
+	if s.state == StateRestarting && hasFeatures(els) {
+		// XEP-0206 §5: the restarted stream's features have come.
+		s.state = StateOpen
+	}
+	els = deliverable(els)
+	if c := xmppconn.Condition(err); c != "" && !streamError {
+		// XEP-0124 §17.2: a fatal error of the stream between boshd and
+		// the server (the server broke XML or boshd's limits) is
+		// reported as remote-stream-error, with boshd's stream error.
+		streamError = true
+		els = append(els, xmppconn.Element{Kind: xmppconn.KindError, Raw: xmppconn.AppendStreamError(nil, c, xmppconn.Fault(err))})
+	}
 	if err != nil {
 		cond, cause := RemoteConnectionFailed, err
 		if streamError {
 			cond = RemoteStreamError
 		}
-		if errors.Is(err, session.ErrQueueFull) {
+		if errors.Is(err, relay.ErrQueueFull) {
 			cond = PolicyViolation
 		} else if errors.Is(err, io.EOF) {
 			cause = errors.New("upstream closed the stream")
@@ -394,26 +301,29 @@ func (s *Session) answerWithQueue(r *request) {
 		s.endWith(cond, cause, r, els)
 		return
 	}
-	s.lastHadData = len(els) > 0
+	s.activity.answered(len(els) > 0)
 	s.deliver(r, s.build(r, "", "", els))
 }
 
-// deliverable drops the elements a BOSH client never sees (stream headers
-// and the closing tag) and notes the end of a restart.
-func deliverable(els []xmppconn.Element, s *Session) []xmppconn.Element {
+// deliverable drops the elements a BOSH client never sees: stream
+// headers and the closing tag (XEP-0206 §5, §6).
+func deliverable(els []xmppconn.Element) []xmppconn.Element {
 	out := els[:0]
 	for _, el := range els {
-		switch el.Kind {
-		case xmppconn.KindHeader, xmppconn.KindEnd:
-			continue
-		case xmppconn.KindFeatures:
-			if s.state == StateRestarting {
-				s.state = StateOpen
-			}
+		if el.Kind != xmppconn.KindHeader && el.Kind != xmppconn.KindEnd {
+			out = append(out, el)
 		}
-		out = append(out, el)
 	}
 	return out
+}
+
+func hasFeatures(els []xmppconn.Element) bool {
+	for _, el := range els {
+		if el.Kind == xmppconn.KindFeatures {
+			return true
+		}
+	}
+	return false
 }
 
 // build makes an answer to r: the wrapper with the per-response
@@ -437,30 +347,6 @@ func (s *Session) build(r *request, typ, cond string, els []xmppconn.Element) an
 	return answer{body: w.buf, pollSeconds: poll}
 }
 
-// advisedInterval is the poll interval advised to a polling session now:
-// short while stanzas flow, longer the longer it has been idle, and never
-// below the session's 'polling', against which too-frequent polls are
-// judged (XEP-0124 §12).
-func (s *Session) advisedInterval() time.Duration {
-	if !s.polling || s.h.config().PollInterval == nil {
-		return 0
-	}
-	return max(s.h.config().PollInterval(time.Since(s.relay.LastStanza())), s.h.config().Polling)
-}
-
-// pollAttrs adds the advised poll interval to an answer of a polling
-// session, in boshd's namespace, and returns it in seconds (0: none).
-func (s *Session) pollAttrs(w *responseBuilder) int {
-	d := s.advisedInterval()
-	if d <= 0 {
-		return 0
-	}
-	secs := int((d + time.Second - 1) / time.Second)
-	w.buf = append(w.buf, " xmlns:boshd='"+NSBoshd+"'"...)
-	w.attrInt("boshd:poll-interval", int64(secs))
-	return secs
-}
-
 // deliver hands r its answer and caches it for retransmissions (§14.3).
 func (s *Session) deliver(r *request, a answer) {
 	if r.answered {
@@ -475,19 +361,8 @@ func (s *Session) deliver(r *request, a answer) {
 }
 
 func (s *Session) answerEmpty(r *request) {
-	s.lastHadData = false
+	s.activity.answered(false)
 	s.deliver(r, s.build(r, "", "", nil))
-}
-
-// answerReport answers at once telling the client which answer it seems
-// to have missed (§9.2).
-func (s *Session) answerReport(r *request, report uint64, since time.Duration) {
-	var w responseBuilder
-	w.start(0)
-	w.attrUint("report", report)
-	w.attrInt("time", since.Milliseconds())
-	w.empty()
-	s.deliver(r, answer{body: w.buf})
 }
 
 // answerRecoverable answers an older copy of a retransmitted request with
@@ -507,9 +382,12 @@ func (s *Session) answerRecoverable(r *request) {
 
 // expire is called when r's 'wait' is over. A held request is answered
 // (with the queue if it is the oldest, empty otherwise). A request still
-// waiting for an earlier rid that has not come within two waits means the
-// client lost that request for good: the session ends with item-not-found.
-func (s *Session) expire(r *request, expiries int) {
+// waiting for an earlier rid that has not come within a whole wait means
+// the client lost that request for good: the session ends with
+// item-not-found. It must not wait longer: the HTTP server's write timeout
+// allows one wait (plus a margin), after which the client would see a
+// reset connection instead of the answer.
+func (s *Session) expire(r *request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for i, h := range s.held {
@@ -524,7 +402,7 @@ func (s *Session) expire(r *request, expiries int) {
 			return
 		}
 	}
-	if s.pending[r.rid] == r && expiries >= 2 {
+	if s.pending[r.rid] == r {
 		s.end(ItemNotFound, fmt.Errorf("rid %d never arrived", s.lastRID+1), nil)
 	}
 }
@@ -613,13 +491,20 @@ func (s *Session) endWith(cond Condition, cause error, culprit *request, els []x
 // terminalAnswer is the answer for a terminal condition: a terminate body,
 // or for legacy clients the HTTP status of §17.1.
 func (s *Session) terminalAnswer(cond Condition, els []xmppconn.Element) answer {
+	return terminalAnswer(cond, s.legacy, els)
+}
+
+// terminalAnswer is the answer for a terminal condition outside a session
+// (or for one): legacy clients, which sent no 'ver', get the HTTP status
+// of §17.1 too.
+func terminalAnswer(cond Condition, legacy bool, els []xmppconn.Element) answer {
 	var w responseBuilder
 	w.start(elementsLen(els))
 	w.attr("type", "terminate")
 	w.attr("condition", string(cond))
 	w.elements(els)
 	a := answer{body: w.buf}
-	if s.legacy {
+	if legacy {
 		a.status = cond.legacyStatus()
 	}
 	return a
@@ -633,29 +518,28 @@ func (s *Session) logger() logrus.FieldLogger {
 	return s.h.config().Log.WithFields(logrus.Fields{"sid": shortID(s.id), "remote": s.remote, "domain": s.domain})
 }
 
-// close marks the session closed and has its upstream stream closed in
-// the background (closing waits briefly for the server). Called with s.mu
-// held; err is nil for a clean end.
+// close marks the session closed and ends it through the core's
+// end-of-session path (relay.Registry.End: timer stopped, retired, upstream
+// closed in the background, then logged). The held requests have been
+// answered by the caller. Called with s.mu held; err is nil for a clean end.
 func (s *Session) close(err error) {
-	log := s.logger().WithField("state", s.state.String())
+	e := relay.Ending{Fields: logrus.Fields{"state": s.state.String()}}
 	s.state = StateClosed
-	s.stopIdle()
 	s.h.config().Metrics.SessionEnded(metrics.BOSH, s.domain, endCondition(err))
 	switch {
 	case errors.Is(err, errInactive):
-		log.Info("session ended: client inactive")
+		e.Condition, e.Message = string(ConditionOf(err)), "session ended: client inactive"
 	case err != nil:
 		cond := ConditionOf(err)
-		e := log.WithField("condition", string(cond)).WithError(err)
-		if cond == InternalServerError {
-			e.Warn("session ended")
-		} else {
-			e.Info("session ended")
-		}
+		e.Condition, e.Cause, e.Warn = string(cond), err, cond == InternalServerError
 	default:
-		log.Info("session ended by the client")
+		e.Message = "session ended by the client"
 	}
-	s.h.retire(s)
+	var stop func()
+	if s.relay != nil {
+		stop = s.relay.Close
+	}
+	s.h.reg.End(s.id, &s.idle, stop, s.logger(), e)
 }
 
 // armIdle starts the inactivity timer when no request is open (§10).
@@ -670,27 +554,17 @@ func (s *Session) armIdle() {
 	} else if s.polling {
 		d += s.advisedInterval()
 	}
-	s.idleAt = time.Now().Add(d)
-	if s.idle == nil {
-		s.idle = time.AfterFunc(d, s.idleExpired)
-	} else {
-		s.idle.Reset(d)
-	}
+	s.idle.Arm(d, s.idleExpired)
 }
 
 // stopIdle disarms the inactivity timer. Called with s.mu held.
-func (s *Session) stopIdle() {
-	s.idleAt = time.Time{}
-	if s.idle != nil {
-		s.idle.Stop()
-	}
-}
+func (s *Session) stopIdle() { s.idle.Stop() }
 
 func (s *Session) idleExpired() {
+	defer relay.Recover(s.h.config().Log, "inactivity timer", s.endAfterPanic)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.idleAt.IsZero() || time.Now().Before(s.idleAt) ||
-		s.state == StateClosed || len(s.held) > 0 || len(s.pending) > 0 {
+	if !s.idle.Due() || s.state == StateClosed || len(s.held) > 0 || len(s.pending) > 0 {
 		return
 	}
 	// §10: the client is gone; end silently, there is nobody to tell.
@@ -699,13 +573,15 @@ func (s *Session) idleExpired() {
 
 var errInactive = errors.New("bosh: client inactive")
 
-// reportGrace is how long an answer may go unacknowledged before a request
-// whose 'ack' is older than it gets a 'report' (XEP-0124 §9.2). Without it,
-// a client that writes its next poll before it has read the previous
-// answer (its 'ack' one behind, as pipelined clients do) would get every
-// poll answered at once with a report: a busy loop in which the stanzas
-// waiting for it are never delivered.
-const reportGrace = time.Second
+// endAfterPanic ends the session with internal-server-error after a panic
+// in a callback on a goroutine no request owns (see relay.Recover). close
+// retires the session before it logs, so even a panic there leaves it out
+// of the registry.
+func (s *Session) endAfterPanic(what string, v any) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.end(InternalServerError, fmt.Errorf("panic in %s: %v", what, v), nil)
+}
 
 // shutdown ends the session because boshd is stopping.
 func (s *Session) shutdown() {

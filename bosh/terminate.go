@@ -4,7 +4,7 @@ import (
 	"errors"
 	"net/http"
 
-	"boshd/bosh/session"
+	"boshd/bosh/relay"
 	"boshd/xmppconn"
 )
 
@@ -83,13 +83,13 @@ func ConditionOf(err error) Condition {
 	switch {
 	case errors.As(err, &se):
 		return RemoteStreamError
-	case errors.Is(err, session.ErrHostUnknown):
+	case errors.Is(err, relay.ErrHostUnknown):
 		return HostUnknown
-	case errors.Is(err, session.ErrImproperAddressing):
+	case errors.Is(err, relay.ErrImproperAddressing):
 		return ImproperAddressing
-	case errors.Is(err, session.ErrTooManySessions), errors.Is(err, session.ErrTooManyForAddress), errors.Is(err, session.ErrQueueFull):
+	case errors.Is(err, relay.ErrTooManySessions), errors.Is(err, relay.ErrTooManyForAddress), errors.Is(err, relay.ErrQueueFull):
 		return PolicyViolation
-	case errors.Is(err, session.ErrShuttingDown):
+	case errors.Is(err, relay.ErrShuttingDown), errors.Is(err, relay.ErrDraining):
 		return SystemShutdown
 	case errors.Is(err, xmppconn.ErrTooLarge), errors.Is(err, xmppconn.ErrTooDeep), errors.Is(err, xmppconn.ErrNotWellFormed):
 		return RemoteConnectionFailed

@@ -12,7 +12,7 @@ import (
 	"github.com/beevik/etree"
 
 	"boshd/bosh/internal/xmpptest"
-	"boshd/bosh/session"
+	"boshd/bosh/relay"
 	"boshd/xmppconn"
 )
 
@@ -30,7 +30,7 @@ type fakeClock struct {
 func newFakeClock(t *testing.T, mod func(*Config)) *fakeClock {
 	up := xmpptest.NewPipe()
 	cfg := Config{
-		FrontEnd: session.FrontEnd{Domains: &session.Domains{
+		FrontEnd: relay.FrontEnd{Domains: &relay.Domains{
 			Dialer: &xmppconn.Dialer{Routes: map[string][]string{"localhost": {up.Addr}}, DialContext: up.Dial},
 			Served: []string{"localhost"},
 		}},
@@ -217,7 +217,7 @@ func TestPollingSessionAdvice(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newFakeClock(t, func(c *Config) {
 			c.PollInterval = func(idle time.Duration) time.Duration {
-				return session.PollInterval(idle, 2*time.Second, 60*time.Second)
+				return relay.PollInterval(idle, 2*time.Second, 60*time.Second)
 			}
 		})
 		sid := f.create("wait='10' hold='0'")

@@ -2,8 +2,10 @@
 # demo/run.sh (make demo): boshd in front of a private Prosody, with a
 # Converse.js chat page that boshd serves itself, all on loopback.
 #
-# It installs what is missing (Debian's prosody, nodejs/npm, the page's npm
-# packages), builds bin/boshd, and runs, from a fresh state directory:
+# It installs what is missing (Debian's prosody, nodejs and npm, through
+# scripts/install-deps.sh demo; the page's npm packages, through
+# scripts/npm-deps.sh), builds bin/boshd, and runs, from a fresh state
+# directory:
 #   - Prosody, c2s on a free 127.0.0.1 port, no HTTP of its own, with two
 #     accounts (alice, bob) who are already each other's contacts;
 #   - boshd on 127.0.0.1:5280 (or another free port), routing the domain
@@ -25,46 +27,23 @@ base="${XDG_RUNTIME_DIR:-/tmp}"
 say() { printf 'demo: %s\n' "$*" >&2; }
 die() { say "$*"; exit 1; }
 
-sudo=""
-if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
-
 # ---- what is missing -------------------------------------------------------
 
-apt_install() {
-	# apt-get update only when the package lists do not know the packages
-	# (a fresh machine), or when installing from the lists we have fails
-	# (stale lists).
-	local p updated=""
-	for p in "$@"; do
-		if ! apt-cache show "$p" >/dev/null 2>&1; then
-			say "apt-get update"
-			$sudo apt-get update -qq
-			updated=1
-			break
-		fi
-	done
-	say "apt-get install $*"
-	if ! DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$@" >/dev/null; then
-		[ -z "$updated" ] || die "apt-get install $* failed"
-		say "apt-get update, and again"
-		$sudo apt-get update -qq
-		DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$@" >/dev/null
-	fi
-}
-
-command -v go >/dev/null 2>&1 || die "Go is needed to build boshd (https://go.dev/dl/)"
-missing=()
-command -v prosody >/dev/null 2>&1 || missing+=(prosody)
-command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
-if [ "${#missing[@]}" -gt 0 ]; then
-	command -v apt-get >/dev/null 2>&1 || die "please install: ${missing[*]}"
-	apt_install "${missing[@]}"
+# Each step says what failed and what to try, and keeps the full output in a
+# log it names.
+GO_DEPS_WHO=demo bash "$root/scripts/go-deps.sh" --check
+# Debian's prosody, nodejs and npm (when npm is missing), system services
+# kept from starting; quick when all are there.
+if ! command -v prosody >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+	command -v apt-get >/dev/null 2>&1 || die "please install Prosody and Node.js with npm (this script installs them only on Debian, with apt-get)"
+	bash "$root/scripts/install-deps.sh" demo
 fi
+GO_DEPS_WHO=demo bash "$root/scripts/go-deps.sh"
 # npm ci in demo/web when node_modules is missing or from another lock file.
-bash "$root/scripts/npm-deps.sh" "$root/demo/web"
+NPM_DEPS_WHO=demo bash "$root/scripts/npm-deps.sh" "$root/demo/web"
 
 say "building bin/boshd"
-(cd "$root" && go build -o bin/boshd ./cmd/boshd)
+(cd "$root" && go build -o bin/boshd ./cmd/boshd) || die "go build ./cmd/boshd failed (output above)"
 
 # ---- leftovers of runs that were killed ------------------------------------
 

@@ -20,7 +20,7 @@ import (
 	"boshd/bosh"
 	"boshd/bosh/client"
 	"boshd/bosh/httppoll"
-	"boshd/bosh/session"
+	"boshd/bosh/relay"
 	"boshd/integration/servers"
 	"boshd/xmppconn"
 )
@@ -28,13 +28,13 @@ import (
 // pollFixture is a real Prosody offering STARTTLS, and boshd in process in
 // front of it: the BOSH handler at /http-bind and XEP-0025 handlers at
 // /http-poll (5-minute timeout) and /http-poll-short (2-second timeout),
-// all sharing one session.Domains (allowlist, dialer with TLS required)
-// and one session.Counter, as cmd/boshd wires them.
+// all sharing one relay.Domains (allowlist, dialer with TLS required)
+// and one relay.Counter, as cmd/boshd wires them.
 type pollFixture struct {
 	xmpp    *servers.Server
 	srv     *httptest.Server
 	handler *httppoll.Handler
-	domains *session.Domains
+	domains *relay.Domains
 	users   map[string]string
 }
 
@@ -56,7 +56,7 @@ func newPollFixture(t *testing.T, users ...string) *pollFixture {
 	}
 	roots := x509.NewCertPool()
 	roots.AppendCertsFromPEM(pem)
-	domains := &session.Domains{
+	domains := &relay.Domains{
 		Dialer: &xmppconn.Dialer{
 			Routes:    map[string][]string{x.Domain: {x.Addr}},
 			TLS:       xmppconn.TLSRequired,
@@ -65,10 +65,10 @@ func newPollFixture(t *testing.T, users ...string) *pollFixture {
 		Served: []string{x.Domain},
 	}
 	f.domains = domains
-	counter := session.NewCounter()
-	bh := bosh.New(bosh.Config{FrontEnd: session.FrontEnd{Domains: domains, Counter: counter}, MaxWait: 10 * time.Second})
-	f.handler = httppoll.New(httppoll.Config{FrontEnd: session.FrontEnd{Domains: domains, Counter: counter}, Path: "/http-poll"})
-	short := httppoll.New(httppoll.Config{FrontEnd: session.FrontEnd{Domains: domains, Counter: counter}, Path: "/http-poll-short", SessionTimeout: 2 * time.Second})
+	counter := relay.NewCounter()
+	bh := bosh.New(bosh.Config{FrontEnd: relay.FrontEnd{Domains: domains, Counter: counter}, MaxWait: 10 * time.Second})
+	f.handler = httppoll.New(httppoll.Config{FrontEnd: relay.FrontEnd{Domains: domains, Counter: counter}, Path: "/http-poll"})
+	short := httppoll.New(httppoll.Config{FrontEnd: relay.FrontEnd{Domains: domains, Counter: counter}, Path: "/http-poll-short", SessionTimeout: 2 * time.Second})
 	mux := http.NewServeMux()
 	mux.Handle("/http-bind", bh)
 	mux.Handle("/http-poll", f.handler)
@@ -449,7 +449,7 @@ func TestHTTPPollIdleMeasure(t *testing.T) {
 	msgAt := period * 433 / 600 // 7m13s of 10m
 	f := newPollFixture(t, "alice", "on-msg", "off-msg", "on-idle", "off-idle")
 	fixed := httppoll.New(httppoll.Config{
-		FrontEnd: session.FrontEnd{Domains: f.domains}, Path: "/http-poll-fixed",
+		FrontEnd: relay.FrontEnd{Domains: f.domains}, Path: "/http-poll-fixed",
 		PollInterval: func(time.Duration) time.Duration { return 2 * time.Second },
 	})
 	fixedSrv := httptest.NewServer(fixed)

@@ -38,5 +38,9 @@
 // original bytes instead, enforcing its own limits on element size and
 // nesting depth, and reports ErrTooLarge or ErrTooDeep (a policy
 // violation, RFC 6120 §4.9.3.14) apart from ErrNotWellFormed (RFC 6120
-// §4.9.3.13).
+// §4.9.3.13). It also checks the characters and references a strict XML
+// parser requires (XML 1.0 §2.2, §4.1), so what it returns is well-formed
+// whichever way it is relayed; [Condition], [Fault] and
+// [AppendStreamError] make the stream error a front end gives its client
+// when the server broke those rules.
 package xmppconn

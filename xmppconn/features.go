@@ -34,14 +34,14 @@ func clientFeatures(features []byte) (rest []byte, offered bool, err error) {
 		case xml.StartElement:
 			depth++
 			switch {
-			case depth == 2 && t.Name.Local == "starttls" && t.Name.Space == nsTLS:
+			case depth == 2 && t.Name.Local == "starttls" && t.Name.Space == NSTLS:
 				if err := d.Skip(); err != nil {
 					return nil, false, fmt.Errorf("stream features: %w", err)
 				}
 				depth--
 				offered = true
 				cuts = append(cuts, cut{before, d.InputOffset()})
-			case depth == 2 && t.Name.Local == "mechanisms" && t.Name.Space == nsSASL:
+			case depth == 2 && t.Name.Local == "mechanisms" && t.Name.Space == NSSASL:
 				inMechanisms = true
 			case depth == 3 && inMechanisms && t.Name.Local == "mechanism":
 				var name string

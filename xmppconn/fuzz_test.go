@@ -2,8 +2,11 @@ package xmppconn
 
 import (
 	"bytes"
+	"encoding/xml"
 	"errors"
+	"io"
 	"math/rand/v2"
+	"strings"
 	"testing"
 )
 
@@ -116,4 +119,69 @@ func FuzzParseHeader(f *testing.F) {
 			t.Fatalf("ParseHeader accepted a <%s:%s> start tag", start.Name.Space, start.Name.Local)
 		}
 	})
+}
+
+// FuzzSplitterStrict holds the splitter to a strict XML parser's verdict
+// (issue 11: what boshd relays must be XML a browser accepts): every
+// element the splitter returns, put in its stream's header and closing tag
+// so that the stream's prefixes are bound, is parsed by encoding/xml in
+// strict mode without error. Elements are byte-exact (FuzzSplitter checks
+// that). The splitter is stricter than encoding/xml in places (it refuses
+// &#xD800;, which encoding/xml turns into U+FFFD), never laxer, with one
+// exception: encoding/xml checks non-ASCII names against the name tables
+// of XML 1.0's fourth edition, the splitter (like browsers) against the
+// fifth edition's wider ranges.
+//
+// Seeds live in testdata/fuzz/FuzzSplitterStrict; run with
+// go test -fuzz FuzzSplitterStrict ./xmppconn.
+func FuzzSplitterStrict(f *testing.F) {
+	for _, name := range []string{"prosody-c2s.xml", "ejabberd-c2s.xml", "prosody-streamerror.xml"} {
+		f.Add(readFixture(f, name))
+	}
+	f.Add(streamOpen + "<message to='a&amp;b&#x41;'><body>&lt;&#233;&#x1F600; é 😀 ]] &gt; ]]&gt;</body><![CDATA[<x>&]]></message>" + streamClose)
+	f.Add(streamOpen + "<a b='\x01'/><c>&#0;</c><d>&unknown;</d><e>\xff</e><f>\xed\xa0\x80</f><g>&#xD800;</g><h>]]></h>")
+	f.Add("<?xml version='1.0' encoding='UTF-8'?>" + streamOpen + "<é xmlns='x' ñ='1'/><a·b/><?xml version='1.0'?>" + streamOpen)
+	f.Fuzz(func(t *testing.T, in string) {
+		sp := &Splitter{MaxElementBytes: 1 << 12, MaxDepth: 8}
+		els, _ := split(sp, []byte(in), func() int { return len(in) })
+		var header Element
+		for _, el := range els {
+			var doc []byte
+			switch el.Kind {
+			case KindEnd:
+				continue
+			case KindHeader:
+				header = el
+				doc = append(bytes.Clone(el.Raw), closingTag(el)...)
+			default:
+				doc = append(bytes.Clone(header.Raw), el.Raw...)
+				doc = append(doc, closingTag(header)...)
+			}
+			if err := parseStrict(doc); err != nil {
+				if strings.Contains(err.Error(), "invalid XML name") && hasHigh(doc) {
+					continue // the fifth edition's names, see above
+				}
+				t.Fatalf("the splitter accepted %q (%v), encoding/xml says: %v", el.Raw, el.Kind, err)
+			}
+		}
+	})
+}
+
+// closingTag returns the end tag of a header element.
+func closingTag(h Element) []byte {
+	from := bytes.LastIndexByte(h.Raw[:h.NameEnd], '<')
+	return []byte("</" + string(h.Raw[from+1:h.NameEnd]) + ">")
+}
+
+// parseStrict parses doc with encoding/xml in strict mode, to the end.
+func parseStrict(doc []byte) error {
+	d := xml.NewDecoder(bytes.NewReader(doc))
+	for {
+		if _, err := d.Token(); err != nil {
+			if err == io.EOF {
+				return nil
+			}
+			return err
+		}
+	}
 }

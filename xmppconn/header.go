@@ -42,8 +42,8 @@ func appendHeader(dst []byte, p StreamParams) []byte {
 	if p.Lang != "" {
 		dst = AppendAttr(dst, "xml:lang", p.Lang)
 	}
-	dst = AppendAttr(dst, "xmlns", nsClient)
-	dst = AppendAttr(dst, "xmlns:stream", nsStream)
+	dst = AppendAttr(dst, "xmlns", NSClient)
+	dst = AppendAttr(dst, "xmlns:stream", NSStream)
 	return append(dst, '>')
 }
 
@@ -55,8 +55,16 @@ func AppendAttr(dst []byte, name, value string) []byte {
 	dst = append(dst, ' ')
 	dst = append(dst, name...)
 	dst = append(dst, '=', '\'')
-	for i := 0; i < len(value); i++ {
-		switch c := value[i]; c {
+	dst = AppendEscaped(dst, value)
+	return append(dst, '\'')
+}
+
+// AppendEscaped appends s escaped for XML character data or a quoted
+// attribute value, either quote (XML 1.0 §2.4, §3.3.3): the one escaper of
+// boshd's server side.
+func AppendEscaped(dst []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
 		case '&':
 			dst = append(dst, "&amp;"...)
 		case '<':
@@ -77,7 +85,7 @@ func AppendAttr(dst []byte, name, value string) []byte {
 			dst = append(dst, c)
 		}
 	}
-	return append(dst, '\'')
+	return dst
 }
 
 // ParseHeader reads the attributes of a stream header (RFC 6120 §4.7), as
@@ -111,8 +119,8 @@ func ParseHeader(raw []byte) (Header, error) {
 	if start.Name.Local != "stream" {
 		return h, fmt.Errorf("stream header: <%s> is not a stream", start.Name.Local)
 	}
-	if streamNS != nsStream {
-		return h, fmt.Errorf("stream header: prefix %q is bound to %q, not %s", start.Name.Space, streamNS, nsStream)
+	if streamNS != NSStream {
+		return h, fmt.Errorf("stream header: prefix %q is bound to %q, not %s", start.Name.Space, streamNS, NSStream)
 	}
 	return h, nil
 }

@@ -113,10 +113,17 @@ const (
 //
 // It is a hand-written scanner, not an XML parser: it checks what it must
 // to cut the stream correctly (tag syntax, quoting, matching end tags,
-// nesting, no character data between stanzas) and rejects what RFC 6120
+// nesting, no character data between stanzas), rejects what RFC 6120
 // §11.1 forbids (comments, DOCTYPE, processing instructions inside
-// stanzas). It does not check entity references or namespace bindings
-// inside stanzas; those are for the receiving XML parser.
+// stanzas), and checks what a strict XML parser at the other end would
+// refuse (chars.go): characters that are not XML 1.0 Chars or not UTF-8,
+// references other than the predefined entities and character references
+// to Chars, "]]>" in character data, names that are not XML names or
+// qualified names, an XML declaration other than version 1.0 in UTF-8. So
+// an element it returns, relayed either way, parses in the receiver's
+// strict parser (FuzzSplitterStrict holds it to encoding/xml's verdict).
+// It does not check namespace bindings or duplicate attributes; those are
+// for the receiving XML parser.
 //
 // Scanning is resumable: a token cut by the end of the input is continued
 // from where the scan stopped, so feeding bytes one at a time costs the
@@ -160,6 +167,8 @@ type Splitter struct {
 	names        []byte // qualified names of open elements, concatenated
 	nameEnds     []int  // end of each name in names
 	streamPrefix []byte // prefix of the current <stream:stream>
+
+	check bool // CheckElement: the element's Raw is not copied out
 }
 
 // Write appends p to the bytes still to split. It never fails.
@@ -291,14 +300,16 @@ func (s *Splitter) Next() (el Element, ok bool, err error) {
 				return s.needMore(w)
 			}
 			if s.inElem {
-				// Character data inside a stanza: skip to the next markup.
+				// Character data inside a stanza: check it up to the next
+				// markup.
 				if s.buf[s.pos] != '<' {
-					i := bytes.IndexByte(s.buf[s.pos:w], '<')
-					if i < 0 {
-						s.pos = w
+					at, err := s.scanText(w)
+					if err != nil {
+						return s.fail(err)
+					}
+					if !at {
 						return s.needMore(w)
 					}
-					s.pos += i
 				}
 			} else {
 				// Between top-level elements only whitespace may appear:
@@ -336,6 +347,58 @@ func (s *Splitter) Next() (el Element, ok bool, err error) {
 	}
 }
 
+// scanText checks character data from s.pos (chars.go) and stops at the
+// next '<' (at=true) or where the input within buf[:w] runs out or ends
+// inside a reference or a UTF-8 sequence (at=false; s.pos is the first
+// byte not yet checked).
+func (s *Splitter) scanText(w int) (at bool, err error) {
+	b := s.buf[:w]
+	i := s.pos
+	for {
+		for i < len(b) && textPlain[b[i]] {
+			i++
+		}
+		if i >= len(b) {
+			s.pos = i
+			return false, nil
+		}
+		switch c := b[i]; byteClass[c] {
+		case cLT:
+			s.pos = i
+			return true, nil
+		case cGT:
+			// Character data starts after a '>', so b[i-2] is inside
+			// the element.
+			if b[i-1] == ']' && b[i-2] == ']' {
+				return false, s.syntaxErr(i-2, "\"]]>\" in character data")
+			}
+			i++
+		case cAmp:
+			n, err := refAt(b[i:])
+			if err != nil {
+				return false, s.syntaxErr(i, "%v", err)
+			}
+			if n == 0 {
+				s.pos = i
+				return false, nil
+			}
+			i += n
+		case cHigh:
+			n, err := charAt(b[i:])
+			if err != nil {
+				return false, s.syntaxErr(i, "%v", err)
+			}
+			if n == 0 {
+				s.pos = i
+				return false, nil
+			}
+			i += n
+		default:
+			return false, s.syntaxErr(i, "control character 0x%02x", c)
+		}
+	}
+}
+
 // scanToken finds the end of the token at s.tokStart within buf[:w],
 // resuming where the last call stopped. It returns the offset just past
 // the token, or -1 when the token goes on past w.
@@ -366,24 +429,67 @@ func (s *Splitter) scanToken(w int) (int, error) {
 	switch s.tok {
 	case tokStart:
 		q := s.quote
-		for i := s.tokScan; i < len(b); i++ {
-			c := b[i]
-			if q != 0 {
-				if c == q {
-					q = 0
-				} else if c == '<' {
-					return -1, s.syntaxErr(i, "'<' in an attribute value")
+		i := s.tokScan
+		for i < len(b) {
+			if q == 0 {
+				// Outside quotes: names and spaces, checked by
+				// parseStartTag once the tag is complete.
+				for i < len(b) && !tagStop[b[i]] {
+					i++
 				}
+				if i >= len(b) {
+					break
+				}
+				switch c := b[i]; c {
+				case '>':
+					s.quote = 0
+					return i + 1, nil
+				case '<':
+					return -1, s.syntaxErr(i, "'<' in a tag")
+				default:
+					q = c
+				}
+				i++
 				continue
 			}
-			switch c {
-			case '>':
-				s.quote = 0
-				return i + 1, nil
-			case '\'', '"':
-				q = c
-			case '<':
-				return -1, s.syntaxErr(i, "'<' in a tag")
+			// An attribute value (XML 1.0 §3.1 AttValue): Chars and
+			// references, no '<'.
+			for i < len(b) && attrPlain[b[i]] {
+				i++
+			}
+			if i >= len(b) {
+				break
+			}
+			switch c := b[i]; byteClass[c] {
+			case cQuote:
+				if c == q {
+					q = 0
+				}
+				i++
+			case cLT:
+				return -1, s.syntaxErr(i, "'<' in an attribute value")
+			case cAmp:
+				n, err := refAt(b[i:])
+				if err != nil {
+					return -1, s.syntaxErr(i, "%v in an attribute value", err)
+				}
+				if n == 0 {
+					s.quote, s.tokScan = q, i
+					return -1, nil
+				}
+				i += n
+			case cHigh:
+				n, err := charAt(b[i:])
+				if err != nil {
+					return -1, s.syntaxErr(i, "%v in an attribute value", err)
+				}
+				if n == 0 {
+					s.quote, s.tokScan = q, i
+					return -1, nil
+				}
+				i += n
+			default:
+				return -1, s.syntaxErr(i, "control character 0x%02x in an attribute value", c)
 			}
 		}
 		s.quote = q
@@ -449,10 +555,16 @@ func (s *Splitter) token(end int) (Element, bool, error) {
 	t := s.buf[start:end]
 	switch kind {
 	case tokCDATA:
+		if i, err := checkChars(t[len("<![CDATA[") : len(t)-len("]]>")]); err != nil {
+			return s.syntax(start+len("<![CDATA[")+i, "%v in a CDATA section", err)
+		}
 		return Element{}, false, nil
 	case tokPI:
 		if s.inElem {
 			return s.syntax(start, "processing instruction inside an element (RFC 6120 §11.1)")
+		}
+		if at, err := checkPI(t); err != nil {
+			return s.syntax(start+at, "%v", err)
 		}
 		if !s.hasPI {
 			s.hasPI, s.pi = true, start
@@ -495,7 +607,9 @@ func (s *Splitter) startTag(start int, t []byte) (Element, bool, error) {
 				s.elKind = KindError
 			}
 		}
-		s.elName = intern(local)
+		if !s.check {
+			s.elName = intern(local)
+		}
 		s.elNameEnd = tag.nameEnd
 		s.elHasXMLNS = tag.hasXMLNS
 		if tag.selfClosing {
@@ -570,6 +684,9 @@ func (s *Splitter) endTag(start int, t []byte) (Element, bool, error) {
 // element returns the top-level element that ends at end.
 func (s *Splitter) element(end int) Element {
 	s.inElem = false
+	if s.check {
+		return Element{Kind: s.elKind}
+	}
 	return Element{
 		Kind:     s.elKind,
 		Name:     s.elName,
@@ -622,6 +739,10 @@ func parseStartTag(t []byte) (startTag, error) {
 		i++
 	}
 	tag.nameEnd = i
+	if err := checkName(t[1:i]); err != nil {
+		tag.nameEnd = 1
+		return tag, err
+	}
 	last := len(t) - 1 // the '>'
 	for {
 		sp := i
@@ -652,6 +773,10 @@ func parseStartTag(t []byte) (startTag, error) {
 			i++
 		}
 		name := t[a:i]
+		if err := checkName(name); err != nil {
+			tag.nameEnd = a
+			return tag, err
+		}
 		for i < last && isSpace(t[i]) {
 			i++
 		}
@@ -675,6 +800,28 @@ func parseStartTag(t []byte) (startTag, error) {
 			tag.hasXMLNS = true
 		}
 	}
+}
+
+// checkName checks what the nameStart and nameChar tables let through in
+// the name of an element or attribute: characters above ASCII are looked
+// at only when there are any (XML 1.0 §2.3), and the name is a QName,
+// with at most one colon, neither first nor last (Namespaces in XML 1.0
+// §4), as a namespace-aware parser (a browser's) requires.
+func checkName(name []byte) error {
+	high, colons := false, 0
+	for _, c := range name {
+		high = high || c >= 0x80
+		if c == ':' {
+			colons++
+		}
+	}
+	if high && !isName(name) {
+		return fmt.Errorf("invalid name %q", name)
+	}
+	if colons > 0 && (colons > 1 || name[0] == ':' || name[len(name)-1] == ':') {
+		return fmt.Errorf("name %q is not a qualified name", name)
+	}
+	return nil
 }
 
 // splitName splits a qualified name at its first colon.

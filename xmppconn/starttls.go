@@ -8,7 +8,7 @@ import (
 )
 
 // startTLSRequest asks the server to go ahead with TLS (RFC 6120 §5.4.2.1).
-const startTLSRequest = "<starttls xmlns='" + nsTLS + "'/>"
+const startTLSRequest = "<starttls xmlns='" + NSTLS + "'/>"
 
 // startTLS runs RFC 6120 §5.4.2-§5.4.3: ask, expect <proceed/>, then run
 // the TLS handshake over the same connection and read the rest with a
@@ -26,9 +26,9 @@ func (s *Stream) startTLS(ctx context.Context, d *Dialer) error {
 		return newStreamError(el.Raw)
 	case el.Kind != KindStanza:
 		return fmt.Errorf("starttls: expected <proceed/>, got %s", el.Kind)
-	case el.Name == "failure" && xmlnsIs(el.Raw, nsTLS):
+	case el.Name == "failure" && xmlnsIs(el.Raw, NSTLS):
 		return errors.New("starttls: the server answered <failure/> (RFC 6120 §5.4.2.2)")
-	case el.Name != "proceed" || !xmlnsIs(el.Raw, nsTLS):
+	case el.Name != "proceed" || !xmlnsIs(el.Raw, NSTLS):
 		return fmt.Errorf("starttls: expected <proceed/>, got %.100q", el.Raw)
 	}
 	// Bytes after <proceed/> would be read as if they came over TLS:

@@ -200,6 +200,10 @@ func (s *Stream) Features() []byte { return s.features }
 // §7.1 'secure').
 func (s *Stream) Secure() bool { return s.secure }
 
+// CloseTimeout returns how long Close waits for the server (the Dialer's
+// CloseTimeout).
+func (s *Stream) CloseTimeout() time.Duration { return s.closeTimeout }
+
 // Addr returns the address of the server the stream is connected to.
 func (s *Stream) Addr() string { return s.addr }
 
@@ -226,6 +230,11 @@ func (s *Stream) write(p []byte) error {
 		return fmt.Errorf("xmppconn: writing to %s: %w", s.addr, ErrClosed)
 	}
 	s.conn.SetWriteDeadline(time.Now().Add(s.writeTimeout))
+	if s.closing.Load() {
+		// Close has begun and may be waiting for this write: it gets no
+		// more than Close's own deadline (set after closing, so seen here).
+		s.conn.SetWriteDeadline(time.Now().Add(s.closeTimeout))
+	}
 	if _, err := s.conn.Write(p); err != nil {
 		return fmt.Errorf("xmppconn: writing to %s: %w", s.addr, err)
 	}
@@ -314,7 +323,15 @@ func (s *Stream) Close() error {
 func (s *Stream) close() error {
 	s.closing.Store(true)
 	deadline := time.Now().Add(s.closeTimeout)
-	s.wmu.Lock()
+	if !s.wmu.TryLock() {
+		// A write is in progress, maybe stalled on a server that does not
+		// read, which would hold wmu until its WriteTimeout: Close cuts it
+		// short (net.Conn deadlines may be set during a Write). A caller
+		// that wants queued writes to finish waits for them first, as
+		// bosh/relay.Relay.Close does.
+		s.conn.SetWriteDeadline(time.Now())
+		s.wmu.Lock()
+	}
 	s.closed = true
 	s.conn.SetWriteDeadline(deadline)
 	_, werr := io.WriteString(s.conn, "</stream:stream>")

@@ -60,7 +60,7 @@ func newStreamError(raw []byte) *StreamError {
 		switch t := tok.(type) {
 		case xml.StartElement:
 			depth++
-			if depth == 2 && t.Name.Space == nsStreamErrors {
+			if depth == 2 && t.Name.Space == NSStreamErrors {
 				if t.Name.Local == "text" {
 					inText = true
 				} else if e.Condition == "" {
@@ -76,4 +76,49 @@ func newStreamError(raw []byte) *StreamError {
 			}
 		}
 	}
+}
+
+// Condition returns the RFC 6120 §4.9.3 condition of the stream error an
+// error from Next (or a Splitter) calls for when the peer broke the rules:
+// not-well-formed (§4.9.3.13) for ErrNotWellFormed, policy-violation
+// (§4.9.3.14) for ErrTooLarge and ErrTooDeep, and "" for any other error
+// (a stream error the peer sent, a closed connection). Front ends use it
+// to tell their client why the stream ended, with Fault.
+func Condition(err error) string {
+	switch {
+	case errors.Is(err, ErrNotWellFormed):
+		return "not-well-formed"
+	case errors.Is(err, ErrTooLarge), errors.Is(err, ErrTooDeep):
+		return "policy-violation"
+	}
+	return ""
+}
+
+// Fault describes, for a client, why the server's stream was ended for
+// an error Condition names: the text of the stream error a front end
+// sends. Details (offsets, the fault) are for the log, not the client.
+func Fault(err error) string {
+	switch Condition(err) {
+	case "not-well-formed":
+		return "the XMPP server sent XML that is not well-formed"
+	case "policy-violation":
+		return "the XMPP server sent an element over boshd's limits"
+	}
+	return ""
+}
+
+// AppendStreamError appends a <stream:error/> (RFC 6120 §4.9.2) with a
+// defined condition and an optional text. It declares its own 'stream'
+// prefix, so that it is well-formed wherever it is put, whatever prefix
+// the stream around it bound.
+func AppendStreamError(dst []byte, condition, text string) []byte {
+	dst = append(dst, "<stream:error xmlns:stream='"+NSStream+"'><"...)
+	dst = append(dst, condition...)
+	dst = append(dst, " xmlns='"+NSStreamErrors+"'/>"...)
+	if text != "" {
+		dst = append(dst, "<text xmlns='"+NSStreamErrors+"'>"...)
+		dst = AppendEscaped(dst, text)
+		dst = append(dst, "</text>"...)
+	}
+	return append(dst, "</stream:error>"...)
 }

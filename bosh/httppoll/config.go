@@ -3,7 +3,7 @@ package httppoll
 import (
 	"time"
 
-	"boshd/bosh/session"
+	"boshd/bosh/relay"
 )
 
 // Config tunes the endpoint. The zero value of every field is a sensible
@@ -11,7 +11,11 @@ import (
 type Config struct {
 	// FrontEnd holds what both front ends share: domains, limits, the
 	// client address rule and the logger.
-	session.FrontEnd
+	relay.FrontEnd
+
+	// CORSOrigins lists the origins whose pages may call the endpoint;
+	// "*" allows any. Empty: no CORS headers.
+	CORSOrigins []string
 
 	// Path is the URL path the endpoint is mounted at; the ID cookie is
 	// scoped to it (XEP-0025 §3). Default "/".
@@ -19,7 +23,7 @@ type Config struct {
 
 	// PollInterval gives the poll interval for a session that has been
 	// idle (no stanza in either direction) for the given time. Default:
-	// session.PollInterval between DefaultPollMin and DefaultPollMax. A
+	// relay.PollInterval between DefaultPollMin and DefaultPollMax. A
 	// function returning a constant turns adaptation off.
 	PollInterval func(idle time.Duration) time.Duration
 	// HoldCap is the longest time an empty poll is held (see package doc).
@@ -49,7 +53,7 @@ func (c Config) withDefaults() Config {
 	}
 	if c.PollInterval == nil {
 		c.PollInterval = func(idle time.Duration) time.Duration {
-			return session.PollInterval(idle, DefaultPollMin, DefaultPollMax)
+			return relay.PollInterval(idle, DefaultPollMin, DefaultPollMax)
 		}
 	}
 	if c.HoldCap == 0 {

@@ -23,11 +23,11 @@
 //
 // # What boshd does with it
 //
-// The Handler keeps one Session per identifier in a session.Registry (so
+// The Handler keeps one Session per identifier in a relay.Registry (so
 // the limits on sessions cover the BOSH front end too). A session feeds the
 // client's bytes to an xmppconn.Splitter. The client's first stream header
 // names the domain: boshd checks it against the shared allowlist
-// (session.Domains) and opens the upstream stream with the shared dialer,
+// (relay.Domains) and opens the upstream stream with the shared dialer,
 // which secures it with STARTTLS as the configuration says. The client
 // gets the server's header and features without <starttls/>, and a client
 // that asks for STARTTLS (or compression, which would hide the stream from
@@ -36,7 +36,7 @@
 // and so does a session timeout (XEP-0025 §3, at least five minutes
 // recommended): in both cases the upstream stream is closed politely, so
 // the server bounces or stores what was on its way. What the server sends
-// waits in the session.Relay's bounded queue until the next poll; a client
+// waits in the relay.Relay's bounded queue until the next poll; a client
 // that leaves more than MaxQueueBytes waiting loses its session.
 //
 // # Adaptive poll intervals
@@ -44,7 +44,7 @@
 // XEP-0025 has no way to tell a client how often to poll, and leaves open
 // when the server answers. boshd uses both freedoms. Every answer carries
 // an X-Poll-Interval header: the session's current interval, which the
-// shared policy (session.PollInterval) derives from the time since the last
+// shared policy (relay.PollInterval) derives from the time since the last
 // stanza in either direction: the minimum while stanzas flow, growing the
 // longer the session is quiet. And an empty poll of a quiet session is
 // held until the interval has passed since the previous answer (never

@@ -4,29 +4,23 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"runtime/debug"
 	"strconv"
 	"sync/atomic"
 	"time"
 
-	"boshd/bosh/session"
+	"boshd/bosh/endpoint"
+	"boshd/bosh/relay"
 )
 
 // Handler is the XEP-0025 endpoint: an http.Handler that serves HTTP
 // Polling sessions to the configured XMPP servers, over the same session
 // core (domains, dialer, limits) as the BOSH front end.
 type Handler struct {
-	cfg  atomic.Pointer[Config] // see reload.go
-	reg  *session.Registry[*Session]
-	open openFunc
+	cfg atomic.Pointer[Config] // see reload.go
+	reg *relay.Registry[*Session]
 
-	closing atomic.Bool
-	// stop is cancelled by Shutdown, so that upstream dials in progress
-	// give up.
-	stop     context.Context
-	stopDial context.CancelFunc
+	shell *endpoint.Shell
 }
 
 // New returns a Handler for cfg (see Config for the defaults).
@@ -35,20 +29,33 @@ func New(cfg Config) *Handler {
 	if cfg.Domains == nil {
 		panic("httppoll: Config.Domains is required")
 	}
-	h := &Handler{reg: session.NewRegistry[*Session](cfg.MaxSessions, cfg.MaxSessionsPerAddress, cfg.Counter)}
+	h := &Handler{
+		reg: relay.NewRegistry[*Session](cfg.MaxSessions, cfg.MaxSessionsPerAddress, cfg.Counter, cfg.RegistryOptions(Transport)...),
+	}
 	h.cfg.Store(&cfg)
-	h.reg.Node = cfg.Node
-	h.open = h.openRelay
-	h.stop, h.stopDial = context.WithCancel(context.Background())
+	h.shell = endpoint.New(shellConfig(&cfg), (*protocol)(h))
 	return h
 }
+
+// shellConfig is what the HTTP shell takes of cfg.
+func shellConfig(cfg *Config) endpoint.Config {
+	return endpoint.Config{
+		InfoPage:     infoPage,
+		CORSOrigins:  cfg.CORSOrigins,
+		MaxBodyBytes: cfg.MaxBodyBytes,
+		Log:          cfg.Log,
+	}
+}
+
+// Transport is the XEP-0025 front end's name for relay.Observer events.
+const Transport = "xep-0025"
 
 // Sessions returns the number of live sessions.
 func (h *Handler) Sessions() int { return h.reg.Len() }
 
 // Drain refuses new sessions (with the §3.1.2 server error and a
 // system-shutdown stream error) while the sessions already open go on
-// until they end or Shutdown ends them.
+// until they end or Shutdown ends them (relay.Registry.Drain).
 func (h *Handler) Drain() { h.reg.Drain() }
 
 // Shutdown refuses new sessions, answers a held poll of every session with
@@ -56,8 +63,6 @@ func (h *Handler) Drain() { h.reg.Drain() }
 // upstream stream and waits for that, or for ctx. Call it before
 // http.Server.Shutdown, which does not know about held requests.
 func (h *Handler) Shutdown(ctx context.Context) error {
-	h.closing.Store(true)
-	h.stopDial()
 	if err := h.reg.Shutdown(ctx, (*Session).shutdown); err != nil {
 		return fmt.Errorf("httppoll: %w", err)
 	}
@@ -73,42 +78,33 @@ Clients talk to it with POST requests.</p>
 </body></html>
 `
 
-// ServeHTTP answers one HTTP request (XEP-0025 §3).
+// ServeHTTP answers one HTTP request (XEP-0025 §3) through the shell every
+// front end shares (package endpoint): recovery, info page, CORS, methods,
+// size-limited body; XEP-0025 itself is protocol.ServePost.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	// A panic while a session's bytes are handled ends that session (see
-	// Session.feedSafely); one anywhere else is answered here.
-	defer func() {
-		if v := recover(); v != nil {
-			if v == http.ErrAbortHandler {
-				panic(v)
-			}
-			h.config().Log.WithField("panic", fmt.Sprint(v)).WithField("stack", string(debug.Stack())).Error("request panicked")
-			h.write(w, answer{id: IDServerError})
-		}
-	}()
-	switch r.Method {
-	case http.MethodPost:
-	case http.MethodGet, http.MethodHead:
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		w.Header().Set("Content-Length", strconv.Itoa(len(infoPage)))
-		w.Header().Set("Cache-Control", "no-store")
-		if r.Method == http.MethodGet {
-			io.WriteString(w, infoPage)
-		}
-		return
-	default:
-		w.Header().Set("Allow", "POST, GET, HEAD")
-		http.Error(w, "boshd: method not allowed; XEP-0025 polling uses POST", http.StatusMethodNotAllowed)
-		return
-	}
-	body, err := h.readBody(r)
-	if err != nil {
-		// §3: always 200; the client learns of the problem from the ID.
-		h.config().Log.WithField("remote", r.RemoteAddr).WithError(err).Info("request refused")
-		w.Header().Set("Connection", "close")
-		h.write(w, answer{id: IDBadRequest})
-		return
-	}
+	h.shell.ServeHTTP(w, r)
+}
+
+// protocol is the Handler as the shell sees it (endpoint.Protocol), so
+// that those methods stay out of the Handler's API.
+type protocol Handler
+
+// Panicked answers a request that panicked outside a session's bytes (a
+// panic there ends the session, see Session.feedSafely).
+func (p *protocol) Panicked(w http.ResponseWriter, r *http.Request, v any) {
+	(*Handler)(p).write(w, answer{id: IDServerError})
+}
+
+// RefuseBody answers a body that was too large or cut short: §3 answers
+// every request with 200; the client learns of the problem from the ID.
+func (p *protocol) RefuseBody(w http.ResponseWriter, r *http.Request, err error) {
+	(*Handler)(p).config().Log.WithField("remote", r.RemoteAddr).WithError(err).Info("request refused")
+	(*Handler)(p).write(w, answer{id: IDBadRequest})
+}
+
+// ServePost answers one id;key,xml request (XEP-0025 §3).
+func (p *protocol) ServePost(w http.ResponseWriter, r *http.Request, body []byte) {
+	h := (*Handler)(p)
 	req, err := ParseRequest(body)
 	if err != nil {
 		h.config().Log.WithField("remote", r.RemoteAddr).WithError(err).Debug("malformed request")
@@ -116,7 +112,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if req.ID == "0" {
-		h.write(w, h.create(r.Context(), req, session.ClientAddr(r.RemoteAddr, r.Header.Get("X-Forwarded-For"), h.config().ClientAddr)))
+		h.write(w, h.create(r.Context(), req, relay.ClientAddr(r.RemoteAddr, r.Header.Get("X-Forwarded-For"), h.config().ClientAddr)))
 		return
 	}
 	var s *Session
@@ -138,14 +134,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // is complete, normally in this very request.
 func (h *Handler) create(ctx context.Context, req Request, addr string) answer {
 	log := h.config().Log.WithField("remote", addr)
-	if h.closing.Load() {
+	if h.reg.Closed() {
 		log.Info("session refused: shutting down")
 		return answer{id: IDServerError, body: refusalDocument("system-shutdown", "boshd is shutting down")}
 	}
 	res, err := h.reg.Reserve(addr)
-	if errors.Is(err, session.ErrShuttingDown) {
+	if errors.Is(err, relay.ErrDraining) {
 		log.WithError(err).Info("session refused")
-		return answer{id: IDServerError, body: refusalDocument("system-shutdown", "boshd is shutting down")}
+		return answer{id: IDServerError, body: refusalDocument("system-shutdown", "this node is not accepting new sessions")}
 	}
 	if err != nil {
 		log.WithError(err).Info("session refused")
@@ -166,23 +162,6 @@ func (h *Handler) create(ctx context.Context, req Request, addr string) answer {
 	return a
 }
 
-// readBody reads the request body, refusing one over the limit before
-// reading it whole.
-func (h *Handler) readBody(r *http.Request) ([]byte, error) {
-	max := h.config().MaxBodyBytes
-	if r.ContentLength > max {
-		return nil, fmt.Errorf("httppoll: request body of %d bytes is over the limit of %d", r.ContentLength, max)
-	}
-	b, err := io.ReadAll(io.LimitReader(r.Body, max+1))
-	if err != nil {
-		return nil, fmt.Errorf("httppoll: reading request body: %w", err)
-	}
-	if int64(len(b)) > max {
-		return nil, fmt.Errorf("httppoll: request body is over the limit of %d bytes", max)
-	}
-	return b, nil
-}
-
 // answer is what one request gets: the identifier for the ID cookie, the
 // stream bytes, and for a live session the current poll interval.
 type answer struct {
@@ -198,11 +177,10 @@ func (h *Handler) write(w http.ResponseWriter, a answer) {
 	hdr := w.Header()
 	hdr.Set("Content-Type", "text/xml; charset=utf-8")
 	hdr.Set("Content-Length", strconv.Itoa(len(a.body)))
-	hdr.Set("Cache-Control", "no-store, no-cache, must-revalidate")
-	hdr.Set("Pragma", "no-cache")
+	endpoint.NoCache(hdr)
 	hdr.Set("Set-Cookie", "ID="+a.id+"; Path="+h.config().Path)
 	if a.interval > 0 {
-		hdr.Set("X-Poll-Interval", strconv.FormatInt(int64((a.interval+time.Second-1)/time.Second), 10))
+		hdr.Set("X-Poll-Interval", strconv.FormatInt(endpoint.Seconds(a.interval), 10))
 	}
 	w.WriteHeader(http.StatusOK)
 	w.Write(a.body)

@@ -6,7 +6,7 @@ import (
 	"testing/synctest"
 	"time"
 
-	"boshd/bosh/session"
+	"boshd/bosh/relay"
 )
 
 // These tests run on synctest's fake clock: time.Sleep and the hold timers
@@ -21,7 +21,7 @@ func TestHoldSchedule(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		p := newHarness(t, func(c *Config) {
 			c.PollInterval = func(idle time.Duration) time.Duration {
-				return session.PollInterval(idle, 2*time.Second, 30*time.Second)
+				return relay.PollInterval(idle, 2*time.Second, 30*time.Second)
 			}
 			c.HoldCap = 20 * time.Second
 		})
@@ -41,7 +41,7 @@ func TestHoldSchedule(t *testing.T) {
 		// Idle time at each request = time since the stream opened.
 		idle := time.Duration(0)
 		for i, g := range gaps {
-			want := min(session.PollInterval(idle, 2*time.Second, 30*time.Second), 20*time.Second)
+			want := min(relay.PollInterval(idle, 2*time.Second, 30*time.Second), 20*time.Second)
 			if g != want {
 				t.Fatalf("poll %d (idle %v): held %v, want %v (all: %v)", i, idle, g, want, gaps)
 			}
@@ -240,7 +240,7 @@ func TestIntervalAdvertised(t *testing.T) {
 func TestIdleRequestCount(t *testing.T) {
 	fixed := func(time.Duration) time.Duration { return 2 * time.Second }
 	adaptive := func(idle time.Duration) time.Duration {
-		return session.PollInterval(idle, 2*time.Second, 30*time.Second)
+		return relay.PollInterval(idle, 2*time.Second, 30*time.Second)
 	}
 	run := func(policy func(time.Duration) time.Duration, message bool) (requests int, delay time.Duration) {
 		synctest.Test(t, func(t *testing.T) {

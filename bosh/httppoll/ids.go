@@ -28,7 +28,7 @@ const (
 )
 
 // wireID turns a registry ID (URL-safe Base64 of 128 random bits, see
-// session.NewID, after "NODE." when the registry names its node) into a
+// relay.NewID, after "NODE." when the registry names its node) into a
 // session identifier made of the characters XEP-0025 §3 allows
 // ([A-Za-z0-9:-]; '_' and '.' are not among them): the same bits in hex,
 // after "NODE:" when there is a node. ':' is the separator because a node

@@ -4,12 +4,12 @@ import (
 	"strings"
 	"testing"
 
-	"boshd/bosh/session"
+	"boshd/bosh/relay"
 )
 
 func TestWireID(t *testing.T) {
 	for range 100 {
-		reg := session.NewID()
+		reg := relay.NewID()
 		id := wireID(reg)
 		if err := checkIdentifier([]byte(id)); err != nil || strings.HasSuffix(id, ":0") {
 			t.Fatalf("wireID(%q) = %q: not a valid session identifier (%v)", reg, id, err)
@@ -27,7 +27,7 @@ func TestWireID(t *testing.T) {
 
 func TestWireIDWithNode(t *testing.T) {
 	for _, node := range []string{"n1", "0", "eu-west-1a"} {
-		reg := node + "." + session.NewID()
+		reg := node + "." + relay.NewID()
 		id := wireID(reg)
 		if err := checkIdentifier([]byte(id)); err != nil || strings.HasSuffix(id, ":0") {
 			t.Fatalf("wireID(%q) = %q: not a valid session identifier (%v)", reg, id, err)

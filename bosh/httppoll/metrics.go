@@ -4,7 +4,7 @@ import (
 	"errors"
 
 	"boshd/bosh/metrics"
-	"boshd/bosh/session"
+	"boshd/bosh/relay"
 	"boshd/xmppconn"
 )
 
@@ -14,7 +14,7 @@ import (
 // SessionEnded in end for such a session, HeldInc/HeldDec in hold, Stanza
 // where a client stanza joins the batch for the server. Requests are
 // counted by cmd/boshd around the handler, stanzas to the client by
-// session.Relay.
+// relay.Relay.
 
 // endCondition is the condition label of boshd_session_ends_total for a
 // session ended for reason (see Session.end), in the XEP-0124 §17.2 terms
@@ -28,7 +28,7 @@ func endCondition(reason error) string {
 		return metrics.EndInactivity
 	case errors.Is(reason, errShutdown):
 		return "system-shutdown"
-	case errors.Is(reason, session.ErrQueueFull):
+	case errors.Is(reason, relay.ErrQueueFull):
 		return "policy-violation"
 	case errors.As(reason, &se):
 		return "remote-stream-error"

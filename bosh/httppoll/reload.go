@@ -20,4 +20,5 @@ func (h *Handler) Reload(cfg Config) {
 	cfg.Node = h.config().Node
 	h.reg.SetLimits(cfg.MaxSessions, cfg.MaxSessionsPerAddress)
 	h.cfg.Store(&cfg)
+	h.shell.Reload(shellConfig(&cfg))
 }

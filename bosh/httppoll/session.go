@@ -13,7 +13,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"boshd/bosh/metrics"
-	"boshd/bosh/session"
+	"boshd/bosh/relay"
 	"boshd/xmppconn"
 )
 
@@ -70,8 +70,12 @@ type Session struct {
 	lastReply time.Time // when the last answer was made
 	release   chan struct{}
 	busy      int // requests being processed or held
-	expiry    *time.Timer
-	expiryGen uint64
+	// dialing is set while openUpstream dials without s.mu held, and
+	// closed when the dial is over: another request of the session waits
+	// for it before it touches the byte stream.
+	dialing chan struct{}
+	// expiry is the keep-alive timer (§3), armed while no request is open.
+	expiry relay.IdleTimer
 }
 
 func newSession(h *Handler, first Request, remote string) *Session {
@@ -128,6 +132,10 @@ func (s *Session) checkKey(r Request) bool {
 // the client went away before it could be answered.
 func (s *Session) serve(ctx context.Context, r Request, first bool) (a answer, ok bool) {
 	s.mu.Lock()
+	if !s.awaitDial(ctx) {
+		s.mu.Unlock()
+		return answer{}, false
+	}
 	if s.state == StateClosed {
 		s.mu.Unlock()
 		return answer{id: IDUnknown}, true
@@ -174,6 +182,29 @@ func (s *Session) serve(ctx context.Context, r Request, first bool) (a answer, o
 	return a, true
 }
 
+// awaitDial waits while another request of the session dials the upstream
+// stream; false means the client went away meanwhile. Called with s.mu
+// held, which it releases while it waits.
+func (s *Session) awaitDial(ctx context.Context) bool {
+	for s.dialing != nil {
+		d := s.dialing
+		s.mu.Unlock()
+		select {
+		case <-d:
+		case <-s.done:
+		case <-ctx.Done():
+		}
+		s.mu.Lock()
+		if ctx.Err() != nil {
+			return false
+		}
+		if s.state == StateClosed {
+			return true
+		}
+	}
+	return true
+}
+
 // hold keeps an empty poll of a quiet session open until deadline, and
 // answers it at once when the server sends something or the session ends.
 // Called with s.mu held; returns with it released.
@@ -182,9 +213,9 @@ func (s *Session) hold(ctx context.Context, deadline time.Time) (answer, bool) {
 	s.release = rel
 	up := s.up
 	s.mu.Unlock()
+
 	s.h.config().Metrics.HeldInc()
 	defer s.h.config().Metrics.HeldDec()
-
 	t := time.NewTimer(time.Until(deadline))
 	defer t.Stop()
 	released, gone := false, false
@@ -267,12 +298,16 @@ func (s *Session) drain() {
 	}
 	reason := err
 	switch {
-	case errors.Is(err, session.ErrQueueFull):
+	case errors.Is(err, relay.ErrQueueFull):
 		reason = fmt.Errorf("httppoll: more than %d bytes waited for the client's next poll (max_queue_bytes): %w",
 			s.h.config().MaxQueueBytes, err)
 		s.out = appendStreamError(s.out, "policy-violation", "too much data waiting for the next poll")
 	case errors.Is(err, io.EOF):
 		reason = errors.New("httppoll: the server closed the stream")
+	case xmppconn.Condition(err) != "":
+		// The server broke XML or boshd's limits: nothing of the broken
+		// element was queued; the client learns the stream failed.
+		s.out = appendStreamError(s.out, "internal-server-error", xmppconn.Fault(err))
 	}
 	s.closeStream()
 	s.end(reason)
@@ -350,7 +385,7 @@ func (s *Session) feed(ctx context.Context, p []byte) (fail answer, failed bool)
 			s.end(errClientEnded)
 		default:
 			switch {
-			case is(el.Raw, el.Name, "starttls", nsTLS):
+			case is(el.Raw, el.Name, "starttls", xmppconn.NSTLS):
 				flush()
 				s.drain()
 				s.out = append(s.out, tlsFailure...)
@@ -389,8 +424,8 @@ func (s *Session) feedSafely(ctx context.Context, p []byte) (fail answer, failed
 
 // openUpstream checks the domain the client's first stream header names
 // against the allowlist and opens the upstream stream; the server's header
-// and features are the client's first bytes. Called with s.mu held (the
-// client sends one request at a time, so nothing waits for the lock).
+// and features are the client's first bytes. Called with s.mu held, which
+// it releases during the dial.
 func (s *Session) openUpstream(ctx context.Context, raw []byte) (answer, bool) {
 	sh, err := xmppconn.ParseHeader(raw)
 	if err != nil {
@@ -400,18 +435,30 @@ func (s *Session) openUpstream(ctx context.Context, raw []byte) (answer, bool) {
 	target, err := s.h.config().Domains.Resolve(sh.To, "")
 	if err != nil {
 		cond := "host-unknown"
-		if errors.Is(err, session.ErrImproperAddressing) {
+		if errors.Is(err, relay.ErrImproperAddressing) {
 			cond = "improper-addressing"
 		}
 		s.end(fmt.Errorf("httppoll: %w: %w", errRefused, err))
 		return answer{id: IDUnknown, body: refusalDocument(cond, "this connection manager does not serve that domain")}, true
 	}
 	s.domain = target.Domain
-	dctx, cancel := context.WithTimeout(ctx, s.h.config().DialTimeout)
-	stop := context.AfterFunc(s.h.stop, cancel)
-	o, err := s.h.open(dctx, target, sh, s.wake)
-	stop()
+	// Dial without s.mu: Shutdown, the expiry timer and a held poll must
+	// not wait for the network. Other requests of the session wait for
+	// the dial (awaitDial) so the byte stream stays in order.
+	dialing := make(chan struct{})
+	s.dialing = dialing
+	s.mu.Unlock()
+	dctx, cancel := s.h.reg.DialContext(ctx, s.h.config().DialTimeout)
+	o, err := s.h.openRelay(dctx, target, sh, s.wake)
 	cancel()
+	s.mu.Lock()
+	s.dialing = nil
+	close(dialing)
+	if err == nil && s.state == StateClosed {
+		// Ended while dialing (Shutdown): the new stream has no session.
+		s.h.reg.Retire(s.regID, o.up.Close)
+		return answer{id: IDServerError, body: refusalDocument("system-shutdown", "boshd is shutting down")}, true
+	}
 	if err != nil {
 		err = fmt.Errorf("httppoll: %w: connecting to %s: %w", errRefused, target.Domain, err)
 		s.end(err)
@@ -431,35 +478,60 @@ func (s *Session) openUpstream(ctx context.Context, raw []byte) (answer, bool) {
 	return answer{}, false
 }
 
-// end ends the session: forgets it, stops its timer, wakes a held poll
-// (which gets what s.out holds), and has the upstream stream closed
-// politely in the background, so the server bounces or stores what was on
-// its way (XEP-0025 §3). Called with s.mu held.
+// end ends the session: marks it closed, wakes a held poll (which gets
+// what s.out holds), and goes the core's end-of-session path
+// (relay.Registry.End: timer stopped, forgotten, the upstream stream
+// closed politely in the background so the server bounces or stores what
+// was on its way (XEP-0025 §3), then logged). Called with s.mu held.
 func (s *Session) end(reason error) {
 	if s.state == StateClosed {
 		return
 	}
 	s.state = StateClosed
-	s.stopExpiry()
 	close(s.done)
+	if s.up != nil {
+		s.h.config().Metrics.SessionEnded(metrics.Poll, s.domain, endCondition(reason))
+	}
+	e := relay.Ending{Condition: condition(reason), Cause: reason}
+	switch {
+	case errors.Is(reason, errClientEnded):
+		e.Cause, e.Message = nil, "session ended by the client"
+	case errors.Is(reason, relay.ErrQueueFull):
+		e.Message, e.Warn = "session ended: too much data waiting for the client", true
+	case errors.Is(reason, errRefused):
+		e.Message = "session refused"
+	case errors.Is(reason, errExpired):
+		e.Cause, e.Message = nil, "session expired: no request within the session timeout"
+		e.Fields = logrus.Fields{"timeout": s.h.config().SessionTimeout}
+	}
 	var stop func()
 	if s.up != nil {
 		stop = s.up.Close
-		s.h.config().Metrics.SessionEnded(metrics.Poll, s.domain, endCondition(reason))
 	}
-	s.h.reg.Retire(s.regID, stop)
+	s.h.reg.End(s.regID, &s.expiry, stop, s.logger(), e)
+}
+
+// condition is the name of why a session ended, for relay.Observer: the
+// stream error condition the client was given (RFC 6120 §4.9.3) where
+// there is one, "" for the client's own end.
+func condition(reason error) string {
 	switch {
 	case errors.Is(reason, errClientEnded):
-		s.logger().Info("session ended by the client")
-	case errors.Is(reason, session.ErrQueueFull):
-		s.logger().WithError(reason).Warn("session ended: too much data waiting for the client")
-	case errors.Is(reason, errRefused):
-		s.logger().WithError(reason).Info("session refused")
+		return ""
+	case errors.Is(reason, relay.ErrQueueFull):
+		return "policy-violation"
+	case errors.Is(reason, errShutdown):
+		return "system-shutdown"
 	case errors.Is(reason, errExpired):
-		s.logger().WithField("timeout", s.h.config().SessionTimeout).Info("session expired: no request within the session timeout")
-	default:
-		s.logger().WithError(reason).Info("session ended")
+		return "connection-timeout"
+	case errors.Is(reason, errRefused):
+		return "remote-connection-failed"
+	case errors.Is(reason, errStartTLS):
+		return "unsupported-feature"
+	case errors.Is(reason, io.EOF):
+		return "remote-stream-end"
 	}
+	return "undefined-condition"
 }
 
 // shutdown ends the session because boshd is stopping; a held poll gets a
@@ -485,27 +557,27 @@ func (s *Session) armExpiry() {
 	if s.state == StateClosed || s.busy > 0 {
 		return
 	}
-	s.expiryGen++
-	gen := s.expiryGen
-	if s.expiry != nil {
-		s.expiry.Stop()
-	}
-	s.expiry = time.AfterFunc(s.h.config().SessionTimeout, func() { s.expired(gen) })
+	s.expiry.Arm(s.h.config().SessionTimeout, s.expired)
 }
 
-func (s *Session) stopExpiry() {
-	s.expiryGen++
-	if s.expiry != nil {
-		s.expiry.Stop()
-		s.expiry = nil
-	}
-}
+func (s *Session) stopExpiry() { s.expiry.Stop() }
 
-func (s *Session) expired(gen uint64) {
+// expired is the keep-alive timer's callback, on the timer's goroutine:
+// a panic there ends this session only (relay.Recover).
+func (s *Session) expired() {
+	defer relay.Recover(s.h.config().Log, "expiry timer", s.endAfterPanic)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if gen != s.expiryGen || s.state == StateClosed || s.busy > 0 {
+	if !s.expiry.Due() || s.state == StateClosed || s.busy > 0 {
 		return
 	}
 	s.end(errExpired)
+}
+
+// endAfterPanic ends the session after a panic in a callback (see
+// relay.Recover); end retires the session before it logs.
+func (s *Session) endAfterPanic(what string, v any) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.end(fmt.Errorf("httppoll: panic in the %s: %v", what, v))
 }

@@ -2,7 +2,6 @@ package httppoll
 
 import (
 	"encoding/xml"
-	"html"
 
 	"boshd/xmppconn"
 )
@@ -60,18 +59,9 @@ func endTag(serverHeader []byte) []byte {
 }
 
 // appendStreamError appends an RFC 6120 §4.9 stream error with a
-// descriptive text. It declares its own 'stream' prefix, so that it is
-// well-formed whatever prefix the server's header bound.
+// descriptive text (xmppconn.AppendStreamError).
 func appendStreamError(dst []byte, condition, text string) []byte {
-	dst = append(dst, "<stream:error xmlns:stream='"+nsStreams+"'><"...)
-	dst = append(dst, condition...)
-	dst = append(dst, " xmlns='"+nsStreamErrors+"'/>"...)
-	if text != "" {
-		dst = append(dst, "<text xmlns='"+nsStreamErrors+"'>"...)
-		dst = append(dst, html.EscapeString(text)...)
-		dst = append(dst, "</text>"...)
-	}
-	return append(dst, "</stream:error>"...)
+	return xmppconn.AppendStreamError(dst, condition, text)
 }
 
 // refusalDocument is a whole stream that only says why there is none: a

@@ -4,13 +4,13 @@ import (
 	"context"
 	"time"
 
-	"boshd/bosh/session"
+	"boshd/bosh/relay"
 	"boshd/xmppconn"
 )
 
 // upstream is what a polling session needs of its server side.
-// *session.Relay is the real one; tests substitute a scripted one so that
-// timers can run on a fake clock.
+// *relay.Relay is the only one; tests run it against bosh/internal/xmpptest
+// and wrap it only to inject a panic.
 type upstream interface {
 	Take() ([]xmppconn.Element, error)
 	Pending() bool
@@ -31,18 +31,18 @@ type opened struct {
 	secure   bool
 }
 
-// openFunc opens the upstream stream for a checked target; wake is called
-// whenever the server sent something or the stream ended.
-type openFunc func(ctx context.Context, t session.Target, h xmppconn.Header, wake func()) (opened, error)
-
-// openRelay is the real openFunc: the shared dialer and relay.
-func (h *Handler) openRelay(ctx context.Context, t session.Target, sh xmppconn.Header, wake func()) (opened, error) {
+// openRelay opens the upstream stream for a checked target through the
+// shared dialer and relay; wake is called whenever the server sent
+// something or the stream ended.
+func (h *Handler) openRelay(ctx context.Context, t relay.Target, sh xmppconn.Header, wake func()) (opened, error) {
+	start := time.Now()
 	stream, err := h.config().Domains.Open(ctx, t, sh.From, sh.Lang, sh.Version)
 	if err != nil {
 		return opened{}, err
 	}
+	h.reg.UpstreamConnected(time.Since(start))
 	return opened{
-		up:       session.NewRelay(stream, h.config().MaxQueueBytes, wake, h.config().Metrics),
+		up:       relay.NewRelay(stream, h.config().MaxQueueBytes, wake, relay.Observed(h.reg.Observer(), h.reg.Transport())),
 		header:   stream.Header().Raw,
 		features: stream.Features(),
 		secure:   stream.Secure(),

@@ -17,7 +17,7 @@ import (
 
 	"boshd/bosh"
 	"boshd/bosh/internal/xmpptest"
-	"boshd/bosh/session"
+	"boshd/bosh/relay"
 	"boshd/xmppconn"
 )
 
@@ -65,7 +65,7 @@ func newFixture(t *testing.T, features string, mod func(*Config, *bosh.Config)) 
 	log.SetOutput(logs)
 	log.SetLevel(logrus.TraceLevel)
 	bc := bosh.Config{
-		FrontEnd: session.FrontEnd{Domains: &session.Domains{
+		FrontEnd: relay.FrontEnd{Domains: &relay.Domains{
 			Dialer: &xmppconn.Dialer{Routes: map[string][]string{"localhost": {up.Addr}}, DialContext: up.Dial},
 			Served: []string{"localhost"},
 		}, Log: log},

@@ -3,7 +3,7 @@ package websocket
 import (
 	"time"
 
-	"boshd/bosh/session"
+	"boshd/bosh/relay"
 )
 
 // Config tunes the endpoint. The zero value of every field is a sensible
@@ -12,7 +12,7 @@ type Config struct {
 	// FrontEnd holds what every front end shares: domains, limits, the
 	// client address rule and the logger. MaxBodyBytes limits one
 	// WebSocket message.
-	session.FrontEnd
+	relay.FrontEnd
 
 	// Origins lists the page origins allowed to open a WebSocket (the
 	// Origin header, RFC 6455 §10.2); "*" allows any. A handshake from

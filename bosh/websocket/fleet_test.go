@@ -1,6 +1,7 @@
 package websocket
 
 import (
+	"strings"
 	"testing"
 
 	"boshd/xmppconn"
@@ -64,9 +65,16 @@ func TestReloadKeepsNode(t *testing.T) {
 	if got := hs.h.config().Node; got != "n1" {
 		t.Fatalf("Node after Reload = %q, want n1", got)
 	}
-	if hs.h.reg.Node != "n1" {
-		t.Fatalf("registry node %q, want n1", hs.h.reg.Node)
+	// The registry's IDs (relay.NodeIDs) still name n1.
+	res, err := hs.h.reg.Reserve("203.0.113.9")
+	if err != nil {
+		t.Fatal(err)
 	}
+	id, err := res.Commit(nil)
+	if err != nil || !strings.HasPrefix(id, "n1.") {
+		t.Fatalf("ID after Reload %q, %v; want n1. + random", id, err)
+	}
+	hs.h.reg.Retire(id, nil)
 	// The reloaded see-other URI is what a drained endpoint sends next.
 	hs.h.Drain()
 	c := hs.dial(t)

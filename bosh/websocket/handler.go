@@ -10,7 +10,7 @@ import (
 
 	ws "github.com/coder/websocket"
 
-	"boshd/bosh/session"
+	"boshd/bosh/relay"
 )
 
 // Handler is the RFC 7395 endpoint: an http.Handler that upgrades a
@@ -21,7 +21,7 @@ type Handler struct {
 	// cfg is the configuration in force (New, then each Reload); a session
 	// reads it through config() when it needs a setting.
 	cfg atomic.Pointer[Config]
-	reg *session.Registry[*Session]
+	reg *relay.Registry[*Session]
 
 	// stop is cancelled by Shutdown, so that upstream dials and clients
 	// that have not sent their <open/> yet give up.
@@ -43,12 +43,15 @@ func New(cfg Config) *Handler {
 	if cfg.Domains == nil {
 		panic("websocket: Config.Domains is required")
 	}
-	h := &Handler{reg: session.NewRegistry[*Session](cfg.MaxSessions, cfg.MaxSessionsPerAddress, cfg.Counter)}
+	h := &Handler{reg: relay.NewRegistry[*Session](cfg.MaxSessions, cfg.MaxSessionsPerAddress, cfg.Counter, cfg.RegistryOptions(Transport)...)}
 	h.cfg.Store(&cfg)
-	h.reg.Node = cfg.Node
 	h.stop, h.stopDial = context.WithCancel(context.Background())
 	return h
 }
+
+// Transport is the WebSocket front end's name for relay.Observer events
+// and the "websocket" label of boshd's metrics.
+const Transport = "websocket"
 
 // Sessions returns the number of live sessions.
 func (h *Handler) Sessions() int { return h.reg.Len() }
@@ -99,7 +102,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	conn.SetReadLimit(h.config().MaxBodyBytes)
-	addr := session.ClientAddr(r.RemoteAddr, r.Header.Get("X-Forwarded-For"), h.config().ClientAddr)
+	addr := relay.ClientAddr(r.RemoteAddr, r.Header.Get("X-Forwarded-For"), h.config().ClientAddr)
 	newSession(h, conn, addr).serve()
 }
 

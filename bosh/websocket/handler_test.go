@@ -11,7 +11,7 @@ import (
 	ws "github.com/coder/websocket"
 
 	"boshd/bosh/internal/xmpptest"
-	"boshd/bosh/session"
+	"boshd/bosh/relay"
 	"boshd/xmppconn"
 )
 
@@ -28,7 +28,7 @@ func newHarness(t *testing.T, mod func(*Config)) *harness {
 	t.Helper()
 	up := xmpptest.Start(t)
 	cfg := Config{
-		FrontEnd: session.FrontEnd{Domains: &session.Domains{
+		FrontEnd: relay.FrontEnd{Domains: &relay.Domains{
 			Dialer: &xmppconn.Dialer{Routes: map[string][]string{"localhost": {up.Addr}}, Timeout: 5 * time.Second},
 			Served: []string{"localhost"},
 		}},
@@ -198,8 +198,8 @@ func TestRefusals(t *testing.T) {
 		}},
 		{name: "per-address limit", first: openMsg, condition: "policy-violation", mod: func(c *Config) {
 			c.MaxSessionsPerAddress = 1
-			c.Counter = session.NewCounter()
-			res, _ := session.NewRegistry[int](0, 1, c.Counter).Reserve("127.0.0.1")
+			c.Counter = relay.NewCounter()
+			res, _ := relay.NewRegistry[int](0, 1, c.Counter).Reserve("127.0.0.1")
 			_ = res // holds the only place for 127.0.0.1
 		}},
 	}

@@ -10,7 +10,7 @@ import (
 // SessionEnded when serve has closed such a session, Stanza where a
 // client element goes to the server. The HTTP upgrade request is counted
 // once by cmd/boshd around the handler (its 101), stanzas to the client by
-// session.Relay.
+// relay.Relay through metrics.Observer.
 
 // endCondition is the condition label of boshd_session_ends_total for a
 // session that ended with e, in the terms the other front ends use, so

@@ -13,7 +13,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"boshd/bosh/metrics"
-	"boshd/bosh/session"
+	"boshd/bosh/relay"
 	"boshd/xmppconn"
 )
 
@@ -183,7 +183,8 @@ func (s *Session) serve() {
 				s.stopWith(ending{silent: true})
 				<-s.writerDone
 				s.h.config().Metrics.SessionEnded(metrics.WebSocket, s.domain, "internal-server-error")
-				s.h.reg.Retire(s.id, s.up.Close)
+				s.h.reg.End(s.id, nil, s.up.Close, s.log, relay.Ending{
+					Condition: "internal-server-error", Message: "websocket session ended: panic", Warn: true})
 			}
 		}
 	}()
@@ -201,9 +202,9 @@ func (s *Session) serve() {
 	s.readLoop()
 	<-s.writerDone
 	s.setState(StateClosed)
-	s.h.config().Metrics.SessionEnded(metrics.WebSocket, s.domain, endCondition(s.ending()))
-	s.h.reg.Retire(s.id, s.up.Close)
-	s.log.Info("websocket session ended")
+	cond := endCondition(s.ending())
+	s.h.config().Metrics.SessionEnded(metrics.WebSocket, s.domain, cond)
+	s.h.reg.End(s.id, nil, s.up.Close, s.log, relay.Ending{Condition: cond, Message: "websocket session ended"})
 }
 
 // start waits for the client's first <open/> (RFC 7395 §3.3.2), checks its
@@ -232,7 +233,7 @@ func (s *Session) start() bool {
 	o := parseOpen(m)
 	res, err := s.h.reg.Reserve(s.addr)
 	if err != nil {
-		if uri := s.h.config().SeeOtherURI; uri != "" && errors.Is(err, session.ErrShuttingDown) {
+		if uri := s.h.config().SeeOtherURI; uri != "" && (errors.Is(err, relay.ErrShuttingDown) || errors.Is(err, relay.ErrDraining)) {
 			// A draining (or stopping) node sends the client elsewhere
 			// (RFC 7395 §3.6.1) rather than failing it.
 			s.refuseSeeOther(o, uri)
@@ -291,7 +292,7 @@ func (s *Session) dialCondition(err error) *Condition {
 	switch {
 	case errors.As(err, &se) && se.Condition != "":
 		return &Condition{se.Condition, se.Text}
-	case s.h.stop.Err() != nil:
+	case s.h.stop.Err() != nil, s.h.reg.Closed():
 		return &Condition{"system-shutdown", "boshd is shutting down"}
 	}
 	return &Condition{"remote-connection-failed", "could not connect to the XMPP server"}
@@ -301,7 +302,7 @@ func (s *Session) dialCondition(err error) *Condition {
 // <close see-other-uri/> (RFC 7395 §3.6.1): no error, only where to go.
 func (s *Session) refuseSeeOther(o Open, uri string) {
 	s.log.WithField("see-other-uri", uri).Info("websocket session sent elsewhere")
-	hdr := xmppconn.Header{From: o.To, ID: session.NewID(), Version: "1.0"}
+	hdr := xmppconn.Header{From: o.To, ID: relay.NewID(), Version: "1.0"}
 	if s.write(appendOpen(nil, hdr)) != nil {
 		return
 	}
@@ -313,7 +314,7 @@ func (s *Session) refuseSeeOther(o Open, uri string) {
 // and <close/>.
 func (s *Session) refuse(o Open, c *Condition) {
 	s.log.WithField("condition", c.Name).Info("websocket session refused")
-	hdr := xmppconn.Header{From: o.To, ID: session.NewID(), Version: "1.0"}
+	hdr := xmppconn.Header{From: o.To, ID: relay.NewID(), Version: "1.0"}
 	if s.write(appendOpen(nil, hdr)) != nil {
 		return
 	}

@@ -4,7 +4,7 @@ import (
 	"errors"
 	"html"
 
-	"boshd/bosh/session"
+	"boshd/bosh/relay"
 )
 
 // Condition is an RFC 6120 §4.9.3 stream error condition boshd itself
@@ -39,16 +39,18 @@ func conditionOf(err error) *Condition {
 		return &Condition{"restricted-xml", "comments, processing instructions and DTDs are not allowed"}
 	case errors.Is(err, ErrTooDeep):
 		return &Condition{"policy-violation", "elements nested too deep"}
-	case errors.Is(err, session.ErrImproperAddressing):
+	case errors.Is(err, relay.ErrImproperAddressing):
 		return &Condition{"improper-addressing", "the <open/> has no 'to'"}
-	case errors.Is(err, session.ErrHostUnknown):
+	case errors.Is(err, relay.ErrHostUnknown):
 		return &Condition{"host-unknown", "this server does not serve that domain"}
-	case errors.Is(err, session.ErrShuttingDown):
+	case errors.Is(err, relay.ErrShuttingDown), errors.Is(err, relay.ErrDraining):
 		return &Condition{"system-shutdown", "boshd is shutting down"}
-	case errors.Is(err, session.ErrTooManySessions), errors.Is(err, session.ErrTooManyForAddress):
+	case errors.Is(err, relay.ErrTooManySessions), errors.Is(err, relay.ErrTooManyForAddress):
 		return &Condition{"policy-violation", "too many sessions"}
-	case errors.Is(err, session.ErrQueueFull):
+	case errors.Is(err, relay.ErrQueueFull):
 		return &Condition{"resource-constraint", "the client does not read what the server sends"}
+	case errors.Is(err, relay.ErrSendQueueFull):
+		return &Condition{"resource-constraint", "the XMPP server does not read what the client sends"}
 	}
 	return &Condition{"remote-connection-failed", "the connection to the XMPP server failed"}
 }

@@ -2,17 +2,18 @@ package websocket
 
 import (
 	"context"
+	"time"
 
-	"boshd/bosh/session"
+	"boshd/bosh/relay"
 	"boshd/xmppconn"
 )
 
 // This file is the WebSocket front end's only use of the session core: the
-// shared allowlist and dialer (session.Domains) and the upstream relay
-// (session.Relay). The registry and its limits are used in handler.go.
+// shared allowlist and dialer (relay.Domains) and the upstream relay
+// (relay.Relay). The registry and its limits are used in handler.go.
 
 // upstream is what a WebSocket session needs of its server side;
-// *session.Relay is the real one.
+// *relay.Relay is the real one.
 type upstream interface {
 	Take() ([]xmppconn.Element, error)
 	Send(p []byte) error
@@ -29,22 +30,24 @@ type opened struct {
 }
 
 // resolve checks the domain an <open/> names against the allowlist.
-func (h *Handler) resolve(o Open) (session.Target, error) {
+func (h *Handler) resolve(o Open) (relay.Target, error) {
 	return h.config().Domains.Resolve(o.To, "")
 }
 
 // openRelay opens the upstream stream for a checked target and starts
 // relaying it; wake is called whenever the server sent something or the
 // stream ended.
-func (h *Handler) openRelay(ctx context.Context, t session.Target, o Open, wake func()) (opened, error) {
-	ctx, cancel := context.WithTimeout(ctx, h.config().DialTimeout)
+func (h *Handler) openRelay(ctx context.Context, t relay.Target, o Open, wake func()) (opened, error) {
+	ctx, cancel := h.reg.DialContext(ctx, h.config().DialTimeout)
 	defer cancel()
+	start := time.Now()
 	stream, err := h.config().Domains.Open(ctx, t, o.From, o.Lang, o.Version)
 	if err != nil {
 		return opened{}, err
 	}
+	h.reg.UpstreamConnected(time.Since(start))
 	return opened{
-		up:       session.NewRelay(stream, h.config().MaxQueueBytes, wake, h.config().Metrics),
+		up:       relay.NewRelay(stream, h.config().MaxQueueBytes, wake, relay.Observed(h.reg.Observer(), h.reg.Transport())),
 		header:   stream.Header(),
 		features: stream.Features(),
 	}, nil

@@ -44,7 +44,7 @@ import (
 	"boshd/bosh/httppoll"
 	"boshd/bosh/metrics"
 	"boshd/bosh/prebind"
-	"boshd/bosh/session"
+	"boshd/bosh/relay"
 	"boshd/bosh/websocket"
 	"boshd/cmd/boshd/internal/config"
 	"boshd/xmppconn"
@@ -187,8 +187,8 @@ type server struct {
 	// place by Update), the session counter behind the limits, the
 	// metrics, and the front ends themselves by type (they take new
 	// settings through Reload; frontEnds lists the same two).
-	domains *session.Domains
-	counter *session.Counter
+	domains *relay.Domains
+	counter *relay.Counter
 	metrics *metrics.Metrics
 	promReg *prometheus.Registry
 	bosh    *bosh.Handler
@@ -218,7 +218,7 @@ func newServer(cfg config.Config, o options, log *logrus.Logger) (*server, error
 		log:     log,
 		started: time.Now(),
 		build:   readBuild(),
-		counter: session.NewCounter(),
+		counter: relay.NewCounter(),
 		promReg: metrics.NewRegistry(),
 		cfg:     cfg,
 	}
@@ -227,7 +227,7 @@ func newServer(cfg config.Config, o options, log *logrus.Logger) (*server, error
 	if err != nil {
 		return nil, err
 	}
-	s.domains = &session.Domains{Dialer: dialer, Served: servedDomains(cfg), Metrics: s.metrics}
+	s.domains = &relay.Domains{Dialer: dialer, Served: servedDomains(cfg), Metrics: s.metrics}
 	bc, pc, wc, err := s.frontEndConfigs(cfg)
 	if err != nil {
 		return nil, err
@@ -276,7 +276,7 @@ func (s *server) frontEndConfigs(cfg config.Config) (bosh.Config, httppoll.Confi
 		return bosh.Config{}, httppoll.Config{}, websocket.Config{}, err
 	}
 	// What both front ends share: one session counter covers both limits.
-	shared := session.FrontEnd{
+	shared := relay.FrontEnd{
 		Domains:               s.domains,
 		MaxBodyBytes:          cfg.HTTP.MaxBodyBytes,
 		MaxSessions:           cfg.BOSH.MaxSessions,
@@ -288,6 +288,9 @@ func (s *server) frontEndConfigs(cfg config.Config) (bosh.Config, httppoll.Confi
 		Node:                  cfg.Cluster.NodeID,
 		Log:                   s.log,
 		Metrics:               s.metrics,
+		// The one relay.Observer: stanzas from the server (the rest is
+		// counted where the front ends know the domain, see metrics.Observer).
+		Observer: metrics.Observer(s.metrics),
 	}
 	bc := bosh.Config{
 		FrontEnd:     shared,
@@ -345,7 +348,7 @@ func (s *server) prebindConfig(cfg config.Config) (prebind.Config, error) {
 		Allow:  allow,
 		BOSH:   s.bosh,
 		ClientAddr: func(r *http.Request) string {
-			return session.ClientAddr(r.RemoteAddr, r.Header.Get("X-Forwarded-For"), clientAddr)
+			return relay.ClientAddr(r.RemoteAddr, r.Header.Get("X-Forwarded-For"), clientAddr)
 		},
 		Log: s.log,
 	}, nil

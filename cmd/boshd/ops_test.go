@@ -9,13 +9,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"go.uber.org/goleak"
 )
-
-func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
-}
 
 func get(t *testing.T, url, accept string) (int, string, string) {
 	t.Helper()

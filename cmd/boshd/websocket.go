@@ -8,7 +8,7 @@ import (
 
 	"boshd/bosh/hostmeta"
 	"boshd/bosh/metrics"
-	"boshd/bosh/session"
+	"boshd/bosh/relay"
 	"boshd/bosh/websocket"
 	"boshd/cmd/boshd/internal/config"
 )
@@ -19,7 +19,7 @@ import (
 // node ID, the logger and the metrics; the Origin check uses the CORS
 // list. A reload applies all of it to new sessions (websocket.Handler's
 // Reload); only http.websocket_path needs a restart.
-func wsConfig(c config.Config, shared session.FrontEnd, log *logrus.Logger) websocket.Config {
+func wsConfig(c config.Config, shared relay.FrontEnd, log *logrus.Logger) websocket.Config {
 	shared.Log = log.WithField("frontend", "websocket")
 	return websocket.Config{
 		FrontEnd:     shared,

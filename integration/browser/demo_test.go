@@ -192,7 +192,8 @@ func (d *demoRun) gone(t *testing.T, what string, pid int, within time.Duration)
 // up after the killed run by itself), then log in to the page it prints as
 // alice and as bob (Converse.js, in two separate browser profiles, through
 // the boshd it started), chat both ways, and press Ctrl-C: nothing it
-// started may be left running, and its state directory must be gone.
+// started may be left running, and its state directory must be gone. The
+// page must work offline: no request of its tabs leaves loopback.
 func TestDemo(t *testing.T) {
 	runtimeDir := t.TempDir()
 
@@ -240,6 +241,15 @@ func TestDemo(t *testing.T) {
 	}
 	alice.screenshot(filepath.Join(artifactsDir(t), "TestDemo-alice.png"))
 
+	// The demo works offline: neither the page nor anything it loaded
+	// (scripts, styles, fonts, images, the BOSH requests) asked for a URL
+	// beyond this machine, before login (the login screen) or after.
+	for _, tb := range []*tab{alice, bob} {
+		if off := tb.offsiteRequests(); len(off) > 0 {
+			t.Errorf("%s: the demo page requested URLs beyond loopback (it must work offline):\n  %s", tb.name, strings.Join(off, "\n  "))
+		}
+	}
+
 	// Ctrl-C: the terminal signals the whole foreground process group.
 	d.signalGroup(ctrlC())
 	select {
@@ -264,6 +274,7 @@ const converseTextarea = "converse-chat form.chat-message-form textarea"
 func converseLogin(t *testing.T, e *env, d *demoRun, user string, deadline time.Time) *tab {
 	t.Helper()
 	tb := e.openTab(t, user, "/", "document.querySelector('#converse-login-jid') !== null", deadline)
+	tb.screenshot(filepath.Join(artifactsDir(t), "TestDemo-login-"+user+".png"))
 	tb.typeInto("#converse-login-jid", user)
 	tb.typeInto("#converse-login-password", d.passwords[user])
 	tb.click("#converse-login [type=submit]", 10*time.Second)

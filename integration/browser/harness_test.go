@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -17,6 +19,7 @@ import (
 
 	"boshd/integration/servers"
 
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 )
 
@@ -342,6 +345,62 @@ type tab struct {
 
 	consoleMu sync.Mutex
 	console   []string // the page's console messages and exceptions, bounded
+
+	offsiteMu sync.Mutex
+	offsite   []string // URLs the tab requested beyond loopback, bounded
+}
+
+// recordOffsite records every URL the tab requests (documents, scripts,
+// images, XHR, WebSocket; from Chromium's network events, so also requests
+// that fail) whose host is not a loopback address, for tests that require
+// a page to work without the internet.
+func (tb *tab) recordOffsite() error {
+	return chromedp.Listen(tb.ctx, func(ev any) {
+		var u string
+		switch ev := ev.(type) {
+		case *network.EventRequestWillBeSent:
+			u = ev.Request.URL
+		case *network.EventWebSocketCreated:
+			u = ev.URL
+		default:
+			return
+		}
+		if loopbackURL(u) {
+			return
+		}
+		tb.offsiteMu.Lock()
+		if len(tb.offsite) < 100 {
+			tb.offsite = append(tb.offsite, u)
+		}
+		tb.offsiteMu.Unlock()
+	})
+}
+
+// offsiteRequests are the URLs beyond loopback the tab requested so far.
+func (tb *tab) offsiteRequests() []string {
+	tb.offsiteMu.Lock()
+	defer tb.offsiteMu.Unlock()
+	return slices.Clone(tb.offsite)
+}
+
+// loopbackURL says whether fetching rawURL stays on this machine: a URL
+// with a loopback host (127.0.0.0/8, ::1, localhost), or one that names no
+// host to reach (data:, blob:, about:).
+func loopbackURL(rawURL string) bool {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return false
+	}
+	switch u.Scheme {
+	case "data", "blob", "about":
+		return true
+	}
+	host := u.Hostname()
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // collectConsole records the tab's console messages and uncaught
@@ -396,6 +455,9 @@ func (e *env) openTab(t *testing.T, name, path, readyExpr string, deadline time.
 		t.Fatalf("%s: open tab: %v", name, err)
 	}
 	tb.collectConsole(t)
+	if err := tb.recordOffsite(); err != nil {
+		t.Fatalf("%s: listen to network events: %v", name, err)
+	}
 	tb.navigate(e.pageURL+path, readyExpr)
 	return tb
 }

@@ -47,6 +47,43 @@ type Conn struct {
 	// Received delivers each element the client sent (headers included).
 	Received chan xmppconn.Element
 	ids      int
+
+	mu      sync.Mutex
+	stalled chan struct{} // set while the server does not read; closed to resume
+}
+
+// Stall makes the server stop reading from the client (as a server does
+// whose read shaper throttles a client, or that is overloaded), until the
+// returned function is called or the server closes. Pushing to the client
+// still works. A read already in progress completes first.
+func (c *Conn) Stall() (resume func()) {
+	ch := make(chan struct{})
+	c.mu.Lock()
+	c.stalled = ch
+	c.mu.Unlock()
+	return sync.OnceFunc(func() {
+		c.mu.Lock()
+		c.stalled = nil
+		c.mu.Unlock()
+		close(ch)
+	})
+}
+
+// waitUnstalled blocks while the connection is stalled; false means the
+// server is closing.
+func (c *Conn) waitUnstalled(done <-chan struct{}) bool {
+	c.mu.Lock()
+	ch := c.stalled
+	c.mu.Unlock()
+	if ch == nil {
+		return true
+	}
+	select {
+	case <-ch:
+		return true
+	case <-done:
+		return false
+	}
 }
 
 // Start listens on 127.0.0.1 and serves until the test ends.
@@ -133,6 +170,10 @@ func (s *Server) serve(c *Conn) {
 	buf := make([]byte, 4096)
 	first := true
 	for {
+		if !c.waitUnstalled(s.done) {
+			close(c.Received)
+			return
+		}
 		n, err := c.Read(buf)
 		if err != nil {
 			close(c.Received)

@@ -1,4 +1,4 @@
-package session
+package relay
 
 import (
 	"context"
@@ -7,17 +7,20 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 )
 
 // ErrTooManySessions and ErrTooManyForAddress are returned by
 // [Registry.Reserve] when a limit is reached; ErrShuttingDown once
-// [Registry.Close] or [Registry.Drain] has been called. Front ends answer
-// them with their protocol's refusal (XEP-0124 §17.2 policy-violation or
-// system-shutdown).
+// [Registry.Close] has been called. Front ends answer them with their
+// protocol's refusal (XEP-0124 §17.2 policy-violation or system-shutdown).
 var (
-	ErrTooManySessions   = errors.New("session: too many sessions")
-	ErrTooManyForAddress = errors.New("session: too many sessions from this address")
-	ErrShuttingDown      = errors.New("session: shutting down")
+	ErrTooManySessions   = errors.New("relay: too many sessions")
+	ErrTooManyForAddress = errors.New("relay: too many sessions from this address")
+	ErrShuttingDown      = errors.New("relay: shutting down")
+	// ErrDraining: Drain was called; existing sessions go on, new ones
+	// are refused (front ends answer as for ErrShuttingDown).
+	ErrDraining = errors.New("relay: draining, not accepting new sessions")
 )
 
 // Registry is the table of live sessions of one front end, keyed by an
@@ -25,25 +28,20 @@ var (
 // address. V is the front end's session type. The zero value is not
 // usable; call NewRegistry.
 type Registry[V any] struct {
-	// Node, when not empty, names this process in every ID the registry
-	// issues: Node + "." + the random part ("n2.Xy…"), so that a load
-	// balancer can send a request to the process that holds its session
-	// with no shared state (XEP-0124 §7.2 leaves the sid's form to the
-	// connection manager). Set it before the first Commit and never after:
-	// it is read without a lock, and a session's ID must keep naming the
-	// process that holds it.
-	Node string
-
-	maxTotal, maxPerAddr int // guarded by counter.mu
+	maxTotal, maxPerAddr int
 	// counter, when set, is shared between registries so that the total
 	// limit covers every front end.
 	counter *Counter
 
+	opt options
+	// stop is cancelled by Close, so that upstream dials in progress
+	// (DialContext) give up when the front end shuts down.
+	stop       context.Context
+	cancelDial context.CancelFunc
+
 	mu       sync.Mutex
 	sessions map[string]entry[V]
 	closed   bool
-	// draining refuses new reservations while the sessions registered go
-	// on (Drain); closed implies it.
 	draining bool
 
 	// retiring counts the goroutines stopping ended sessions' upstream
@@ -77,38 +75,52 @@ func (c *Counter) Total() int {
 	return c.total
 }
 
-// Busiest returns the most sessions counted for one client address, the
-// use of the per-address limit.
-func (c *Counter) Busiest() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	n := 0
-	for _, v := range c.perAddr {
-		n = max(n, v)
-	}
-	return n
-}
-
 // NewRegistry returns an empty registry. maxTotal and maxPerAddr of 0 mean
 // no limit; counter may be nil (the registry then counts only its own).
-func NewRegistry[V any](maxTotal, maxPerAddr int, counter *Counter) *Registry[V] {
+// opts name the transport, replace the ID source, add an Observer.
+func NewRegistry[V any](maxTotal, maxPerAddr int, counter *Counter, opts ...Option) *Registry[V] {
 	if counter == nil {
 		counter = NewCounter()
 	}
-	return &Registry[V]{
+	g := &Registry[V]{
 		maxTotal:   maxTotal,
 		maxPerAddr: maxPerAddr,
 		counter:    counter,
 		sessions:   make(map[string]entry[V]),
 	}
+	g.opt.newID = NewID
+	g.stop, g.cancelDial = context.WithCancel(context.Background())
+	for _, o := range opts {
+		o(&g.opt)
+	}
+	return g
 }
 
-// SetLimits changes the limits for sessions reserved from now on (a
-// configuration reload); live sessions over a lowered limit go on.
-func (g *Registry[V]) SetLimits(maxTotal, maxPerAddr int) {
-	g.counter.mu.Lock()
-	g.maxTotal, g.maxPerAddr = maxTotal, maxPerAddr
-	g.counter.mu.Unlock()
+// DialContext returns ctx bounded by timeout and cancelled when the
+// registry closes (Shutdown): an upstream dial in progress for a session
+// being created gives up at once, so that its creation request can be
+// answered (system-shutdown) instead of dropped. Call cancel when the dial
+// is over.
+func (g *Registry[V]) DialContext(ctx context.Context, timeout time.Duration) (dctx context.Context, cancel context.CancelFunc) {
+	dctx, cancelTimeout := context.WithTimeout(ctx, timeout)
+	stop := context.AfterFunc(g.stop, cancelTimeout)
+	return dctx, func() {
+		stop()
+		cancelTimeout()
+	}
+}
+
+// Closed reports whether Close (or Shutdown) has been called: new
+// sessions are refused and dials are being cancelled.
+func (g *Registry[V]) Closed() bool { return g.stop.Err() != nil }
+
+// Drain refuses every later Reserve with ErrDraining while the sessions
+// registered (and reservations taken) go on: a node leaving a cluster
+// lets its sessions end by themselves.
+func (g *Registry[V]) Drain() {
+	g.mu.Lock()
+	g.draining = true
+	g.mu.Unlock()
 }
 
 // Reservation holds a place in the limits while a session is being set up
@@ -124,10 +136,13 @@ type Reservation[V any] struct {
 // stops it.
 func (g *Registry[V]) Reserve(addr string) (*Reservation[V], error) {
 	g.mu.Lock()
-	refuse := g.closed || g.draining
+	closed, draining := g.closed, g.draining
 	g.mu.Unlock()
-	if refuse {
+	if closed {
 		return nil, ErrShuttingDown
+	}
+	if draining {
+		return nil, ErrDraining
 	}
 	c := g.counter
 	c.mu.Lock()
@@ -147,25 +162,30 @@ func (g *Registry[V]) Reserve(addr string) (*Reservation[V], error) {
 // only when the registry was closed meanwhile (the place is then released).
 func (r *Reservation[V]) Commit(v V) (string, error) {
 	if r.done {
-		return "", errors.New("session: reservation used twice")
+		return "", errors.New("relay: reservation used twice")
 	}
 	r.done = true
 	g := r.reg
+	id, err := g.commit(r.addr, v)
+	if err == nil && g.opt.obs != nil {
+		g.opt.obs.SessionCreated(g.opt.transport)
+	}
+	return id, err
+}
+
+func (g *Registry[V]) commit(addr string, v V) (string, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.closed {
-		g.release(r.addr)
+		g.release(addr)
 		return "", ErrShuttingDown
 	}
 	for {
-		id := NewID()
-		if g.Node != "" {
-			id = g.Node + "." + id
-		}
+		id := g.opt.newID()
 		if _, taken := g.sessions[id]; taken {
 			continue
 		}
-		g.sessions[id] = entry[V]{v: v, addr: r.addr}
+		g.sessions[id] = entry[V]{v: v, addr: addr}
 		return id, nil
 	}
 }
@@ -214,15 +234,33 @@ func (g *Registry[V]) Remove(id string) {
 
 // Retire forgets id and runs stop (closing the session's upstream stream,
 // which waits briefly for the server) in a goroutine the registry owns:
-// Shutdown waits for it.
-func (g *Registry[V]) Retire(id string, stop func()) {
-	g.Remove(id)
+// Shutdown waits for it. It is RetireWith without a condition.
+func (g *Registry[V]) Retire(id string, stop func()) { g.RetireWith(id, "", stop) }
+
+// RetireWith is Retire telling the Observer why the session ended:
+// condition is the front end's name for it ("" for a clean end).
+func (g *Registry[V]) RetireWith(id, condition string, stop func()) {
+	// Removing and counting happen in one critical section: Shutdown,
+	// which looks at both under mu, sees the session either live or
+	// stopping, never neither.
+	g.mu.Lock()
+	e, ok := g.sessions[id]
+	if ok {
+		delete(g.sessions, id)
+	}
+	if stop != nil {
+		g.retiring++
+	}
+	g.mu.Unlock()
+	if ok {
+		g.release(e.addr)
+		if g.opt.obs != nil {
+			g.opt.obs.SessionEnded(g.opt.transport, condition)
+		}
+	}
 	if stop == nil {
 		return
 	}
-	g.mu.Lock()
-	g.retiring++
-	g.mu.Unlock()
 	go func() {
 		defer g.retired()
 		stop()
@@ -267,7 +305,7 @@ func (g *Registry[V]) Shutdown(ctx context.Context, end func(V)) error {
 	case <-g.idle():
 		return nil
 	case <-ctx.Done():
-		return fmt.Errorf("session: shutdown: %w", ctx.Err())
+		return fmt.Errorf("relay: shutdown: %w", ctx.Err())
 	}
 }
 
@@ -278,19 +316,10 @@ func (g *Registry[V]) Len() int {
 	return len(g.sessions)
 }
 
-// Drain refuses every later Reserve with ErrShuttingDown while the
-// sessions registered, and those being set up, go on: the first step of
-// taking a process out of service without dropping anyone. Close ends the
-// drain.
-func (g *Registry[V]) Drain() {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	g.draining = true
-}
-
 // Close refuses every later Reserve and Commit and returns the sessions
 // registered now, for the caller to end.
 func (g *Registry[V]) Close() []V {
+	g.cancelDial()
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.closed = true
@@ -306,7 +335,27 @@ func (g *Registry[V]) Close() []V {
 func NewID() string {
 	var b [16]byte
 	if _, err := rand.Read(b[:]); err != nil {
-		panic(fmt.Sprintf("session: crypto/rand failed: %v", err))
+		panic(fmt.Sprintf("relay: crypto/rand failed: %v", err))
 	}
 	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// Busiest returns the most sessions counted for one client address, the
+// use of the per-address limit (/status).
+func (c *Counter) Busiest() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for _, v := range c.perAddr {
+		n = max(n, v)
+	}
+	return n
+}
+
+// SetLimits changes the limits for sessions reserved from now on (a
+// configuration reload); live sessions over a lowered limit go on.
+func (g *Registry[V]) SetLimits(maxTotal, maxPerAddr int) {
+	g.counter.mu.Lock()
+	g.maxTotal, g.maxPerAddr = maxTotal, maxPerAddr
+	g.counter.mu.Unlock()
 }

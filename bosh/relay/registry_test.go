@@ -1,9 +1,13 @@
-package session
+package relay
 
 import (
 	"context"
 	"errors"
+	"fmt"
+	"runtime"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -218,10 +222,103 @@ func TestNewIDIsUnpredictableAndURLSafe(t *testing.T) {
 	}
 }
 
+// TestShutdownNeverMissesARetiringSession: a session retired while
+// Shutdown runs is either ended by Shutdown or counted as stopping when
+// Shutdown looks, never neither: Shutdown must not return before the
+// session's upstream is closed. Retire used to remove the session and
+// count it in two steps, releasing its place in the limits in between;
+// holding the counter's lock parks Retire exactly there.
+func TestShutdownNeverMissesARetiringSession(t *testing.T) {
+	g, ids := registryWith(1)
+	var stopped atomic.Bool
+	g.counter.mu.Lock()
+	go g.Retire(ids[0], func() { stopped.Store(true) })
+	for g.Len() != 0 {
+		runtime.Gosched()
+	}
+	done := make(chan bool, 1)
+	go func() {
+		g.Shutdown(context.Background(), func(int) { t.Error("Shutdown ended a retired session") })
+		done <- stopped.Load()
+	}()
+	returned, ok := false, false
+	select {
+	case ok = <-done:
+		returned = true
+	case <-time.After(100 * time.Millisecond):
+		// Shutdown waits for the retiring session, as it must.
+	}
+	g.counter.mu.Unlock()
+	if !returned {
+		ok = <-done
+	}
+	if !ok {
+		t.Fatal("Shutdown returned while a retired session had not stopped")
+	}
+}
+
+// events records an Observer's calls.
+type events struct {
+	mu  sync.Mutex
+	log []string
+}
+
+func (e *events) add(s string)                                 { e.mu.Lock(); e.log = append(e.log, s); e.mu.Unlock() }
+func (e *events) SessionCreated(tr string)                     { e.add("created " + tr) }
+func (e *events) SessionEnded(tr, cond string)                 { e.add("ended " + tr + " " + cond) }
+func (e *events) UpstreamConnected(tr string, d time.Duration) { e.add("connected " + tr) }
+func (e *events) Stanza(tr string, out bool, n int)            {}
+
+// TestRegistryOptionsAndDrain: the transport name and observer see each
+// session's creation and end; the ID source is pluggable; Drain refuses new
+// sessions and lets the existing ones end.
+func TestRegistryOptionsAndDrain(t *testing.T) {
+	ev := &events{}
+	n := 0
+	g := NewRegistry[int](0, 0, nil, WithTransport("ws"), WithObserver(ev),
+		WithIDs(func() string { n++; return fmt.Sprintf("node1.%d", n) }))
+	r, _ := g.Reserve("a")
+	id, err := r.Commit(1)
+	if err != nil || id != "node1.1" {
+		t.Fatalf("Commit: %q, %v", id, err)
+	}
+	g.Drain()
+	if _, err := g.Reserve("a"); !errors.Is(err, ErrDraining) {
+		t.Fatalf("Reserve while draining: %v", err)
+	}
+	if v, ok := g.Get(id); !ok || v != 1 {
+		t.Fatal("draining dropped a live session")
+	}
+	g.RetireWith(id, "policy-violation", nil)
+	want := []string{"created ws", "ended ws policy-violation"}
+	if fmt.Sprint(ev.log) != fmt.Sprint(want) {
+		t.Fatalf("events %q, want %q", ev.log, want)
+	}
+}
+
+// TestDialContextCancelledByShutdown: a dial in progress when the
+// registry shuts down gives up at once, for every front end alike.
+func TestDialContextCancelledByShutdown(t *testing.T) {
+	g := NewRegistry[int](0, 0, nil)
+	ctx, cancel := g.DialContext(context.Background(), time.Hour)
+	defer cancel()
+	if g.Closed() || ctx.Err() != nil {
+		t.Fatal("dial context done before Shutdown")
+	}
+	if err := g.Shutdown(context.Background(), func(int) {}); err != nil {
+		t.Fatal(err)
+	}
+	<-ctx.Done() // would block for an hour without the cancellation
+	if !g.Closed() {
+		t.Fatal("Closed is false after Shutdown")
+	}
+}
+
+// TestRegistryNodeTagsIDs: FrontEnd.Node names the node in every ID
+// (NodeIDs), and the registry finds the session by it.
 func TestRegistryNodeTagsIDs(t *testing.T) {
 	for _, node := range []string{"", "n2", "eu-west-1a"} {
-		g := NewRegistry[int](0, 0, nil)
-		g.Node = node
+		g := NewRegistry[int](0, 0, nil, FrontEnd{Node: node}.RegistryOptions("bosh")...)
 		r, err := g.Reserve("a")
 		if err != nil {
 			t.Fatal(err)
@@ -244,6 +341,8 @@ func TestRegistryNodeTagsIDs(t *testing.T) {
 	}
 }
 
+// TestRegistryDrainRefusesNewKeepsOld: a reservation taken before Drain
+// still commits; later ones are refused.
 func TestRegistryDrainRefusesNewKeepsOld(t *testing.T) {
 	g := NewRegistry[int](0, 0, nil)
 	r, err := g.Reserve("a")
@@ -258,8 +357,8 @@ func TestRegistryDrainRefusesNewKeepsOld(t *testing.T) {
 		t.Fatal(err)
 	}
 	g.Drain()
-	if _, err := g.Reserve("c"); !errors.Is(err, ErrShuttingDown) {
-		t.Fatalf("Reserve while draining = %v, want ErrShuttingDown", err)
+	if _, err := g.Reserve("c"); !errors.Is(err, ErrDraining) {
+		t.Fatalf("Reserve while draining = %v, want ErrDraining", err)
 	}
 	if _, err := inFlight.Commit(2); err != nil {
 		t.Fatalf("Commit of a reservation made before the drain: %v", err)

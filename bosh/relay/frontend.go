@@ -1,4 +1,4 @@
-package session
+package relay
 
 import (
 	"time"
@@ -24,8 +24,9 @@ type FrontEnd struct {
 	MaxSessions           int
 	MaxSessionsPerAddress int
 	Counter               *Counter
-	// MaxQueueBytes bounds the upstream bytes waiting for a client; more
-	// ends the session. Default 1 MiB.
+	// MaxQueueBytes bounds the upstream bytes waiting for a client, and
+	// four times it the client's bytes waiting for a server that does not
+	// read (NewRelay); more ends the session. Default 1 MiB.
 	MaxQueueBytes int
 	// DialTimeout bounds opening the upstream stream. Default 10s.
 	DialTimeout time.Duration
@@ -34,14 +35,47 @@ type FrontEnd struct {
 	// of the connection's remote address.
 	ClientAddr func(remoteAddr string, forwardedFor string) string
 	// Node, when not empty, is the name of this process in a fleet; every
-	// session ID starts with it (see Registry.Node). Default "": IDs are
-	// the random part alone.
+	// session ID starts with it (NodeIDs, through WithIDs, unless NewID is
+	// set). Default "": IDs are the random part alone.
 	Node string
 	// Log receives one entry per session event. Default: discard.
 	Log logrus.FieldLogger
-	// Metrics counts sessions, requests and stanzas for /metrics. Default
-	// (nil): nothing is counted.
+	// Metrics counts what the Observer does not see for /metrics and
+	// /status: sessions by domain, held requests, stanzas to the server
+	// by count. Default (nil): nothing is counted.
 	Metrics *metrics.Metrics
+	// Observer, when set, receives every session's events (see Observer).
+	// Default: metrics.Observer(Metrics) when Metrics is set.
+	Observer Observer
+	// NewID, when set, makes the session IDs instead of NewID (WithIDs).
+	NewID func() string
+}
+
+// RegistryOptions are the Options f asks of a front end's registry named
+// transport.
+func (f FrontEnd) RegistryOptions(transport string) []Option {
+	opts := []Option{WithTransport(transport)}
+	switch {
+	case f.Observer != nil:
+		opts = append(opts, WithObserver(f.Observer))
+	case f.Metrics != nil:
+		opts = append(opts, WithObserver(metrics.Observer(f.Metrics)))
+	}
+	switch {
+	case f.NewID != nil:
+		opts = append(opts, WithIDs(f.NewID))
+	case f.Node != "":
+		opts = append(opts, WithIDs(NodeIDs(f.Node)))
+	}
+	return opts
+}
+
+// NodeIDs returns an ID source naming node in every ID: node + "." + a
+// NewID ("n2.Xy…"), so that a load balancer can send a request to the
+// process that holds its session with no shared state (XEP-0124 §7.2
+// leaves the sid's form to the connection manager).
+func NodeIDs(node string) func() string {
+	return func() string { return node + "." + NewID() }
 }
 
 // Defaults of FrontEnd.

@@ -1,4 +1,4 @@
-package session
+package relay
 
 import (
 	"context"
@@ -20,9 +20,9 @@ import (
 // the front ends answer them with.
 var (
 	// ErrImproperAddressing: no domain was given.
-	ErrImproperAddressing = errors.New("session: no 'to' domain")
+	ErrImproperAddressing = errors.New("relay: no 'to' domain")
 	// ErrHostUnknown: the domain (or the route) is not one this server serves.
-	ErrHostUnknown = errors.New("session: domain or route not served")
+	ErrHostUnknown = errors.New("relay: domain or route not served")
 )
 
 // Domains is the allowlist of served XMPP domains and the dialer that

@@ -9,7 +9,7 @@ import (
 
 	"boshd/bosh/httppoll"
 	"boshd/bosh/metrics"
-	"boshd/bosh/session"
+	"boshd/bosh/relay"
 	"boshd/cmd/boshd/internal/config"
 )
 
@@ -17,7 +17,7 @@ import (
 // BOSH front end's domains and dialer (so the allowlist and the upstream
 // TLS policy are the same), the session counter (so the limits cover
 // both), the client address rule, the logger and the metrics.
-func pollConfig(c config.Config, shared session.FrontEnd, log *logrus.Logger) httppoll.Config {
+func pollConfig(c config.Config, shared relay.FrontEnd, log *logrus.Logger) httppoll.Config {
 	// config.Validate has checked that hold_cap is below the HTTP write
 	// timeout.
 	holdCap := time.Duration(c.Poll.HoldCap)
@@ -28,6 +28,7 @@ func pollConfig(c config.Config, shared session.FrontEnd, log *logrus.Logger) ht
 	return httppoll.Config{
 		FrontEnd:        shared,
 		Path:            c.HTTP.PollPath,
+		CORSOrigins:     c.HTTP.CORSOrigins,
 		PollInterval:    pollInterval(c.Poll),
 		HoldCap:         holdCap,
 		SessionTimeout:  time.Duration(c.Poll.SessionTimeout),
@@ -55,5 +56,5 @@ func (s *server) addPolling(mux *http.ServeMux, pc httppoll.Config) {
 // pollInterval is the adaptive poll interval policy for polling sessions.
 func pollInterval(c config.Poll) func(idle time.Duration) time.Duration {
 	min, max := time.Duration(c.PollMin), time.Duration(c.PollMax)
-	return func(idle time.Duration) time.Duration { return session.PollInterval(idle, min, max) }
+	return func(idle time.Duration) time.Duration { return relay.PollInterval(idle, min, max) }
 }

@@ -1,22 +1,22 @@
-package bosh
+package endpoint
 
 import (
 	"net/http"
 	"strings"
 )
 
-// cors adds the headers that let pages on the configured origins call the
-// binding (browsers send a preflight for text/xml POSTs). It returns true
-// when the request was a preflight and has been answered. Headers are set,
-// never added, so an answer never carries them twice.
-func (h *Handler) cors(w http.ResponseWriter, r *http.Request) bool {
+// Preflight adds the CORS headers that let pages on the configured origins
+// call the endpoint (browsers send a preflight for text/xml POSTs). It
+// returns true when the request was a preflight and has been answered.
+// Headers are set, never added, so an answer never carries them twice.
+func (s *Shell) Preflight(w http.ResponseWriter, r *http.Request) bool {
 	origin := r.Header.Get("Origin")
-	if len(h.config().CORSOrigins) == 0 || origin == "" {
+	if len(s.config().CORSOrigins) == 0 || origin == "" {
 		return false
 	}
 	hdr := w.Header()
 	hdr.Set("Vary", "Origin")
-	if !h.originAllowed(origin) {
+	if !s.originAllowed(origin) {
 		return false
 	}
 	hdr.Set("Access-Control-Allow-Origin", origin)
@@ -35,8 +35,8 @@ func (h *Handler) cors(w http.ResponseWriter, r *http.Request) bool {
 	return true
 }
 
-func (h *Handler) originAllowed(origin string) bool {
-	for _, o := range h.config().CORSOrigins {
+func (s *Shell) originAllowed(origin string) bool {
+	for _, o := range s.config().CORSOrigins {
 		if o == "*" || strings.EqualFold(o, origin) {
 			return true
 		}
