@@ -21,7 +21,7 @@
 // against the same list as CORS), upgrades with github.com/coder/websocket
 // and runs one Session on the connection. The client's first <open/>
 // names the domain: boshd checks it against the shared allowlist
-// (session.Domains), takes a place in the shared limits (session.Registry,
+// (relay.Domains), takes a place in the shared limits (relay.Registry,
 // whose Counter BOSH and XEP-0025 share), opens the upstream TCP stream
 // with the shared dialer (STARTTLS as configured) and answers with the
 // server's header as <open/> and its features. Then:
@@ -45,7 +45,8 @@
 //     upstream stream politely;
 //   - Reload puts new settings in force for new sessions (the Node given to
 //     New stays); Config.Metrics counts sessions, ends and stanzas under
-//     the websocket transport.
+//     the websocket transport; a session ends through the core's
+//     relay.Registry.End, like the other front ends'.
 //
 // An idle session has one goroutine of its own, the ServeHTTP call that
 // accepted it, reading the client (plus the relay's upstream reader); the
