@@ -114,3 +114,33 @@ func TestReadBody(t *testing.T) {
 type errReader struct{}
 
 func (errReader) Read([]byte) (int, error) { return 0, io.ErrUnexpectedEOF }
+
+// TestReload: the CORS origins and the body limit given to Reload apply to
+// the next request (a SIGHUP in cmd/boshd), the old ones no longer.
+func TestReload(t *testing.T) {
+	log := logrus.New()
+	log.SetOutput(io.Discard)
+	s := New(Config{CORSOrigins: []string{"https://old.example"}, MaxBodyBytes: 100, Log: log}, &echo{})
+	s.Reload(Config{CORSOrigins: []string{"https://new.example"}, MaxBodyBytes: 10, Log: log})
+	tests := []struct {
+		origin, body string
+		status       int
+		allowOrigin  string
+	}{
+		{"https://new.example", "x", 200, "https://new.example"},
+		{"https://old.example", "x", 200, ""},
+		{"", strings.Repeat("x", 11), 413, ""},
+	}
+	for _, tt := range tests {
+		req := httptest.NewRequest("POST", "/", strings.NewReader(tt.body))
+		if tt.origin != "" {
+			req.Header.Set("Origin", tt.origin)
+		}
+		rec := httptest.NewRecorder()
+		s.ServeHTTP(rec, req)
+		if rec.Code != tt.status || rec.Header().Get("Access-Control-Allow-Origin") != tt.allowOrigin {
+			t.Errorf("origin %q, %d bytes: status %d, allow-origin %q; want %d, %q", tt.origin, len(tt.body),
+				rec.Code, rec.Header().Get("Access-Control-Allow-Origin"), tt.status, tt.allowOrigin)
+		}
+	}
+}
