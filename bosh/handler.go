@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"boshd/bosh/internal/held"
 	"boshd/bosh/session"
 )
 
@@ -19,6 +20,7 @@ import (
 type Handler struct {
 	cfg     Config
 	reg     *session.Registry[*Session]
+	held    *held.Front // takes held requests' connections over (hold.go)
 	closing atomic.Bool
 }
 
@@ -29,8 +31,9 @@ func New(cfg Config) *Handler {
 		panic("bosh: Config.Domains is required")
 	}
 	return &Handler{
-		cfg: cfg,
-		reg: session.NewRegistry[*Session](cfg.MaxSessions, cfg.MaxSessionsPerAddress, cfg.Counter),
+		cfg:  cfg,
+		reg:  session.NewRegistry[*Session](cfg.MaxSessions, cfg.MaxSessionsPerAddress, cfg.Counter),
+		held: held.New(),
 	}
 }
 
@@ -53,7 +56,12 @@ func (h *Handler) retire(s *Session) {
 // know about held requests.
 func (h *Handler) Shutdown(ctx context.Context) error {
 	h.closing.Store(true)
-	if err := h.reg.Shutdown(ctx, (*Session).shutdown); err != nil {
+	h.held.BeginShutdown()
+	err := h.reg.Shutdown(ctx, (*Session).shutdown)
+	if herr := h.held.Shutdown(ctx); err == nil {
+		err = herr
+	}
+	if err != nil {
 		return fmt.Errorf("bosh: %w", err)
 	}
 	return nil
@@ -165,6 +173,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeAnswer(w, s.content, *a)
 		return
 	}
+	if h.park(w, r, s, req) {
+		return
+	}
 	writeAnswer(w, s.content, s.await(r.Context(), req))
 }
 
@@ -176,13 +187,7 @@ func (s *Session) await(ctx context.Context, req *request) answer {
 		return a
 	default:
 	}
-	// In a session with wait='0' nothing is held, but a request that came
-	// ahead of its turn still waits for the missing rid: give it the
-	// inactivity period per round instead of none at all.
-	step := s.wait
-	if step <= 0 {
-		step = s.inactivity
-	}
+	step := s.holdStep()
 	t := time.NewTimer(step)
 	defer t.Stop()
 	for expiries := 0; ; {
@@ -198,6 +203,17 @@ func (s *Session) await(ctx context.Context, req *request) answer {
 			return answer{}
 		}
 	}
+}
+
+// holdStep is how long a request is held before expire: the session's
+// 'wait'. In a session with wait='0' nothing is held, but a request that
+// came ahead of its turn still waits for the missing rid: give it the
+// inactivity period per round instead of none at all.
+func (s *Session) holdStep() time.Duration {
+	if s.wait <= 0 {
+		return s.inactivity
+	}
+	return s.wait
 }
 
 // errBodyTooLarge is a request body over Config.MaxBodyBytes.
@@ -241,7 +257,14 @@ func writeAnswer(w http.ResponseWriter, contentType string, a answer) {
 	if a.body == nil {
 		return // the client has gone
 	}
-	hdr := w.Header()
+	answerHeader(w.Header(), contentType, a)
+	w.WriteHeader(a.httpStatus())
+	w.Write(a.body)
+}
+
+// answerHeader sets the header fields of an answer on hdr, for
+// writeAnswer and for an answer on a taken-over connection.
+func answerHeader(hdr http.Header, contentType string, a answer) {
 	if contentType == "" {
 		contentType = "text/xml; charset=utf-8"
 	}
@@ -252,6 +275,4 @@ func writeAnswer(w http.ResponseWriter, contentType string, a answer) {
 	if a.pollSeconds > 0 {
 		hdr.Set("X-Poll-Interval", strconv.Itoa(a.pollSeconds))
 	}
-	w.WriteHeader(a.httpStatus())
-	w.Write(a.body)
 }

@@ -44,11 +44,16 @@ func newHarness(t *testing.T, mod func(*Config)) *harness {
 	}
 	h := New(cfg)
 	srv := httptest.NewServer(h)
+	// Held requests are answered on taken-over connections, as cmd/boshd
+	// serves them (hold.go).
+	heldDone := make(chan struct{})
+	go func() { defer close(heldDone); srv.Config.Serve(h.HeldConns()) }()
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		h.Shutdown(ctx)
 		srv.Close()
+		<-heldDone
 	})
 	return &harness{t: t, up: up, h: h, srv: srv}
 }
