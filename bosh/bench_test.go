@@ -6,6 +6,7 @@ import (
 	"net"
 	"strconv"
 	"testing"
+	"time"
 
 	"boshd/xmppconn"
 )
@@ -112,6 +113,11 @@ func BenchmarkHoldPath(b *testing.B) {
 				up.Push(b, msg)
 				readRawAnswer(b, c, buf)
 				poll()
+			}
+			if mode == "parked" {
+				for end := time.Now().Add(time.Second); h.h.held.Open() == 0 && time.Now().Before(end); {
+					time.Sleep(time.Millisecond) // the last poll is on its way to being parked
+				}
 			}
 			if parked := h.h.held.Open(); (parked != 0) != (mode == "parked") {
 				b.Fatalf("%d requests parked in mode %s", parked, mode)
