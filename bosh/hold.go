@@ -23,6 +23,7 @@ type parked struct {
 	content  string      // the session's Content-Type (§7.1)
 	timer    *time.Timer // the 'wait' timer, running expire
 	expiries int
+	left     bool // the client hung up (set by leftParked)
 }
 
 // HeldConns returns the listener through which keep-alive connections come
@@ -35,32 +36,39 @@ func (h *Handler) HeldConns() net.Listener { return h.held.Listener() }
 // false when the request must wait in await (HTTP/2, listener not served,
 // shutting down). Whatever answer req already got is written at once.
 func (h *Handler) park(w http.ResponseWriter, r *http.Request, s *Session, req *request) bool {
-	c, err := h.held.Take(w, r, func() { s.leftParked(req) })
+	p := &parked{content: s.content}
+	c, err := h.held.Take(w, r, func() { s.leftParked(req, p) })
 	if err != nil {
 		return false
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	p := &parked{conn: c, content: s.content}
-	if req.answered {
+	p.conn = c
+	switch {
+	case req.answered:
 		// Answered between handle and here: the answer is in the channel.
 		p.write(<-req.answer)
-		return true
+	case p.left:
+		// The client left between Take and here, and abandon dropped the
+		// request (it was waiting for its turn): nothing will answer it.
+		p.write(answer{})
+	default:
+		req.park = p
+		step := s.holdStep()
+		p.timer = time.AfterFunc(step, func() { s.expireParked(req, p, step) })
 	}
-	req.park = p
-	step := s.holdStep()
-	p.timer = time.AfterFunc(step, func() { s.expireParked(req, p, step) })
 	return true
 }
 
 // leftParked is called when the client of a parked request hung up:
 // await's ctx.Done case. A request still waiting for its turn is dropped
 // unanswered, so its connection is closed.
-func (s *Session) leftParked(r *request) {
+func (s *Session) leftParked(r *request, p *parked) {
 	s.abandon(r)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if r.park != nil {
+	p.left = true
+	if r.park == p {
 		r.give(answer{})
 	}
 }
