@@ -123,6 +123,9 @@ type server struct {
 	cfg  config.Config
 	log  *logrus.Logger
 	http *http.Server
+	// held is the listener of connections handed back after a held BOSH
+	// request (bosh.Handler.HeldConns), served by http too.
+	held net.Listener
 	// shutdowns are the front ends' Shutdown methods, called before the
 	// HTTP server's so that held requests are answered first.
 	shutdowns []func(context.Context) error
@@ -168,7 +171,7 @@ func newServer(cfg config.Config, log *logrus.Logger) (*server, error) {
 	if !strings.HasSuffix(cfg.HTTP.Path, "/") {
 		mux.Handle(cfg.HTTP.Path+"/", bh) // Tsung and some proxies add a slash
 	}
-	s := &server{cfg: cfg, log: log}
+	s := &server{cfg: cfg, log: log, held: bh.HeldConns()}
 	s.shutdowns = append(s.shutdowns, bh.Shutdown)
 	s.addHTTPPoll(mux, shared)
 	if cfg.HTTP.StaticDir != "" {
@@ -312,6 +315,11 @@ func (s *server) run(ctx context.Context) error {
 			errc <- s.http.Serve(ln)
 		}
 	}()
+	// Keep-alive connections that held a BOSH request come back through
+	// their own listener to the same server (bosh.Handler.HeldConns).
+	heldDone := make(chan struct{})
+	go func() { defer close(heldDone); s.http.Serve(s.held) }()
+	defer func() { s.held.Close(); <-heldDone }()
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)
