@@ -26,7 +26,7 @@ func (s *Session) noteAck(b *Body, now time.Time) (report uint64) {
 		return 0
 	}
 	if ack < s.lastAnswer {
-		if c, cached := s.cache.get(ack + 1); cached && now.Sub(c.sentAt) >= reportGrace {
+		if c, cached := s.cache.get(ack + 1); cached && now.Sub(c.sentAt) >= s.h.cfg.reportGrace {
 			report = ack + 1
 		}
 	}
@@ -61,10 +61,11 @@ func (s *Session) answerReport(r *request, report uint64, since time.Duration) {
 	s.deliver(r, answer{body: w.buf})
 }
 
-// reportGrace is how long an answer may go unacknowledged before a request
+// defaultReportGrace is how long an answer may go unacknowledged before a request
 // whose 'ack' is older than it gets a 'report' (XEP-0124 §9.2). Without it,
 // a client that writes its next poll before it has read the previous
 // answer (its 'ack' one behind, as pipelined clients do) would get every
 // poll answered at once with a report: a busy loop in which the stanzas
-// waiting for it are never delivered.
-const reportGrace = time.Second
+// waiting for it are never delivered. Config.reportGrace overrides it in
+// tests.
+const defaultReportGrace = time.Second

@@ -77,16 +77,24 @@ const maxDecls = 256
 // instructions and DTDs inside it, partial or mismatched elements, and a
 // root element other than httpbind's <body/>.
 func ParseBody(raw []byte) (*Body, error) {
-	raw = bytes.TrimPrefix(raw, []byte("\xef\xbb\xbf"))
-	if start, ok := scanEmptyWrapper(raw); ok {
-		return wrapper(start) // most requests: an empty poll (wrapper.go)
-	}
-	return parseBodyXML(raw)
+	var steps int
+	return parseBody(raw, &steps)
 }
 
-// parseBodyXML is ParseBody with encoding/xml, for every body that
+// parseBody is ParseBody; it adds to *steps the comparisons its checks of
+// names made (dupAttr, usePrefix), so that a test can see that they grow
+// linearly with the input instead of timing the parse.
+func parseBody(raw []byte, steps *int) (*Body, error) {
+	raw = bytes.TrimPrefix(raw, []byte("\xef\xbb\xbf"))
+	if start, ok := scanEmptyWrapper(raw); ok {
+		return wrapper(start, steps) // most requests: an empty poll (wrapper.go)
+	}
+	return parseBodyXML(raw, steps)
+}
+
+// parseBodyXML is parseBody with encoding/xml, for every body that
 // scanEmptyWrapper does not take.
-func parseBodyXML(raw []byte) (*Body, error) {
+func parseBodyXML(raw []byte, steps *int) (*Body, error) {
 	d := xml.NewDecoder(bytes.NewReader(raw))
 	d.Strict = true
 	bad := badBody
@@ -119,7 +127,7 @@ func parseBodyXML(raw []byte) (*Body, error) {
 		}
 		break
 	}
-	b, err := wrapper(start)
+	b, err := wrapper(start, steps)
 	if err != nil {
 		return nil, err
 	}
@@ -153,7 +161,7 @@ func parseBodyXML(raw []byte) (*Body, error) {
 			if len(stack) >= maxDepth {
 				return nil, bad("nested deeper than %d", maxDepth)
 			}
-			if dupAttr(t.Attr) {
+			if dupAttr(t.Attr, steps) {
 				return nil, bad("an attribute of <%s> appears twice", t.Name.Local)
 			}
 			for _, a := range t.Attr {
@@ -164,12 +172,12 @@ func parseBodyXML(raw []byte) (*Body, error) {
 					scope = append(scope, nsDecl{prefix: a.Name.Local, depth: len(stack)})
 				}
 			}
-			if err := usePrefix(t.Name.Space, scope, prefixes, &borrowed); err != nil {
+			if err := usePrefix(t.Name.Space, scope, prefixes, &borrowed, steps); err != nil {
 				return nil, bad("%v", err)
 			}
 			for _, a := range t.Attr {
 				if a.Name.Space != "xmlns" {
-					if err := usePrefix(a.Name.Space, scope, prefixes, &borrowed); err != nil {
+					if err := usePrefix(a.Name.Space, scope, prefixes, &borrowed, steps); err != nil {
 						return nil, bad("%v", err)
 					}
 				}
@@ -220,8 +228,8 @@ func badBody(format string, args ...any) error {
 
 // wrapper checks the <body/> start tag (XEP-0124 §6: httpbind's namespace,
 // no attribute twice, prefixes declared) and returns the Body with its
-// attributes, namespaces resolved.
-func wrapper(start xml.StartElement) (*Body, error) {
+// attributes, namespaces resolved. It adds dupAttr's comparisons to *steps.
+func wrapper(start xml.StartElement, steps *int) (*Body, error) {
 	bad := badBody
 	if start.Name.Local != "body" {
 		return nil, bad("root element is <%s/>, not <body/>", start.Name.Local)
@@ -229,7 +237,7 @@ func wrapper(start xml.StartElement) (*Body, error) {
 	if len(start.Attr) > maxAttrs {
 		return nil, bad("too many attributes")
 	}
-	if dupAttr(start.Attr) {
+	if dupAttr(start.Attr, steps) {
 		return nil, bad("an attribute appears twice in <body/>")
 	}
 	wrapperNS, _ := lookupPrefix(start.Attr, start.Name.Space)
@@ -305,9 +313,10 @@ func checkEpilog(d *xml.Decoder) error {
 // dupAttr reports whether an attribute name appears twice, which makes
 // the document not well-formed (XML 1.0 §3.1). Pairwise for the few
 // attributes real elements have; a set for many, which would otherwise
-// cost quadratic time.
-func dupAttr(attrs []xml.Attr) bool {
+// cost quadratic time. It adds the comparisons it makes to *steps.
+func dupAttr(attrs []xml.Attr, steps *int) bool {
 	if len(attrs) > 16 {
+		*steps += len(attrs)
 		seen := make(map[xml.Name]struct{}, len(attrs))
 		for _, a := range attrs {
 			if _, ok := seen[a.Name]; ok {
@@ -318,6 +327,7 @@ func dupAttr(attrs []xml.Attr) bool {
 		return false
 	}
 	for i := 1; i < len(attrs); i++ {
+		*steps += i
 		for j := 0; j < i; j++ {
 			if attrs[i].Name == attrs[j].Name {
 				return true
@@ -344,11 +354,14 @@ type nsDecl struct {
 }
 
 // usePrefix checks that prefix is declared, inside the payload or on the
-// wrapper; in the latter case it is noted in borrowed.
-func usePrefix(prefix string, scope []nsDecl, wrapper map[string]string, borrowed *[]string) error {
+// wrapper; in the latter case it is noted in borrowed. It adds the
+// declarations it compares with (at most maxDecls, then the borrowed ones)
+// to *steps.
+func usePrefix(prefix string, scope []nsDecl, wrapper map[string]string, borrowed *[]string, steps *int) error {
 	if prefix == "" || prefix == "xml" {
 		return nil
 	}
+	*steps += len(scope) + len(*borrowed)
 	for i := len(scope) - 1; i >= 0; i-- {
 		if scope[i].prefix == prefix {
 			return nil

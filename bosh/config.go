@@ -35,6 +35,10 @@ type Config struct {
 	// CORSOrigins lists the origins whose pages may call the binding; "*"
 	// allows any. Empty: no CORS headers.
 	CORSOrigins []string
+
+	// reportGrace replaces defaultReportGrace (acks.go) when positive:
+	// tests set it to make an answer overdue without waiting a second.
+	reportGrace time.Duration
 }
 
 // Defaults of Config, in one place.
@@ -61,6 +65,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxPause == 0 {
 		c.MaxPause = DefaultMaxPause
+	}
+	if c.reportGrace <= 0 {
+		c.reportGrace = defaultReportGrace
 	}
 	c.FrontEnd = c.FrontEnd.WithDefaults()
 	return c

@@ -48,17 +48,6 @@ func (h *Handler) Sessions() int { return h.reg.Len() }
 // Transport is the BOSH front end's name for relay.Observer events.
 const Transport = "bosh"
 
-// retire forgets an ended session and closes its upstream stream in the
-// background; cond is why it ended ("" for the client's terminate).
-// Called with s.mu held.
-func (h *Handler) retire(s *Session, cond Condition) {
-	var stop func()
-	if s.relay != nil {
-		stop = s.relay.Close
-	}
-	h.reg.RetireWith(s.id, string(cond), stop)
-}
-
 // Shutdown refuses new sessions, answers every held request with
 // system-shutdown (XEP-0124 §17.2), those parked on taken-over connections
 // (hold.go) included, cancels the upstream dials of sessions being created

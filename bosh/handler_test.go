@@ -496,7 +496,9 @@ func TestRepeatedRIDNeedsTheOriginalKey(t *testing.T) {
 // answered at once with 'report' and 'time' (§9.2), but not before the
 // requests held ahead of it: answers go out in rid order (§8).
 func TestReportKeepsRIDOrder(t *testing.T) {
-	h := newHarness(t, func(c *Config) { c.MaxHold = 2 })
+	// An answer is overdue a nanosecond after it was sent, instead of
+	// defaultReportGrace: no real sleep.
+	h := newHarness(t, func(c *Config) { c.MaxHold = 2; c.reportGrace = time.Nanosecond })
 	cr := h.post(`<body rid='10' xmlns='http://jabber.org/protocol/httpbind' to='localhost' wait='10' hold='2' ack='1' ver='1.6'/>`)
 	sid := cr.attr("sid")
 	if cr.attr("hold") != "2" || cr.attr("ack") != "10" {
@@ -513,7 +515,8 @@ func TestReportKeepsRIDOrder(t *testing.T) {
 	held := []func() reply{h.async(body(12, sid, " ack='11'", ""))}
 	h.waitOpen(sid, 12)
 	held = append(held, h.async(body(13, sid, " ack='11'", "")))
-	time.Sleep(reportGrace) // rid 11's answer is now overdue
+	h.waitOpen(sid, 13)
+	// rid 11's answer is overdue already (reportGrace is 1ns).
 	// The client says it has seen nothing after rid 10.
 	start := time.Now()
 	r := h.post(body(14, sid, " ack='10'", `<presence xmlns='jabber:client'/>`))

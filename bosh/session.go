@@ -516,34 +516,27 @@ func (s *Session) logger() logrus.FieldLogger {
 	return s.h.cfg.Log.WithFields(logrus.Fields{"sid": shortID(s.id), "remote": s.remote, "domain": s.domain})
 }
 
-// close marks the session closed and has its upstream stream closed in
-// the background (closing waits briefly for the server). Called with s.mu
-// held; err is nil for a clean end.
+// close marks the session closed and ends it through the core's
+// end-of-session path (relay.Registry.End: timer stopped, retired, upstream
+// closed in the background, then logged). The held requests have been
+// answered by the caller. Called with s.mu held; err is nil for a clean end.
 func (s *Session) close(err error) {
-	log := s.logger().WithField("state", s.state.String())
+	e := relay.Ending{Fields: logrus.Fields{"state": s.state.String()}}
 	s.state = StateClosed
-	s.stopIdle()
-	// Retire before logging: whatever happens after, the session is out
-	// of the registry and its upstream stream is being closed.
-	var cond Condition
-	if err != nil {
-		cond = ConditionOf(err)
-	}
-	s.h.retire(s, cond)
 	switch {
 	case errors.Is(err, errInactive):
-		log.Info("session ended: client inactive")
+		e.Condition, e.Message = string(ConditionOf(err)), "session ended: client inactive"
 	case err != nil:
 		cond := ConditionOf(err)
-		e := log.WithField("condition", string(cond)).WithError(err)
-		if cond == InternalServerError {
-			e.Warn("session ended")
-		} else {
-			e.Info("session ended")
-		}
+		e.Condition, e.Cause, e.Warn = string(cond), err, cond == InternalServerError
 	default:
-		log.Info("session ended by the client")
+		e.Message = "session ended by the client"
 	}
+	var stop func()
+	if s.relay != nil {
+		stop = s.relay.Close
+	}
+	s.h.reg.End(s.id, &s.idle, stop, s.logger(), e)
 }
 
 // armIdle starts the inactivity timer when no request is open (§10).

@@ -26,8 +26,9 @@ func FuzzScanEmptyWrapper(f *testing.F) {
 		if !ok {
 			return
 		}
-		got, gotErr := wrapper(start)
-		want, wantErr := parseBodyXML(in)
+		var steps int
+		got, gotErr := wrapper(start, &steps)
+		want, wantErr := parseBodyXML(in, &steps)
 		if (gotErr != nil) != (wantErr != nil) || gotErr != nil && gotErr.Error() != wantErr.Error() {
 			t.Fatalf("%q: scanner says %v, encoding/xml %v", in, gotErr, wantErr)
 		}

@@ -627,26 +627,35 @@ func stall(http.ResponseWriter) { time.Sleep(800 * time.Millisecond) }
 // TestResendEarlierOnRecoverableError checks XEP-0124 §17.3: after a
 // type='error' answer the client resends that request and every earlier
 // unanswered one; and §9.2: a 'report' makes it resend the named rid.
+//
+// The held poll must still be unanswered when the error arrives, so the
+// fake CM holds it for a minute rather than its usual two seconds (under
+// heavy load two seconds could pass first, and a poll answered meanwhile
+// is rightly not resent); the test waits on the hook's signals, not on the
+// clock.
 func TestResendEarlierOnRecoverableError(t *testing.T) {
 	for _, how := range []string{"type='error'", "report"} {
 		t.Run(how, func(t *testing.T) {
-			f := newFakeCM(t)
+			f := newFakeCM(t, func(f *fakeCM) { f.wait = time.Minute })
 			s := loggedIn(t, f, testConfig(t, f))
 			ctx := testContext(t)
 			var mu sync.Mutex
 			seen := map[uint64]int{}
 			var pollRID uint64
+			polled, resent := make(chan struct{}), make(chan struct{})
 			f.setHook(func(f *fakeCM, b *Body, raw []byte) (int, string, bool) {
 				rid, _ := b.Uint("rid")
 				mu.Lock()
 				seen[rid]++
 				n := seen[rid]
-				mu.Unlock()
-				mu.Lock()
 				if len(b.Payloads) == 0 && pollRID == 0 {
 					pollRID = rid
+					close(polled)
 				}
 				p := pollRID
+				if rid == p && n == 2 {
+					close(resent)
+				}
 				mu.Unlock()
 				if len(b.Payloads) == 1 && n == 1 {
 					if how == "report" {
@@ -657,30 +666,21 @@ func TestResendEarlierOnRecoverableError(t *testing.T) {
 				return 0, "", false
 			})
 			running(t, s)
-			for {
-				mu.Lock()
-				p := pollRID
-				mu.Unlock()
-				if p != 0 {
-					break
-				}
-				time.Sleep(5 * time.Millisecond)
+			select {
+			case <-polled:
+			case <-ctx.Done():
+				t.Fatal("the client did not poll")
 			}
 			if err := s.Send(ctx, []byte("<presence/>")); err != nil {
 				t.Fatal(err)
 			}
-			deadline := time.Now().Add(5 * time.Second)
-			for {
+			select {
+			case <-resent:
+			case <-ctx.Done():
 				mu.Lock()
-				n, p := seen[pollRID], pollRID
+				p := pollRID
 				mu.Unlock()
-				if n >= 2 {
-					break
-				}
-				if time.Now().After(deadline) {
-					t.Fatalf("held poll rid %d was not resent", p)
-				}
-				time.Sleep(5 * time.Millisecond)
+				t.Fatalf("held poll rid %d was not resent", p)
 			}
 		})
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+	"testing/synctest"
 
 	"boshd/xmppconn"
 )
@@ -47,47 +48,53 @@ func FuzzClientStream(f *testing.F) {
 	f.Add([]byte("<message to='a&amp;b'><body>&#0; &#xD800; &nbsp; & \x01 \xff ]]> &#x1F600; é</body></message>"), uint16(20), uint16(40))
 	f.Add([]byte("<stream:stream to='example.com' xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'><presence/>"), uint16(30), uint16(60))
 	f.Fuzz(func(t *testing.T, stream []byte, cut1, cut2 uint16) {
-		p := newHarness(t, func(c *Config) { c.HoldCap = -1 })
-		id, up := p.open()
-		a, b := int(cut1)%(len(stream)+1), int(cut2)%(len(stream)+1)
-		if a > b {
-			a, b = b, a
-		}
-		ended := false
-		for _, part := range [][]byte{stream[:a], stream[a:b], stream[b:]} {
-			r := p.post(id + "," + string(part))
-			switch {
-			case r.id == IDServerError:
-				t.Fatalf("internal error on %q", stream)
-			case ended && r.id != IDUnknown:
-				t.Fatalf("answered %s after the session ended", r.id)
-			case r.id == IDBadRequest, r.id == IDUnknown:
-				ended = true
-			case r.id != id:
-				t.Fatalf("answered %s", r.id)
-			}
-			if strings.HasSuffix(r.body, "</stream:stream>") {
-				ended = true
-			}
-		}
-		var sp xmppconn.Splitter
-		sp.Write([]byte(clientHeader))
-		sp.Write([]byte(up.sentText()))
-		for {
-			_, ok, err := sp.Next()
-			if err != nil {
-				t.Fatalf("forwarded bytes that are not whole elements: %v", err)
-			}
-			if !ok {
-				break
-			}
-		}
-		// Issue 11: what reaches the server is XML a strict parser
-		// accepts (but for non-ASCII names, where encoding/xml follows
-		// XML 1.0's fourth edition and boshd the fifth).
-		doc := clientHeader + up.sentText() + "</stream:stream>"
-		if err := strictParse(doc); err != nil && !(strings.Contains(err.Error(), "invalid XML name") && strings.ContainsFunc(doc, func(r rune) bool { return r >= 0x80 })) {
-			t.Fatalf("forwarded %q, which encoding/xml refuses: %v", up.sentText(), err)
-		}
+		synctest.Test(t, func(t *testing.T) { fuzzClientStream(t, stream, cut1, cut2) })
 	})
+}
+
+// fuzzClientStream is one input of FuzzClientStream, inside a synctest
+// bubble (the upstream is xmpptest's in-memory server).
+func fuzzClientStream(t *testing.T, stream []byte, cut1, cut2 uint16) {
+	p := newHarness(t, func(c *Config) { c.HoldCap = -1 })
+	id, up := p.open()
+	a, b := int(cut1)%(len(stream)+1), int(cut2)%(len(stream)+1)
+	if a > b {
+		a, b = b, a
+	}
+	ended := false
+	for _, part := range [][]byte{stream[:a], stream[a:b], stream[b:]} {
+		r := p.post(id + "," + string(part))
+		switch {
+		case r.id == IDServerError:
+			t.Fatalf("internal error on %q", stream)
+		case ended && r.id != IDUnknown:
+			t.Fatalf("answered %s after the session ended", r.id)
+		case r.id == IDBadRequest, r.id == IDUnknown:
+			ended = true
+		case r.id != id:
+			t.Fatalf("answered %s", r.id)
+		}
+		if strings.HasSuffix(r.body, "</stream:stream>") {
+			ended = true
+		}
+	}
+	var sp xmppconn.Splitter
+	sp.Write([]byte(clientHeader))
+	sp.Write([]byte(up.sentText()))
+	for {
+		_, ok, err := sp.Next()
+		if err != nil {
+			t.Fatalf("forwarded bytes that are not whole elements: %v", err)
+		}
+		if !ok {
+			break
+		}
+	}
+	// Issue 11: what reaches the server is XML a strict parser
+	// accepts (but for non-ASCII names, where encoding/xml follows
+	// XML 1.0's fourth edition and boshd the fifth).
+	doc := clientHeader + up.sentText() + "</stream:stream>"
+	if err := strictParse(doc); err != nil && !(strings.Contains(err.Error(), "invalid XML name") && strings.ContainsFunc(doc, func(r rune) bool { return r >= 0x80 })) {
+		t.Fatalf("forwarded %q, which encoding/xml refuses: %v", up.sentText(), err)
+	}
 }

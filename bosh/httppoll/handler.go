@@ -16,9 +16,8 @@ import (
 // Polling sessions to the configured XMPP servers, over the same session
 // core (domains, dialer, limits) as the BOSH front end.
 type Handler struct {
-	cfg  Config
-	reg  *relay.Registry[*Session]
-	open openFunc
+	cfg Config
+	reg *relay.Registry[*Session]
 
 	shell *endpoint.Shell
 }
@@ -33,7 +32,6 @@ func New(cfg Config) *Handler {
 		cfg: cfg,
 		reg: relay.NewRegistry[*Session](cfg.MaxSessions, cfg.MaxSessionsPerAddress, cfg.Counter, cfg.RegistryOptions(Transport)...),
 	}
-	h.open = h.openRelay
 	h.shell = endpoint.New(endpoint.Config{
 		InfoPage:     infoPage,
 		CORSOrigins:  cfg.CORSOrigins,

@@ -3,7 +3,6 @@ package httppoll
 import (
 	"context"
 	"encoding/xml"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -13,8 +12,6 @@ import (
 	"time"
 
 	"github.com/sirupsen/logrus"
-
-	"boshd/xmppconn"
 )
 
 // TestLogin walks the XMPP login of RFC 6120 through the endpoint: stream
@@ -32,7 +29,10 @@ func TestLogin(t *testing.T) {
 		if r.interval != 2 {
 			t.Fatalf("X-Poll-Interval %d, want poll_min 2", r.interval)
 		}
-		f := <-p.ups
+		f := p.nextUp()
+		if f == nil {
+			t.Fatal("no upstream opened")
+		}
 		if h := f.hdr; h.To != "example.com" || h.From != "alice@example.com" || h.Lang != "en" || h.Version != "1.0" {
 			t.Fatalf("upstream opened with %+v", h)
 		}
@@ -53,12 +53,12 @@ func TestLogin(t *testing.T) {
 
 		// RFC 6120 §6.4.6: the client restarts the stream with a new header.
 		p.post(id + "," + strings.TrimPrefix(clientHeader, "<?xml version='1.0'?>"))
-		if f.restarts != 1 || f.sentText() != "" {
+		if sent := f.sentText(); f.restarts != 1 || sent != "" {
 			t.Fatalf("restart: %d restarts, header must not be forwarded as a stanza", f.restarts)
 		}
-		f.push(xmppconn.KindHeader, "<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' id='s2' from='example.com' version='1.0'>")
-		f.push(xmppconn.KindFeatures, "<stream:features><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/></stream:features>")
-		if r := p.post(id + ","); !strings.Contains(r.body, "id='s2'") || !strings.HasSuffix(r.body, "</stream:features>") {
+		// The server answers the new header with a new one (id='stream-2')
+		// and its features.
+		if r := p.post(id + ","); !strings.Contains(r.body, "id='stream-2'") || !strings.HasSuffix(r.body, "</stream:features>") {
 			t.Fatalf("restarted stream: %q", r.body)
 		}
 
@@ -105,7 +105,7 @@ func TestHeaderSplit(t *testing.T) {
 		if strings.HasSuffix(r.id, ":0") || r.body != "" {
 			t.Fatalf("first half: %s %q", r.id, r.body)
 		}
-		if len(p.ups) != 0 {
+		if p.opened() {
 			t.Fatal("upstream opened before the header was complete")
 		}
 		r2 := p.post(r.id + "," + clientHeader[40:])
@@ -124,7 +124,7 @@ func TestKeys(t *testing.T) {
 		chain := KeyChain("seed-one", 4)  // K(4), K(3), K(2), K(1)
 		chain2 := KeyChain("seed-two", 3) // a new chain
 		r := p.post("0;" + chain[0] + "," + clientHeader)
-		id, f := r.id, <-p.ups
+		id, f := r.id, p.nextUp()
 
 		if r := p.post(id + ";" + chain[1] + ",<presence/>"); r.id != id {
 			t.Fatalf("good key answered %s", r.id)
@@ -230,7 +230,7 @@ func TestBadRequest(t *testing.T) {
 			t.Fatalf("header in the wrong namespace answered %s, want -2:0", r.id)
 		}
 		synctest.Wait()
-		if len(p.ups) != 0 || p.h.Sessions() != 0 {
+		if p.opened() || p.h.Sessions() != 0 {
 			t.Fatal("a header in the wrong namespace opened an upstream stream or kept a session")
 		}
 	})
@@ -250,7 +250,7 @@ func TestRefusedDomain(t *testing.T) {
 				t.Errorf("answered %s %q, want 0:0 with %s", r.id, r.body, tc.cond)
 			}
 		}
-		if len(p.ups) != 0 || p.h.Sessions() != 0 {
+		if p.opened() || p.h.Sessions() != 0 {
 			t.Fatal("a refused domain was dialled or left a session")
 		}
 		p.openErr = errBoom
@@ -263,7 +263,8 @@ func TestRefusedDomain(t *testing.T) {
 		// The server refuses the stream itself: its own error is relayed,
 		// in a document the client's XML parser can read.
 		refused := "<stream:error><host-gone xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error>"
-		p.openErr = fmt.Errorf("opening: %w", &xmppconn.StreamError{Raw: []byte(refused), Condition: "host-gone"})
+		p.openErr = nil
+		p.up.Features = refused + "</stream:stream>"
 		r := p.post("0," + clientHeader)
 		if r.id != IDServerError || !strings.Contains(r.body, refused) {
 			t.Fatalf("refused stream answered %s %q", r.id, r.body)
@@ -369,8 +370,7 @@ func TestUpstreamEnds(t *testing.T) {
 		p := newHarness(t, nil)
 		id, f := p.open()
 		streamErr := "<stream:error><conflict xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error>"
-		f.push(xmppconn.KindError, streamErr)
-		f.end(&xmppconn.StreamError{Raw: []byte(streamErr), Condition: "conflict"})
+		f.stanza(streamErr + "</stream:stream>")
 		r := p.post(id + ",")
 		if r.id != id || r.body != streamErr+"</stream:stream>" {
 			t.Fatalf("answered %s %q", r.id, r.body)
@@ -386,7 +386,6 @@ func TestUpstreamEnds(t *testing.T) {
 func TestQueueOverflow(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		p := newHarness(t, func(c *Config) { c.MaxQueueBytes = 100 })
-		p.maxQueue = 100
 		id, f := p.open()
 		first := "<message><body>" + strings.Repeat("a", 40) + "</body></message>"
 		f.stanza(first)
@@ -478,7 +477,7 @@ func TestShutdown(t *testing.T) {
 }
 
 // panicky is an upstream whose Send panics, standing in for a bug.
-type panicky struct{ *fakeUp }
+type panicky struct{ upstream }
 
 func (panicky) Send([]byte) error { panic("bug in the upstream") }
 
@@ -488,11 +487,11 @@ func TestPanicEndsOneSession(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		p := newHarness(t, nil)
 		good, gf := p.open()
-		bad, bf := p.open()
+		bad, _ := p.open()
 		// Swap the second session's upstream for one that panics.
 		s, _ := p.h.reg.Get(mustRegistryID(t, bad))
 		s.mu.Lock()
-		s.up = panicky{bf}
+		s.up = panicky{s.up}
 		s.mu.Unlock()
 		if r := p.post(bad + ",<presence/>"); r.id != IDServerError {
 			t.Fatalf("panicking request answered %s, want -1:0", r.id)

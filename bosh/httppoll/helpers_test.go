@@ -3,165 +3,116 @@ package httppoll
 import (
 	"context"
 	"errors"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/sirupsen/logrus"
 	"github.com/sirupsen/logrus/hooks/test"
 
+	"boshd/bosh/internal/xmpptest"
 	"boshd/bosh/relay"
 	"boshd/xmppconn"
 )
 
-// What the scripted server says when a stream opens.
+// What the scripted server (bosh/internal/xmpptest) says when a stream
+// opens, and the client's header.
 const (
-	serverHeader   = "<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' id='s1' from='example.com' version='1.0'>"
-	serverFeatures = "<stream:features><mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><mechanism>PLAIN</mechanism></mechanisms></stream:features>"
+	serverHeader   = "<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' id='stream-1' from='localhost' version='1.0'>"
+	serverFeatures = xmpptest.DefaultFeatures
 	clientHeader   = "<?xml version='1.0'?><stream:stream to='example.com' from='alice@example.com' xml:lang='en' version='1.0' xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>"
 )
 
-// fakeUp is a scripted upstream: the test pushes what the server sends and
-// reads what boshd forwarded. It behaves as relay.Relay does (bounded
-// queue, activity time, end reported after the queued elements), without a
-// socket, so that it runs inside a synctest bubble.
-type fakeUp struct {
-	wake     func()
-	maxQueue int
-	hdr      xmppconn.Header
-
-	mu       sync.Mutex
-	queue    []xmppconn.Element
-	qbytes   int
-	err      error
-	last     time.Time
-	sent     []byte
-	restarts int
-	closed   bool
+// upConn is one upstream stream as the scripted server sees it: the test
+// pushes what the server sends and reads what boshd forwarded. Its
+// methods wait until the bubble is idle (synctest.Wait), so what boshd's
+// relay goroutines had to do is done.
+type upConn struct {
+	t        *testing.T
+	c        *xmpptest.Conn
+	hdr      xmppconn.Header // the client stream's first header
+	sent     []byte          // stanzas forwarded and not yet read by sentText
+	restarts int             // stream headers after the first
+	closed   bool            // boshd closed the stream
 }
 
-func (f *fakeUp) push(kind xmppconn.Kind, raw string) {
-	f.mu.Lock()
-	if f.err != nil {
-		f.mu.Unlock()
-		return
-	}
-	if f.maxQueue > 0 && f.qbytes+len(raw) > f.maxQueue {
-		f.err = relay.ErrQueueFull
-	} else {
-		f.queue = append(f.queue, xmppconn.Element{Kind: kind, Raw: []byte(raw)})
-		f.qbytes += len(raw)
-		if kind == xmppconn.KindStanza {
-			f.last = time.Now()
+// drain takes in what the server has received so far.
+func (u *upConn) drain() {
+	synctest.Wait()
+	for {
+		select {
+		case el, ok := <-u.c.Received:
+			if !ok {
+				u.closed = true
+				return
+			}
+			switch el.Kind {
+			case xmppconn.KindHeader:
+				u.restarts++
+			case xmppconn.KindEnd:
+				u.closed = true
+			default:
+				u.sent = append(u.sent, el.Raw...)
+			}
+		default:
+			return
 		}
 	}
-	f.mu.Unlock()
-	f.wake()
 }
 
-// stanza pushes a stanza from the server.
-func (f *fakeUp) stanza(raw string) { f.push(xmppconn.KindStanza, raw) }
-
-// end has the server's stream end with err after what is queued.
-func (f *fakeUp) end(err error) {
-	f.mu.Lock()
-	if f.err == nil {
-		f.err = err
-	}
-	f.mu.Unlock()
-	f.wake()
-}
-
-func (f *fakeUp) Take() ([]xmppconn.Element, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	q := f.queue
-	f.queue, f.qbytes = nil, 0
-	return q, f.err
-}
-
-func (f *fakeUp) Pending() bool {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return len(f.queue) > 0 || f.err != nil
-}
-
-func (f *fakeUp) Send(p []byte) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.err != nil {
-		return f.err
-	}
-	f.sent = append(f.sent, p...)
-	return nil
-}
-
-func (f *fakeUp) Restart() error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.restarts++
-	return f.err
-}
-
-func (f *fakeUp) LastStanza() time.Time {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.last
-}
-
-func (f *fakeUp) NoteClientStanza() {
-	f.mu.Lock()
-	f.last = time.Now()
-	f.mu.Unlock()
-}
-
-func (f *fakeUp) Close() {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.closed = true
-	if f.err == nil {
-		f.err = relay.ErrClosed
-	}
+// stanza pushes a stanza from the server and waits until boshd has it.
+func (u *upConn) stanza(raw string) {
+	u.t.Helper()
+	u.c.Push(u.t, raw)
+	synctest.Wait()
 }
 
 // sentText returns and forgets what boshd forwarded so far.
-func (f *fakeUp) sentText() string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	s := string(f.sent)
-	f.sent = nil
+func (u *upConn) sentText() string {
+	u.drain()
+	s := string(u.sent)
+	u.sent = nil
 	return s
 }
 
-func (f *fakeUp) isClosed() bool {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.closed
+func (u *upConn) isClosed() bool {
+	u.drain()
+	return u.closed
 }
 
-// harness is a Handler whose upstreams are fakeUps.
+// harness is a Handler whose upstreams are the in-memory xmpptest server.
 type harness struct {
 	t    *testing.T
 	h    *Handler
 	logs *test.Hook
-	// ups receives each upstream boshd opens.
-	ups      chan *fakeUp
-	openErr  error
-	maxQueue int
+	up   *xmpptest.Server
+	// openErr, when set, is what dialling the server fails with.
+	openErr error
 }
 
 func newHarness(t *testing.T, mod func(*Config)) *harness {
 	t.Helper()
 	log, hook := test.NewNullLogger()
 	log.SetLevel(logrus.DebugLevel)
+	p := &harness{t: t, logs: hook, up: xmpptest.NewPipe()}
+	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if p.openErr != nil {
+			return nil, p.openErr
+		}
+		return p.up.Dial(ctx, network, addr)
+	}
 	cfg := Config{
 		FrontEnd: relay.FrontEnd{
-			Domains: &relay.Domains{Dialer: &xmppconn.Dialer{}, Served: []string{"example.com"}},
-			Log:     log,
+			Domains: &relay.Domains{
+				Dialer: &xmppconn.Dialer{Routes: map[string][]string{"example.com": {p.up.Addr}}, DialContext: dial},
+				Served: []string{"example.com"},
+			},
+			Log: log,
 		},
 		Path: "/http-poll",
 		// Tests that idle for long set their own timeout.
@@ -170,23 +121,43 @@ func newHarness(t *testing.T, mod func(*Config)) *harness {
 	if mod != nil {
 		mod(&cfg)
 	}
-	p := &harness{t: t, h: New(cfg), logs: hook, ups: make(chan *fakeUp, 16)}
-	p.h.open = func(ctx context.Context, target relay.Target, sh xmppconn.Header, wake func()) (opened, error) {
-		if p.openErr != nil {
-			return opened{}, p.openErr
-		}
-		f := &fakeUp{wake: wake, maxQueue: p.maxQueue, hdr: sh, last: time.Now()}
-		p.ups <- f
-		return opened{up: f, header: []byte(serverHeader), features: []byte(serverFeatures)}, nil
-	}
+	p.h = New(cfg)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		if err := p.h.Shutdown(ctx); err != nil {
 			t.Errorf("Shutdown: %v", err)
 		}
+		p.up.Close()
 	})
 	return p
+}
+
+// nextUp returns the upstream stream boshd opened last, or nil if it
+// opened none since the last call.
+func (p *harness) nextUp() *upConn {
+	p.t.Helper()
+	synctest.Wait()
+	select {
+	case c := <-p.up.Conns:
+		u := &upConn{t: p.t, c: c}
+		el := <-c.Received // the first header: Conns delivers a connection once it arrived
+		h, err := xmppconn.ParseHeader(el.Raw)
+		if err != nil {
+			p.t.Fatalf("upstream header %q: %v", el.Raw, err)
+		}
+		u.hdr = h
+		return u
+	default:
+		return nil
+	}
+}
+
+// opened reports whether an upstream stream was opened and not yet taken
+// by nextUp.
+func (p *harness) opened() bool {
+	synctest.Wait()
+	return len(p.up.Conns) != 0
 }
 
 // reply is one answer as the client sees it.
@@ -236,7 +207,7 @@ func (p *harness) postCtx(ctx context.Context, body string) reply {
 
 // open starts a session without keys and returns its identifier and
 // upstream.
-func (p *harness) open() (string, *fakeUp) {
+func (p *harness) open() (string, *upConn) {
 	p.t.Helper()
 	r := p.post("0," + clientHeader)
 	if strings.HasSuffix(r.id, ":0") {
@@ -245,13 +216,11 @@ func (p *harness) open() (string, *fakeUp) {
 	if r.body != serverHeader+serverFeatures {
 		p.t.Fatalf("first answer %q, want the server's header and features", r.body)
 	}
-	select {
-	case f := <-p.ups:
-		return r.id, f
-	default:
+	u := p.nextUp()
+	if u == nil {
 		p.t.Fatal("no upstream opened")
-		return "", nil
 	}
+	return r.id, u
 }
 
 // logged reports whether a log entry at level or above contains text.

@@ -445,7 +445,7 @@ func (s *Session) openUpstream(ctx context.Context, raw []byte) (answer, bool) {
 	s.dialing = dialing
 	s.mu.Unlock()
 	dctx, cancel := s.h.reg.DialContext(ctx, s.h.cfg.DialTimeout)
-	o, err := s.h.open(dctx, target, sh, s.wake)
+	o, err := s.h.openRelay(dctx, target, sh, s.wake)
 	cancel()
 	s.mu.Lock()
 	s.dialing = nil
@@ -473,34 +473,34 @@ func (s *Session) openUpstream(ctx context.Context, raw []byte) (answer, bool) {
 	return answer{}, false
 }
 
-// end ends the session: forgets it, stops its timer, wakes a held poll
-// (which gets what s.out holds), and has the upstream stream closed
-// politely in the background, so the server bounces or stores what was on
-// its way (XEP-0025 §3). Called with s.mu held.
+// end ends the session: marks it closed, wakes a held poll (which gets
+// what s.out holds), and goes the core's end-of-session path
+// (relay.Registry.End: timer stopped, forgotten, the upstream stream
+// closed politely in the background so the server bounces or stores what
+// was on its way (XEP-0025 §3), then logged). Called with s.mu held.
 func (s *Session) end(reason error) {
 	if s.state == StateClosed {
 		return
 	}
 	s.state = StateClosed
-	s.stopExpiry()
 	close(s.done)
+	e := relay.Ending{Condition: condition(reason), Cause: reason}
+	switch {
+	case errors.Is(reason, errClientEnded):
+		e.Cause, e.Message = nil, "session ended by the client"
+	case errors.Is(reason, relay.ErrQueueFull):
+		e.Message, e.Warn = "session ended: too much data waiting for the client", true
+	case errors.Is(reason, errRefused):
+		e.Message = "session refused"
+	case errors.Is(reason, errExpired):
+		e.Cause, e.Message = nil, "session expired: no request within the session timeout"
+		e.Fields = logrus.Fields{"timeout": s.h.cfg.SessionTimeout}
+	}
 	var stop func()
 	if s.up != nil {
 		stop = s.up.Close
 	}
-	s.h.reg.RetireWith(s.regID, condition(reason), stop)
-	switch {
-	case errors.Is(reason, errClientEnded):
-		s.logger().Info("session ended by the client")
-	case errors.Is(reason, relay.ErrQueueFull):
-		s.logger().WithError(reason).Warn("session ended: too much data waiting for the client")
-	case errors.Is(reason, errRefused):
-		s.logger().WithError(reason).Info("session refused")
-	case errors.Is(reason, errExpired):
-		s.logger().WithField("timeout", s.h.cfg.SessionTimeout).Info("session expired: no request within the session timeout")
-	default:
-		s.logger().WithError(reason).Info("session ended")
-	}
+	s.h.reg.End(s.regID, &s.expiry, stop, s.logger(), e)
 }
 
 // condition is the name of why a session ended, for relay.Observer: the

@@ -9,8 +9,8 @@ import (
 )
 
 // upstream is what a polling session needs of its server side.
-// *relay.Relay is the real one; tests substitute a scripted one so that
-// timers can run on a fake clock.
+// *relay.Relay is the only one; tests run it against bosh/internal/xmpptest
+// and wrap it only to inject a panic.
 type upstream interface {
 	Take() ([]xmppconn.Element, error)
 	Pending() bool
@@ -31,11 +31,9 @@ type opened struct {
 	secure   bool
 }
 
-// openFunc opens the upstream stream for a checked target; wake is called
-// whenever the server sent something or the stream ended.
-type openFunc func(ctx context.Context, t relay.Target, h xmppconn.Header, wake func()) (opened, error)
-
-// openRelay is the real openFunc: the shared dialer and relay.
+// openRelay opens the upstream stream for a checked target through the
+// shared dialer and relay; wake is called whenever the server sent
+// something or the stream ended.
 func (h *Handler) openRelay(ctx context.Context, t relay.Target, sh xmppconn.Header, wake func()) (opened, error) {
 	start := time.Now()
 	stream, err := h.cfg.Domains.Open(ctx, t, sh.From, sh.Lang, sh.Version)

@@ -11,7 +11,6 @@ import (
 
 	"github.com/sirupsen/logrus"
 
-	"boshd/bosh/internal/xmpptest"
 	"boshd/xmppconn"
 )
 
@@ -32,53 +31,48 @@ func TestUpstreamNotWellFormed(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv := xmpptest.Start(t)
-			p := newHarness(t, func(c *Config) {
-				c.Domains.Dialer = &xmppconn.Dialer{Routes: map[string][]string{"example.com": {srv.Addr}}, Timeout: 5 * time.Second}
-				c.HoldCap = 100 * time.Millisecond
-			})
-			p.h.open = p.h.openRelay
-			p.h.cfg.Log.(*logrus.Logger).SetLevel(logrus.InfoLevel)
+			synctest.Test(t, func(t *testing.T) {
+				p := newHarness(t, func(c *Config) { c.HoldCap = 100 * time.Millisecond })
+				p.h.cfg.Log.(*logrus.Logger).SetLevel(logrus.InfoLevel)
 
-			first := p.post("0," + clientHeader)
-			id, stream := first.id, first.body
-			up := srv.NextConn(t)
-			up.Next(t) // the header
-			up.Push(t, "<message id='before'/>"+tt.bad)
-			for i := 0; i < 50 && !strings.HasSuffix(stream, "</stream:stream>"); i++ {
-				r := p.post(id + ",")
-				if r.id != id {
-					t.Fatalf("poll answered %s %q before the end of the stream", r.id, r.body)
+				id, up := p.open()
+				stream := serverHeader + serverFeatures
+				up.stanza("<message id='before'/>" + tt.bad)
+				for i := 0; i < 50 && !strings.HasSuffix(stream, "</stream:stream>"); i++ {
+					r := p.post(id + ",")
+					if r.id != id {
+						t.Fatalf("poll answered %s %q before the end of the stream", r.id, r.body)
+					}
+					stream += r.body
 				}
-				stream += r.body
-			}
-			if !strings.HasSuffix(stream, "<internal-server-error xmlns='urn:ietf:params:xml:ns:xmpp-streams'/><text xmlns='urn:ietf:params:xml:ns:xmpp-streams'>"+
-				xmppconn.Fault(xmppconn.ErrNotWellFormed)+"</text></stream:error></stream:stream>") {
-				t.Fatalf("the stream ends %q, want a stream error and the end", stream[max(0, len(stream)-300):])
-			}
-			if !strings.Contains(stream, "'before'") {
-				t.Errorf("the stanza before the fault was lost: %q", stream)
-			}
-			if strings.Contains(stream, "secret") {
-				t.Errorf("bytes of the broken stanza reached the client: %q", stream)
-			}
-			if err := strictParse(stream); err != nil {
-				t.Errorf("what the client was sent is not well-formed: %v\n%q", err, stream)
-			}
-			if r := p.post(id + ","); r.id != IDUnknown {
-				t.Errorf("after the end: %s", r.id)
-			}
-			var named bool
-			for _, e := range p.logs.AllEntries() {
-				line, _ := e.String()
-				if e.Level <= logrus.InfoLevel && strings.Contains(line, "secret") {
-					t.Errorf("a log line shows the stanza: %s", line)
+				if !strings.HasSuffix(stream, "<internal-server-error xmlns='urn:ietf:params:xml:ns:xmpp-streams'/><text xmlns='urn:ietf:params:xml:ns:xmpp-streams'>"+
+					xmppconn.Fault(xmppconn.ErrNotWellFormed)+"</text></stream:error></stream:stream>") {
+					t.Fatalf("the stream ends %q, want a stream error and the end", stream[max(0, len(stream)-300):])
 				}
-				named = named || strings.Contains(line, "not well-formed") && strings.Contains(line, "at byte")
-			}
-			if !named {
-				t.Errorf("no log line names the fault and its offset")
-			}
+				if !strings.Contains(stream, "'before'") {
+					t.Errorf("the stanza before the fault was lost: %q", stream)
+				}
+				if strings.Contains(stream, "secret") {
+					t.Errorf("bytes of the broken stanza reached the client: %q", stream)
+				}
+				if err := strictParse(stream); err != nil {
+					t.Errorf("what the client was sent is not well-formed: %v\n%q", err, stream)
+				}
+				if r := p.post(id + ","); r.id != IDUnknown {
+					t.Errorf("after the end: %s", r.id)
+				}
+				var named bool
+				for _, e := range p.logs.AllEntries() {
+					line, _ := e.String()
+					if e.Level <= logrus.InfoLevel && strings.Contains(line, "secret") {
+						t.Errorf("a log line shows the stanza: %s", line)
+					}
+					named = named || strings.Contains(line, "not well-formed") && strings.Contains(line, "at byte")
+				}
+				if !named {
+					t.Errorf("no log line names the fault and its offset")
+				}
+			})
 		})
 	}
 }
