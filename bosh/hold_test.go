@@ -107,3 +107,40 @@ func TestClientGoneWhileParked(t *testing.T) {
 		t.Fatalf("resent rid 11 answered after %v, want at once from the cache", d)
 	}
 }
+
+// TestPanicInParkedWaitTimerEndsOneSession: the 'wait' timer of a parked
+// request runs on a goroutine no request owns; a panic there (here in the
+// log line of the session it ends: a request ahead of its turn whose
+// missing rid never came) ends that session only, under relay.Recover,
+// instead of the process. The parked request still gets its answer.
+func TestPanicInParkedWaitTimerEndsOneSession(t *testing.T) {
+	h := newHarness(t, panickyLog("never arrived"))
+	sid, _, _ := h.open(10, 1, "")
+	nc, err := net.Dial("tcp", h.srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	io.WriteString(nc, rawPost(body(12, sid, "", ""))) // rid 11 never comes
+	h.waitParked(1)
+	nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(nc), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	if !strings.Contains(string(raw), "item-not-found") {
+		t.Fatalf("parked request ahead of its turn answered %s, want item-not-found", raw)
+	}
+	// The answer is written before the session is retired: give it a
+	// moment.
+	for deadline := time.Now().Add(3 * time.Second); h.h.Sessions() != 0; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d sessions left after the panic", h.h.Sessions())
+		}
+	}
+	other, _, _ := h.open(20, 10, "")
+	if r := h.post(body(21, other, " type='terminate'", "")); r.attr("condition") != "" {
+		t.Fatalf("another session answered %s", r.raw)
+	}
+}
