@@ -1,8 +1,12 @@
 package bosh
 
 import (
+	"bytes"
 	"fmt"
+	"net"
+	"strconv"
 	"testing"
+	"time"
 
 	"boshd/xmppconn"
 )
@@ -69,5 +73,80 @@ func BenchmarkBuildResponse(b *testing.B) {
 			}
 			b.SetBytes(int64(n))
 		})
+	}
+}
+
+// BenchmarkHoldPath measures the hold path over a real HTTP/1.1
+// connection, as a message reaches a browser: each iteration the server
+// sends a stanza upstream, the held empty poll is answered with it, and the
+// client sends its next empty poll on the same keep-alive connection, which
+// is held again (XEP-0124 §8). One request held and one answered per
+// iteration, client and fake server included (raw writes and a fixed read
+// buffer, so that the client adds few allocations of its own). "parked"
+// answers on taken-over connections (hold.go); "net/http" holds in await,
+// the listener of HeldConns unserved.
+func BenchmarkHoldPath(b *testing.B) {
+	for _, mode := range []string{"parked", "net/http"} {
+		b.Run(mode, func(b *testing.B) {
+			h := newHarnessServing(b, nil, mode == "parked")
+			sid, up, _ := h.open(10, 60, "")
+			c, err := net.Dial("tcp", h.srv.Listener.Addr().String())
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer c.Close()
+			buf := make([]byte, 4096)
+			req := make([]byte, 0, 512)
+			rid := uint64(11)
+			poll := func() {
+				bd := body(rid, sid, "", "")
+				req = fmt.Appendf(req[:0], "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: text/xml\r\nContent-Length: %d\r\n\r\n%s", len(bd), bd)
+				rid++
+				if _, err := c.Write(req); err != nil {
+					b.Fatal(err)
+				}
+			}
+			const msg = "<message from='bob@localhost/phone' to='alice@localhost/web' type='chat'><body>Hello Alice, this is a chat line of typical length.</body></message>"
+			poll()
+			b.ReportAllocs()
+			for b.Loop() {
+				up.Push(b, msg)
+				readRawAnswer(b, c, buf)
+				poll()
+			}
+			if mode == "parked" {
+				for end := time.Now().Add(time.Second); h.h.held.Open() == 0 && time.Now().Before(end); {
+					time.Sleep(time.Millisecond) // the last poll is on its way to being parked
+				}
+			}
+			if parked := h.h.held.Open(); (parked != 0) != (mode == "parked") {
+				b.Fatalf("%d requests parked in mode %s", parked, mode)
+			}
+		})
+	}
+}
+
+// readRawAnswer reads one HTTP/1.1 answer with a Content-Length into buf.
+func readRawAnswer(b *testing.B, c net.Conn, buf []byte) {
+	n := 0
+	for {
+		m, err := c.Read(buf[n:])
+		if err != nil {
+			b.Fatal(err)
+		}
+		n += m
+		head, rest, ok := bytes.Cut(buf[:n], []byte("\r\n\r\n"))
+		if !ok {
+			continue
+		}
+		_, cl, _ := bytes.Cut(head, []byte("Content-Length: "))
+		cl, _, _ = bytes.Cut(cl, []byte("\r\n"))
+		want, err := strconv.Atoi(string(cl))
+		if err != nil {
+			b.Fatalf("answer without Content-Length: %q", head)
+		}
+		if len(rest) >= want {
+			return
+		}
 	}
 }

@@ -86,11 +86,18 @@ func ParseBody(raw []byte) (*Body, error) {
 // linearly with the input instead of timing the parse.
 func parseBody(raw []byte, steps *int) (*Body, error) {
 	raw = bytes.TrimPrefix(raw, []byte("\xef\xbb\xbf"))
+	if start, ok := scanEmptyWrapper(raw); ok {
+		return wrapper(start, steps) // most requests: an empty poll (wrapper.go)
+	}
+	return parseBodyXML(raw, steps)
+}
+
+// parseBodyXML is parseBody with encoding/xml, for every body that
+// scanEmptyWrapper does not take.
+func parseBodyXML(raw []byte, steps *int) (*Body, error) {
 	d := xml.NewDecoder(bytes.NewReader(raw))
 	d.Strict = true
-	bad := func(format string, args ...any) error {
-		return fmt.Errorf("%w: "+format, append([]any{ErrBadBody}, args...)...)
-	}
+	bad := badBody
 
 	// Prolog: an optional declaration, white space, nothing else.
 	var start xml.StartElement
@@ -120,48 +127,11 @@ func parseBody(raw []byte, steps *int) (*Body, error) {
 		}
 		break
 	}
-	if start.Name.Local != "body" {
-		return nil, bad("root element is <%s/>, not <body/>", start.Name.Local)
+	b, err := wrapper(start, steps)
+	if err != nil {
+		return nil, err
 	}
-	if len(start.Attr) > maxAttrs {
-		return nil, bad("too many attributes")
-	}
-	if dupAttr(start.Attr, steps) {
-		return nil, bad("an attribute appears twice in <body/>")
-	}
-	// Resolve prefixes declared on the wrapper itself.
-	prefixes := map[string]string{"xml": "http://www.w3.org/XML/1998/namespace"}
-	defaultNS := ""
-	for _, a := range start.Attr {
-		switch {
-		case a.Name.Space == "" && a.Name.Local == "xmlns":
-			defaultNS = a.Value
-		case a.Name.Space == "xmlns":
-			prefixes[a.Name.Local] = a.Value
-		}
-	}
-	wrapperNS := defaultNS
-	if start.Name.Space != "" {
-		wrapperNS = prefixes[start.Name.Space]
-	}
-	if wrapperNS != NSHTTPBind {
-		return nil, bad("<body/> is not in namespace %s", NSHTTPBind)
-	}
-	b := &Body{Attrs: make([]Attr, 0, len(start.Attr))}
-	for _, a := range start.Attr {
-		if a.Name.Space == "xmlns" || (a.Name.Space == "" && a.Name.Local == "xmlns") {
-			continue
-		}
-		space := ""
-		if a.Name.Space != "" {
-			var ok bool
-			if space, ok = prefixes[a.Name.Space]; !ok {
-				return nil, bad("undeclared prefix %q", a.Name.Space)
-			}
-		}
-		b.Attrs = append(b.Attrs, Attr{Space: space, Local: a.Name.Local, Value: a.Value})
-	}
-
+	prefixes, defaultNS := wrapperScope(start)
 	// Children: complete elements, cut out of raw by offset. A payload
 	// that uses a prefix declared only on the wrapper gets the declaration
 	// copied into its own start tag, since it travels on without the
@@ -249,6 +219,79 @@ func parseBody(raw []byte, steps *int) (*Body, error) {
 			return nil, bad("DTD or directive inside <body/>")
 		}
 	}
+}
+
+// badBody wraps ErrBadBody.
+func badBody(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrBadBody}, args...)...)
+}
+
+// wrapper checks the <body/> start tag (XEP-0124 §6: httpbind's namespace,
+// no attribute twice, prefixes declared) and returns the Body with its
+// attributes, namespaces resolved. It adds dupAttr's comparisons to *steps.
+func wrapper(start xml.StartElement, steps *int) (*Body, error) {
+	bad := badBody
+	if start.Name.Local != "body" {
+		return nil, bad("root element is <%s/>, not <body/>", start.Name.Local)
+	}
+	if len(start.Attr) > maxAttrs {
+		return nil, bad("too many attributes")
+	}
+	if dupAttr(start.Attr, steps) {
+		return nil, bad("an attribute appears twice in <body/>")
+	}
+	wrapperNS, _ := lookupPrefix(start.Attr, start.Name.Space)
+	if wrapperNS != NSHTTPBind {
+		return nil, bad("<body/> is not in namespace %s", NSHTTPBind)
+	}
+	b := &Body{Attrs: make([]Attr, 0, len(start.Attr))}
+	for _, a := range start.Attr {
+		if a.Name.Space == "xmlns" || (a.Name.Space == "" && a.Name.Local == "xmlns") {
+			continue
+		}
+		space := ""
+		if a.Name.Space != "" {
+			var ok bool
+			if space, ok = lookupPrefix(start.Attr, a.Name.Space); !ok {
+				return nil, bad("undeclared prefix %q", a.Name.Space)
+			}
+		}
+		b.Attrs = append(b.Attrs, Attr{Space: space, Local: a.Name.Local, Value: a.Value})
+	}
+
+	return b, nil
+}
+
+// lookupPrefix returns the namespace that prefix ("" for the default
+// namespace) is bound to by the wrapper's own declarations, as wrapperScope
+// would map it, without building the map.
+func lookupPrefix(attrs []xml.Attr, prefix string) (string, bool) {
+	if prefix == "xml" {
+		return "http://www.w3.org/XML/1998/namespace", true
+	}
+	ns, found := "", prefix == ""
+	for _, a := range attrs {
+		if prefix == "" && a.Name.Space == "" && a.Name.Local == "xmlns" ||
+			prefix != "" && a.Name.Space == "xmlns" && a.Name.Local == prefix {
+			ns, found = a.Value, true
+		}
+	}
+	return ns, found
+}
+
+// wrapperScope returns the prefixes and the default namespace declared on
+// the wrapper itself.
+func wrapperScope(start xml.StartElement) (prefixes map[string]string, defaultNS string) {
+	prefixes = map[string]string{"xml": "http://www.w3.org/XML/1998/namespace"}
+	for _, a := range start.Attr {
+		switch {
+		case a.Name.Space == "" && a.Name.Local == "xmlns":
+			defaultNS = a.Value
+		case a.Name.Space == "xmlns":
+			prefixes[a.Name.Local] = a.Value
+		}
+	}
+	return prefixes, defaultNS
 }
 
 // checkEpilog allows only white space after </body>.

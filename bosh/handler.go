@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"boshd/bosh/endpoint"
+	"boshd/bosh/internal/held"
 	"boshd/bosh/relay"
 )
 
@@ -19,6 +20,7 @@ type Handler struct {
 	cfg   atomic.Pointer[Config] // see reload.go
 	reg   *relay.Registry[*Session]
 	shell *endpoint.Shell
+	held  *held.Front // takes held requests' connections over (hold.go)
 }
 
 // New returns a Handler for cfg (see Config for the defaults).
@@ -28,7 +30,8 @@ func New(cfg Config) *Handler {
 		panic("bosh: Config.Domains is required")
 	}
 	h := &Handler{
-		reg: relay.NewRegistry[*Session](cfg.MaxSessions, cfg.MaxSessionsPerAddress, cfg.Counter, cfg.RegistryOptions(Transport)...),
+		reg:  relay.NewRegistry[*Session](cfg.MaxSessions, cfg.MaxSessionsPerAddress, cfg.Counter, cfg.RegistryOptions(Transport)...),
+		held: held.New(),
 	}
 	h.cfg.Store(&cfg)
 	h.shell = endpoint.New(shellConfig(&cfg), (*protocol)(h))
@@ -58,13 +61,18 @@ const Transport = "bosh"
 func (h *Handler) Drain() { h.reg.Drain() }
 
 // Shutdown refuses new sessions, answers every held request with
-// system-shutdown (XEP-0124 §17.2), cancels the upstream dials of sessions
-// being created (answered system-shutdown too), closes every upstream
-// stream and waits
-// for that, or for ctx. Call it before http.Server.Shutdown, which does not
-// know about held requests.
+// system-shutdown (XEP-0124 §17.2), those parked on taken-over connections
+// (hold.go) included, cancels the upstream dials of sessions being created
+// (answered system-shutdown too), closes every upstream stream and waits
+// for that and for the parked answers to be written, or for ctx. Call it
+// before http.Server.Shutdown, which does not know about held requests.
 func (h *Handler) Shutdown(ctx context.Context) error {
-	if err := h.reg.Shutdown(ctx, (*Session).shutdown); err != nil {
+	h.held.BeginShutdown()
+	err := h.reg.Shutdown(ctx, (*Session).shutdown)
+	if herr := h.held.Shutdown(ctx); err == nil {
+		err = herr
+	}
+	if err != nil {
 		return fmt.Errorf("bosh: %w", err)
 	}
 	return nil
@@ -172,6 +180,9 @@ func (p *protocol) ServePost(w http.ResponseWriter, r *http.Request, raw []byte)
 		writeAnswer(w, s.content, *a)
 		return
 	}
+	if h.park(w, r, s, req) {
+		return
+	}
 	writeAnswer(w, s.content, s.await(r.Context(), req))
 }
 
@@ -183,15 +194,10 @@ func (s *Session) await(ctx context.Context, req *request) answer {
 		return a
 	default:
 	}
-	// In a session with wait='0' nothing is held, but a request that came
-	// ahead of its turn still waits for the missing rid: give it the
-	// inactivity period per round instead of none at all.
-	step := s.wait
-	if step <= 0 {
-		step = s.inactivity
-	}
-	s.h.config().Metrics.HeldInc()
-	defer s.h.config().Metrics.HeldDec()
+	step := s.holdStep()
+	m := s.h.config().Metrics
+	m.HeldInc()
+	defer m.HeldDec()
 	t := time.NewTimer(step)
 	defer t.Stop()
 	for {
@@ -208,6 +214,17 @@ func (s *Session) await(ctx context.Context, req *request) answer {
 	}
 }
 
+// holdStep is how long a request is held before expire: the session's
+// 'wait'. In a session with wait='0' nothing is held, but a request that
+// came ahead of its turn still waits for the missing rid: give it the
+// inactivity period per round instead of none at all.
+func (s *Session) holdStep() time.Duration {
+	if s.wait <= 0 {
+		return s.inactivity
+	}
+	return s.wait
+}
+
 // writeAnswer writes a complete answer: always with Content-Length (no
 // chunking, which intermediaries buffer, §5), never cacheable, with the
 // session's 'content' as Content-Type (§7.1).
@@ -215,7 +232,16 @@ func writeAnswer(w http.ResponseWriter, contentType string, a answer) {
 	if a.body == nil {
 		return // the client has gone
 	}
-	hdr := w.Header()
+	answerHeader(w.Header(), contentType, a)
+	w.WriteHeader(a.httpStatus())
+	w.Write(a.body)
+}
+
+// answerHeader sets the header fields of an answer on hdr, for
+// writeAnswer and for an answer on a taken-over connection (hold.go). The
+// shell's fields (CORS, Vary, Cache-Control) are already in hdr on both
+// paths: held.Front.Take keeps w.Header().
+func answerHeader(hdr http.Header, contentType string, a answer) {
 	if contentType == "" {
 		contentType = "text/xml; charset=utf-8"
 	}
@@ -225,6 +251,4 @@ func writeAnswer(w http.ResponseWriter, contentType string, a answer) {
 	if a.pollSeconds > 0 {
 		hdr.Set("X-Poll-Interval", strconv.Itoa(a.pollSeconds))
 	}
-	w.WriteHeader(a.httpStatus())
-	w.Write(a.body)
 }

@@ -22,13 +22,20 @@ import (
 // harness is a Handler behind an httptest.Server in front of a scripted
 // upstream.
 type harness struct {
-	t   *testing.T
+	t   testing.TB
 	up  *xmpptest.Server
 	h   *Handler
 	srv *httptest.Server
 }
 
 func newHarness(t *testing.T, mod func(*Config)) *harness {
+	t.Helper()
+	return newHarnessServing(t, mod, true)
+}
+
+// newHarnessServing is newHarness with the listener of HeldConns served
+// (held requests parked on taken-over connections) or not (held in await).
+func newHarnessServing(t testing.TB, mod func(*Config), serveHeld bool) *harness {
 	t.Helper()
 	up := xmpptest.Start(t)
 	cfg := Config{
@@ -44,11 +51,20 @@ func newHarness(t *testing.T, mod func(*Config)) *harness {
 	}
 	h := New(cfg)
 	srv := httptest.NewServer(h)
+	// Held requests are answered on taken-over connections, as cmd/boshd
+	// serves them (hold.go).
+	heldDone := make(chan struct{})
+	if serveHeld {
+		go func() { defer close(heldDone); srv.Config.Serve(h.HeldConns()) }()
+	} else {
+		close(heldDone)
+	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		h.Shutdown(ctx)
 		srv.Close()
+		<-heldDone
 	})
 	return &harness{t: t, up: up, h: h, srv: srv}
 }
@@ -73,7 +89,7 @@ func (h *harness) post(body string) reply {
 	return postTo(h.t, h.srv.URL, body)
 }
 
-func postTo(t *testing.T, url, body string) reply {
+func postTo(t testing.TB, url, body string) reply {
 	t.Helper()
 	resp, err := http.Post(url, "text/xml; charset=utf-8", strings.NewReader(body))
 	if err != nil {

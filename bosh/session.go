@@ -34,6 +34,7 @@ type request struct {
 	body     *Body
 	answer   chan answer
 	answered bool
+	park     *parked // set while held on a taken-over connection (hold.go)
 }
 
 func newRequest(rid uint64, b *Body) *request {
@@ -357,7 +358,7 @@ func (s *Session) deliver(r *request, a answer) {
 	if r.rid > s.lastAnswer {
 		s.lastAnswer = r.rid
 	}
-	r.answer <- a
+	r.give(a)
 }
 
 func (s *Session) answerEmpty(r *request) {
@@ -377,7 +378,7 @@ func (s *Session) answerRecoverable(r *request) {
 	w.start(0)
 	w.attr("type", "error")
 	w.empty()
-	r.answer <- answer{body: w.buf}
+	r.give(answer{body: w.buf})
 }
 
 // expire is called when r's 'wait' is over. A held request is answered
@@ -465,7 +466,7 @@ func (s *Session) endWith(cond Condition, cause error, culprit *request, els []x
 		a := s.terminalAnswer(cond, els)
 		if !culprit.answered {
 			culprit.answered = true
-			culprit.answer <- a
+			culprit.give(a)
 		}
 	}
 	other := OtherRequest
@@ -475,13 +476,13 @@ func (s *Session) endWith(cond Condition, cause error, culprit *request, els []x
 	for _, h := range s.held {
 		if h != culprit && !h.answered {
 			h.answered = true
-			h.answer <- s.terminalAnswer(other, nil)
+			h.give(s.terminalAnswer(other, nil))
 		}
 	}
 	for _, p := range s.pending {
 		if p != culprit && !p.answered {
 			p.answered = true
-			p.answer <- s.terminalAnswer(other, nil)
+			p.give(s.terminalAnswer(other, nil))
 		}
 	}
 	s.held, s.pending = nil, nil

@@ -94,8 +94,10 @@ type panicHook struct{ msg string }
 
 func (panicHook) Levels() []logrus.Level { return logrus.AllLevels }
 
+// Fire panics on a line whose message, or error field, contains msg.
 func (p panicHook) Fire(e *logrus.Entry) error {
-	if strings.Contains(e.Message, p.msg) {
+	err, _ := e.Data[logrus.ErrorKey].(error)
+	if strings.Contains(e.Message, p.msg) || err != nil && strings.Contains(err.Error(), p.msg) {
 		panic("test: panic while logging " + p.msg)
 	}
 	return nil

@@ -4,7 +4,9 @@
 //   - boshd in front of Prosody's c2s,
 //   - boshd in front of ejabberd's c2s,
 //   - Prosody's own mod_bosh,
-//   - ejabberd's own mod_bosh.
+//   - ejabberd's own mod_bosh,
+//   - node-xmpp-bosh (npm, installed into the user's cache directory) in
+//     front of Prosody's c2s.
 //
 // It starts Prosody and ejabberd from the Debian packages with
 // configurations it writes (integration/servers: listen backlog 1024,
@@ -54,7 +56,7 @@ const (
 // so that held requests share connections (for the per-process ceiling).
 // The "boshd-ws" targets are boshd's RFC 7395 WebSocket endpoint, which
 // boshload speaks when given a ws:// URL.
-var allTargets = []string{"boshd+prosody", "boshd+ejabberd", "boshd-h2+prosody", "boshd-h2+ejabberd", "boshd-ws+prosody", "boshd-ws+ejabberd", "prosody-bosh", "ejabberd-bosh"}
+var allTargets = []string{"boshd+prosody", "boshd+ejabberd", "boshd-h2+prosody", "boshd-h2+ejabberd", "boshd-ws+prosody", "boshd-ws+ejabberd", "prosody-bosh", "ejabberd-bosh", nxbTarget}
 
 type config struct {
 	ns       []int
@@ -70,6 +72,8 @@ type config struct {
 	pprof    string
 	boshdBin string
 	boshdEnv string
+	// nxbScript is node-xmpp-bosh's run-server.js, once installed.
+	nxbScript string
 }
 
 func main() {
@@ -78,7 +82,7 @@ func main() {
 	flag.StringVar(&c.rates, "rates", "200,1000", "message rates (one message phase each, on the same sessions)")
 	flag.IntVar(&c.runs, "runs", 3, "runs per target and N; the tables quote the median")
 	flag.DurationVar(&c.duration, "duration", 60*time.Second, "length of each message phase")
-	tList := flag.String("targets", "boshd+prosody,boshd+ejabberd,prosody-bosh,ejabberd-bosh", "targets to run, of: "+strings.Join(allTargets, ","))
+	tList := flag.String("targets", "boshd+prosody,boshd+ejabberd,prosody-bosh,ejabberd-bosh,"+nxbTarget, "targets to run, of: "+strings.Join(allTargets, ","))
 	flag.StringVar(&c.out, "out", "docs/benchmarks.md", "markdown file whose results section is rewritten")
 	flag.StringVar(&c.jsonDir, "json-dir", "", "keep every boshload JSON result here (default: a temporary directory)")
 	flag.IntVar(&c.conc, "c", 100, "setup concurrency")
@@ -236,6 +240,12 @@ func runAll(c config) error {
 	}
 	results := map[key][]*result{}
 	versions := map[string]string{}
+	if slices.Contains(c.targets, nxbTarget) {
+		if c.nxbScript, err = installNXB(); err != nil {
+			return err
+		}
+		versions[nxbName] = nxbVersion + " (npm)"
+	}
 	// Every run gets fresh processes (server and boshd), so that each
 	// process's RSS growth is its own and not what its allocator kept from
 	// an earlier target. Runs are interleaved (run 1 of every target, then
@@ -346,6 +356,16 @@ func runOne(c config, srv *servers.Server, t string, n, run int, boshdBin, boshl
 		if h2 {
 			extra = []string{"-h2", "-insecure"}
 		}
+	}
+	if t == nxbTarget {
+		p, err := startNXB(c.nxbScript, srv)
+		if err != nil {
+			return nil, err
+		}
+		defer p.stop()
+		defer atExit(p.stop)()
+		url = p.url
+		pids = fmt.Sprintf("%s=%d,%s", nxbName, p.cmd.Process.Pid, pids)
 	}
 	jsonPath := filepath.Join(c.jsonDir, fmt.Sprintf("%s-n%d-run%d.json", t, n, run))
 	args := []string{"-url", url, "-domain", srv.Domain, "-n", strconv.Itoa(n), "-c", strconv.Itoa(c.conc),

@@ -45,7 +45,7 @@ func writeDoc(c config, results map[key][]*result, versions map[string]string) e
 	}
 	peersOf := func(n int) []key {
 		var ks []key
-		for _, t := range []string{"prosody-bosh", "ejabberd-bosh"} {
+		for _, t := range []string{"prosody-bosh", "ejabberd-bosh", nxbTarget} {
 			if len(results[key{t, n}]) > 0 {
 				ks = append(ks, key{t, n})
 			}
@@ -161,11 +161,11 @@ func writeDoc(c config, results map[key][]*result, versions map[string]string) e
 			ratio(k, func(r *result) (float64, bool) { return r.Setup.PerSecond, true }, false))
 	})
 
-	p("\n### Memory per idle logged-in session\n\nRSS growth of each process from before setup to after %s idle, divided by the sessions logged in (KiB). For boshd rows the XMPP server behind it is measured too; the ratio compares boshd + server with the best peer's server alone (lower is better).\n\n", c.settle)
-	p("| target | N | boshd KiB | server KiB | total KiB | ratio |\n|---|---|---|---|---|---|\n")
+	p("\n### Memory per idle logged-in session\n\nRSS growth of each process from before setup to after %s idle, divided by the sessions logged in (KiB). CM is the connection manager in front of the server (boshd, or node-xmpp-bosh), and the XMPP server behind it is measured too; the ratio compares boshd + server with the best peer's server alone (lower is better).\n\n", c.settle)
+	p("| target | N | CM KiB | server KiB | total KiB | ratio |\n|---|---|---|---|---|---|\n")
 	rows(func(k key) {
 		rs := results[k]
-		bd, nb := median(rs, mem("boshd"))
+		bd, nb := median(rs, mem(cmName(k.target)))
 		kind := "prosody"
 		if strings.Contains(k.target, "ejabberd") {
 			kind = "ejabberd"
@@ -220,11 +220,11 @@ func writeDoc(c config, results map[key][]*result, versions map[string]string) e
 	})
 
 	for _, rate := range rates {
-		p("\n### CPU per delivered message at %.0f messages/s\n\nCPU time (user + system, /proc/PID/stat) of each process during the message phase divided by the messages delivered (ms). It includes the cost of re-issuing the held requests that each message answers. Ratio: boshd + server over the best peer's server (lower is better).\n\n", rate)
-		p("| target | N | boshd ms | server ms | total ms | ratio |\n|---|---|---|---|---|---|\n")
+		p("\n### CPU per delivered message at %.0f messages/s\n\nCPU time (user + system, /proc/PID/stat) of each process during the message phase divided by the messages delivered (ms); CM as above. It includes the cost of re-issuing the held requests that each message answers. Ratio: boshd + server over the best peer's server (lower is better).\n\n", rate)
+		p("| target | N | CM ms | server ms | total ms | ratio |\n|---|---|---|---|---|---|\n")
 		rows(func(k key) {
 			rs := results[k]
-			bd, nb := median(rs, cpu(rate, "boshd"))
+			bd, nb := median(rs, cpu(rate, cmName(k.target)))
 			kind := "prosody"
 			if strings.Contains(k.target, "ejabberd") {
 				kind = "ejabberd"
@@ -271,4 +271,13 @@ func gitHead() string {
 func execOutput(name string, args ...string) (string, error) {
 	out, err := exec.Command(name, args...).Output()
 	return string(out), err
+}
+
+// cmName is the name of the connection manager's process in the results of
+// target t: boshd, or node-xmpp-bosh for its target.
+func cmName(t string) string {
+	if t == nxbTarget {
+		return nxbName
+	}
+	return "boshd"
 }

@@ -182,6 +182,9 @@ type server struct {
 	frontEnds []frontEnd
 	// notReady turns /readyz to 503: set when a drain or shutdown starts.
 	notReady atomic.Bool
+	// held is the listener of connections handed back after a held BOSH
+	// request (bosh.Handler.HeldConns), served by http too.
+	held net.Listener
 
 	// What every generation of settings shares: the domains (swapped in
 	// place by Update), the session counter behind the limits, the
@@ -243,6 +246,7 @@ func newServer(cfg config.Config, o options, log *logrus.Logger) (*server, error
 		mux.Handle(cfg.HTTP.Path+"/", bh) // Tsung and some proxies add a slash
 	}
 	s.frontEnds = append(s.frontEnds, s.bosh)
+	s.held = s.bosh.HeldConns()
 	s.addPolling(mux, pc)
 	s.addWebSocket(mux, wc)
 	s.addHostMeta(mux)
@@ -506,6 +510,11 @@ func (s *server) run(sigs chan os.Signal, hup <-chan os.Signal) error {
 			errc <- s.http.Serve(ln)
 		}
 	}()
+	// Keep-alive connections that held a BOSH request come back through
+	// their own listener to the same server (bosh.Handler.HeldConns).
+	heldDone := make(chan struct{})
+	go func() { defer close(heldDone); s.http.Serve(s.held) }()
+	defer func() { s.held.Close(); <-heldDone }()
 wait:
 	for {
 		select {

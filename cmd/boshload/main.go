@@ -700,7 +700,9 @@ func errKind(err error) string {
 	return "other"
 }
 
-var idAttr = []byte(" id='lm")
+// idAttr starts the id of a boshload message, in either quote: boshd and
+// the servers relay single quotes, node-xmpp-bosh re-serialises with double.
+var idAttr = [2][]byte{[]byte(" id='lm"), []byte(` id="lm`)}
 
 // onStanza receives every stanza of every session; message stanzas with
 // a boshload id are counted.
@@ -709,13 +711,18 @@ func (l *loader) onStanza(st []byte) {
 	if !bytes.HasPrefix(st, []byte("<message")) {
 		return
 	}
-	i := bytes.Index(st, idAttr)
+	q := 0
+	i := bytes.Index(st, idAttr[0])
+	if i < 0 {
+		q = 1
+		i = bytes.Index(st, idAttr[1])
+	}
 	if i < 0 {
 		l.nStray.Add(1)
 		return
 	}
-	rest := st[i+len(idAttr):]
-	j := bytes.IndexByte(rest, '\'')
+	rest := st[i+len(idAttr[q]):]
+	j := bytes.IndexByte(rest, idAttr[q][4])
 	if j < 0 {
 		l.nStray.Add(1)
 		return
