@@ -330,3 +330,53 @@ func TestOutOfOrderInNoWaitSession(t *testing.T) {
 		})
 	}
 }
+
+// TestPollingSessionAdviceLatency is the figure of docs/polling.md for
+// BOSH polling sessions (XEP-0124 §12: hold='0', nothing is held): what
+// following the advice costs in latency. A client sleeps the advised
+// boshd:poll-interval between empty polls; a message that the server sends
+// while it sleeps waits for its next poll, so its delay is the rest of the
+// sleep: at most the advised interval at that idle level, never more.
+func TestPollingSessionAdviceLatency(t *testing.T) {
+	for _, at := range []time.Duration{
+		5 * time.Second, 20*time.Second + 500*time.Millisecond, 90 * time.Second,
+		3*time.Minute + 700*time.Millisecond, 7*time.Minute + 13*time.Second,
+	} {
+		synctest.Test(t, func(t *testing.T) {
+			f := newFakeClock(t, func(c *Config) {
+				c.Polling = 2 * time.Second
+				c.PollInterval = func(idle time.Duration) time.Duration {
+					return relay.PollInterval(idle, 2*time.Second, 30*time.Second)
+				}
+			})
+			sid := f.create("wait='10' hold='0'")
+			up := <-f.up.Conns
+			start := time.Now()
+			sent := make(chan time.Time, 1)
+			go func() {
+				time.Sleep(at)
+				up.Push(t, `<message id='late'/>`)
+				sent <- time.Now()
+			}()
+			var advised time.Duration
+			for rid := uint64(2); ; rid++ {
+				root := f.do(body(rid, sid, "", ""))
+				if root.FindElement("./message") != nil {
+					delay := time.Since(<-sent)
+					t.Logf("message after %v idle: delay %v, advice before it %v, %d polls", at, delay, advised, rid-1)
+					if delay > advised {
+						t.Fatalf("delay %v beyond the advised interval %v", delay, advised)
+					}
+					return
+				}
+				if time.Since(start) > at+time.Minute {
+					t.Fatal("the message never came")
+				}
+				var secs int
+				fmt.Sscan(root.SelectAttrValue("boshd:poll-interval", ""), &secs)
+				advised = time.Duration(secs) * time.Second
+				time.Sleep(advised)
+			}
+		})
+	}
+}

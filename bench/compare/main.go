@@ -427,6 +427,7 @@ func startBoshd(bin string, srv *servers.Server, tlsOn bool, pprofAddr string, e
 listen = "127.0.0.1:%d"
 %s[bosh]
 max_sessions = 30000
+max_sessions_per_address = 0
 [upstream]
 tls = "off"
 [[domain]]

@@ -255,6 +255,7 @@ func startNode(ctx context.Context, bin, name, domain, addr string) (*node, erro
 listen = %q
 [bosh]
 max_sessions = 30000
+max_sessions_per_address = 0
 [upstream]
 tls = "off"
 [[domain]]

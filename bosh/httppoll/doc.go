@@ -42,17 +42,25 @@
 // # Adaptive poll intervals
 //
 // XEP-0025 has no way to tell a client how often to poll, and leaves open
-// when the server answers. boshd uses both freedoms. Every answer carries
-// an X-Poll-Interval header: the session's current interval, which the
-// shared policy (relay.PollInterval) derives from the time since the last
-// stanza in either direction: the minimum while stanzas flow, growing the
-// longer the session is quiet. And an empty poll of a quiet session is
-// held until the interval has passed since the previous answer (never
-// longer than HoldCap, well under client and proxy timeouts), but answered
-// the moment the server sends anything. So a client that polls right after
-// each answer, knowing nothing of boshd, slows down by itself while idle,
-// yet receives a message within one round trip of its arrival rather than
-// a poll interval later. Polls that carry data are always answered at once.
+// when the server answers. boshd uses both freedoms, designed together. An
+// empty poll of a quiet session is held until the session's interval has
+// passed since the previous answer (the shared policy, relay.PollInterval,
+// derives it from the time since the last stanza in either direction;
+// never longer than HoldCap, well under client and proxy timeouts), and
+// answered the moment the server sends anything. Because the hold paces an
+// idle session, every answer advises (X-Poll-Interval) only a short gap,
+// HeldPollGap, before the next poll; with holding off it advises the
+// interval itself. So a client that polls right after each answer, and
+// one that sleeps the advice, both make about one request per interval and
+// both receive a message within a round trip (plus HeldPollGap at most for
+// the second). Polls that carry data are always answered at once.
+//
+// # Overactivity
+//
+// XEP-0025 defines no overactivity rule; boshd counts wasted polls (an
+// empty answer to an empty poll, not held, sooner than half of the minimum
+// interval after the previous answer, or an early release of a held poll)
+// and ends the session after MaxOveractive in a row (Session.police).
 //
 // # Which function to call
 //

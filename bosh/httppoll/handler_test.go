@@ -26,8 +26,8 @@ func TestLogin(t *testing.T) {
 		if r.body != serverHeader+serverFeatures {
 			t.Fatalf("first answer %q", r.body)
 		}
-		if r.interval != 2 {
-			t.Fatalf("X-Poll-Interval %d, want poll_min 2", r.interval)
+		if r.interval != 1 {
+			t.Fatalf("X-Poll-Interval %d, want HeldPollGap 1 (empty polls are held)", r.interval)
 		}
 		f := p.nextUp()
 		if f == nil {

@@ -39,6 +39,7 @@ var (
 	errShutdown    = errors.New("httppoll: boshd is shutting down")
 	errRefused     = errors.New("stream refused")
 	errStartTLS    = errors.New("httppoll: the client asked for STARTTLS, which boshd negotiates with the server itself")
+	errOveractive  = errors.New("httppoll: polling too often")
 )
 
 // Session is one XEP-0025 session: the client's byte stream cut into
@@ -69,7 +70,10 @@ type Session struct {
 	out       []byte    // bytes for the next answer, in stream order
 	lastReply time.Time // when the last answer was made
 	release   chan struct{}
-	busy      int // requests being processed or held
+	heldSince time.Time // when the poll now held (release != nil) arrived
+	// overactive counts the wasted polls in a row (see police).
+	overactive int
+	busy       int // requests being processed or held
 	// dialing is set while openUpstream dials without s.mu held, and
 	// closed when the dial is over: another request of the session waits
 	// for it before it touches the byte stream.
@@ -152,35 +156,93 @@ func (s *Session) serve(ctx context.Context, r Request, first bool) (a answer, o
 	// A client polls one request at a time; a new one while a poll is
 	// held means the client gave up on it. That one gets an empty answer
 	// and the new request takes over.
+	released := false
 	if s.release != nil {
 		close(s.release)
 		s.release = nil
+		released = true
 	}
 	s.busy++
 	s.stopExpiry()
 
+	var now time.Time
 	if fail, failed := s.feedSafely(ctx, r.XML); failed {
 		s.busy--
 		s.mu.Unlock()
 		return fail, true
 	}
-	now := time.Now()
-	if s.state == StateOpen && len(bytes.TrimSpace(r.XML)) == 0 && s.h.config().HoldCap > 0 &&
+	now = time.Now() // feed may have dialed
+	empty := len(bytes.TrimSpace(r.XML)) == 0
+	// A request that releases a held poll early wastes the released
+	// poll's answer (police).
+	if released && empty && s.police(now.Sub(s.heldSince)) {
+		a = s.reply(now)
+		a.id = IDBadRequest
+	} else if s.state == StateOpen && empty && s.h.config().HoldCap > 0 &&
 		len(s.out) == 0 && !s.up.Pending() {
 		deadline := s.lastReply.Add(s.interval(now))
 		if limit := now.Add(s.h.config().HoldCap); deadline.After(limit) {
 			deadline = limit
 		}
 		if deadline.After(now) {
+			if !released {
+				s.overactive = 0
+			}
+			s.heldSince = now
 			return s.hold(ctx, deadline) // unlocks
 		}
+		a = s.reply(now)
+	} else {
+		since := now.Sub(s.lastReply)
+		a = s.reply(now)
+		switch {
+		case !empty || len(a.body) > 0:
+			s.overactive = 0 // data either way is never wasted
+		case !released && s.police(since):
+			a = s.reply(now)
+			a.id = IDBadRequest
+		}
 	}
-	a = s.reply(now)
 	s.busy--
 	s.armExpiry()
 	s.mu.Unlock()
 	return a, true
 }
+
+// police applies boshd's overactivity rule to XEP-0025, which defines
+// none (XEP-0025 §3 leaves the poll rate to the client): it is called for
+// a wasted poll, one that costs an answer carrying nothing without being
+// held (an empty poll answered empty at once, or an empty request that
+// releases a held poll), since being the time since the previous answer
+// (or since the released poll arrived). The poll counts as overactive when
+// since is less than half of poll_min, the advised minimum
+// (PollInterval(0), not the adaptive advice); anything else resets the
+// count. Held polls and polls or answers that carry data are never
+// counted, so a client that follows the advice, or one that polls back to
+// back and is held, is never punished. MaxOveractive overactive polls in a
+// row end the session with a policy-violation stream error; police returns
+// true then and the caller answers IDBadRequest. Called with s.mu held.
+func (s *Session) police(since time.Duration) bool {
+	gap := s.h.config().PollInterval(0) / 2
+	if since >= gap {
+		s.overactive = 0
+		return false
+	}
+	s.overactive++
+	if s.overactive < MaxOveractive || s.state != StateOpen {
+		return false
+	}
+	s.drain()
+	s.out = appendStreamError(s.out, "policy-violation", "polling too often")
+	s.closeStream()
+	s.end(fmt.Errorf("%w: %d empty polls in a row answered less than %v after the previous answer",
+		errOveractive, s.overactive, gap))
+	return true
+}
+
+// MaxOveractive is how many overactive polls in a row end an XEP-0025
+// session (see Session.police).
+const MaxOveractive = 5
 
 // awaitDial waits while another request of the session dials the upstream
 // stream; false means the client went away meanwhile. Called with s.mu
@@ -252,7 +314,7 @@ wait:
 		// Nobody to answer; what is queued waits for the next poll.
 		return answer{}, false
 	case released:
-		return answer{id: s.id, interval: s.interval(time.Now())}, true
+		return answer{id: s.id, interval: s.advice(time.Now())}, true
 	}
 	return s.reply(time.Now()), true
 }
@@ -264,10 +326,29 @@ func (s *Session) reply(now time.Time) answer {
 	a := answer{id: s.id, body: s.out}
 	s.out = nil
 	if s.state != StateClosed {
-		a.interval = s.interval(now)
+		a.interval = s.advice(now)
 	}
 	s.lastReply = now
 	return a
+}
+
+// HeldPollGap is the gap boshd advises after every answer while empty polls
+// are held: the server's hold, not the client's sleep, paces an idle
+// session, so a client that follows the advice is never asleep for more
+// than this when a message arrives (docs/polling.md).
+const HeldPollGap = time.Second
+
+// advice is the X-Poll-Interval of an answer made at now. While empty
+// polls are held (HoldCap > 0) it is HeldPollGap: the next empty poll is
+// held until the session's interval has passed since this answer, so a
+// client that follows the advice polls once per interval and is answered
+// the moment something arrives. With holding off it is the interval
+// itself, and a message waits for the client's next poll.
+func (s *Session) advice(now time.Time) time.Duration {
+	if s.h.config().HoldCap > 0 {
+		return HeldPollGap
+	}
+	return s.interval(now)
 }
 
 // interval is the session's current poll interval: the adaptive policy
@@ -500,6 +581,8 @@ func (s *Session) end(reason error) {
 		e.Message, e.Warn = "session ended: too much data waiting for the client", true
 	case errors.Is(reason, errRefused):
 		e.Message = "session refused"
+	case errors.Is(reason, errOveractive):
+		e.Message, e.Warn = "session ended: polling too often", true
 	case errors.Is(reason, errExpired):
 		e.Cause, e.Message = nil, "session expired: no request within the session timeout"
 		e.Fields = logrus.Fields{"timeout": s.h.config().SessionTimeout}
@@ -518,7 +601,7 @@ func condition(reason error) string {
 	switch {
 	case errors.Is(reason, errClientEnded):
 		return ""
-	case errors.Is(reason, relay.ErrQueueFull):
+	case errors.Is(reason, relay.ErrQueueFull), errors.Is(reason, errOveractive):
 		return "policy-violation"
 	case errors.Is(reason, errShutdown):
 		return "system-shutdown"

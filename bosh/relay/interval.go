@@ -12,7 +12,9 @@ const IdleDivisor = 4
 // PollInterval is the adaptive poll interval policy for polling sessions
 // (XEP-0025, and XEP-0124 §12 sessions with hold or wait 0): min while
 // stanzas flow, growing with the time since the last stanza in either
-// direction, never above max.
+// direction, never above max. XEP-0124 §12 sessions are advised it (nothing is
+// held there); XEP-0025 holds an empty poll for it and advises only a short
+// gap (bosh/httppoll, docs/polling.md).
 func PollInterval(idle, min, max time.Duration) time.Duration {
 	d := idle / IdleDivisor
 	if d < min {

@@ -32,6 +32,11 @@
 //     nothing if its message was delivered);
 //  4. close: every session is terminated (XEP-0124 §13).
 //
+// All sessions come from this machine's address (or the few of
+// -source-addrs), so a boshd under test must allow that many from one
+// address: give it [bosh] max_sessions_per_address = 0 (the default, 100,
+// is for real clients; bench/compare sets 0 in the config it writes).
+//
 // A progress line is drawn on stderr when it is a terminal; the result is
 // printed as JSON on stdout (or written to -json).
 //

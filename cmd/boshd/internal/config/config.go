@@ -213,13 +213,16 @@ func Default() Config {
 			ReadyPath:     "/readyz",
 		},
 		BOSH: BOSH{
-			MaxWait:       Duration(60 * time.Second),
-			MaxHold:       1,
-			Inactivity:    Duration(60 * time.Second),
-			Polling:       Duration(2 * time.Second),
-			MaxPause:      Duration(120 * time.Second),
-			MaxSessions:   20000,
-			MaxQueueBytes: 1 << 20,
+			MaxWait:     Duration(60 * time.Second),
+			MaxHold:     1,
+			Inactivity:  Duration(60 * time.Second),
+			Polling:     Duration(2 * time.Second),
+			MaxPause:    Duration(120 * time.Second),
+			MaxSessions: 20000,
+			// One address: one household or a small office behind NAT
+			// (a few sessions per person, one per tab); see config.toml.
+			MaxSessionsPerAddress: 100,
+			MaxQueueBytes:         1 << 20,
 		},
 		Poll: Poll{
 			PollMin:        Duration(2 * time.Second),

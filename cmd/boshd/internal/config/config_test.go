@@ -126,3 +126,24 @@ func TestSecretHidden(t *testing.T) {
 		t.Fatalf("-check output shows the secret or does not say it is set:\n%s", out)
 	}
 }
+
+// TestMaxSessionsPerAddress: the per-address limit defaults to 100 and an
+// explicit 0 (no limit, for load tests from one machine) is kept.
+func TestMaxSessionsPerAddress(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want int
+	}{
+		{"", 100},
+		{"[bosh]\nmax_sessions_per_address = 0\n", 0},
+		{"[bosh]\nmax_sessions_per_address = 1500\n", 1500},
+	} {
+		c, err := Parse("test.toml", []byte(tc.in+"[[domain]]\nname = \"localhost\"\n"))
+		if err != nil {
+			t.Fatalf("%q: %v", tc.in, err)
+		}
+		if got := c.BOSH.MaxSessionsPerAddress; got != tc.want {
+			t.Errorf("%q: max_sessions_per_address %d, want %d", tc.in, got, tc.want)
+		}
+	}
+}
