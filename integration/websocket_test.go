@@ -394,7 +394,7 @@ func TestWebSocketDraining(t *testing.T) {
 // is gone.
 func TestWebSocketSharesLimits(t *testing.T) {
 	srv := shared(t, "prosody")
-	b := startBoshd(t, srv, "[bosh]\nmax_sessions_per_address = 1\n")
+	b := startBoshd(t, srv, "[bosh]\nmax_sessions_per_address = 1\nper_address_exempt = []\n")
 	name := user(t, srv, "wslimit")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

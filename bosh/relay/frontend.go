@@ -34,6 +34,10 @@ type FrontEnd struct {
 	// per-address limit (see the function ClientAddr). Default: the host
 	// of the connection's remote address.
 	ClientAddr func(remoteAddr string, forwardedFor string) string
+	// ExemptFromAddressLimit, when set, reports the client addresses (as
+	// ClientAddr returns them) that MaxSessionsPerAddress does not apply
+	// to (WithExempt). Default: none; cmd/boshd exempts loopback.
+	ExemptFromAddressLimit func(addr string) bool
 	// Node, when not empty, is the name of this process in a fleet; every
 	// session ID starts with it (NodeIDs, through WithIDs, unless NewID is
 	// set). Default "": IDs are the random part alone.
@@ -60,6 +64,9 @@ func (f FrontEnd) RegistryOptions(transport string) []Option {
 		opts = append(opts, WithObserver(f.Observer))
 	case f.Metrics != nil:
 		opts = append(opts, WithObserver(metrics.Observer(f.Metrics)))
+	}
+	if f.ExemptFromAddressLimit != nil {
+		opts = append(opts, WithExempt(f.ExemptFromAddressLimit))
 	}
 	switch {
 	case f.NewID != nil:

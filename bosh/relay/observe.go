@@ -30,6 +30,7 @@ type options struct {
 	transport string
 	newID     func() string
 	obs       Observer
+	exempt    func(addr string) bool
 }
 
 // WithTransport names the front end whose sessions the registry holds
@@ -42,6 +43,15 @@ func WithIDs(newID func() string) Option { return func(o *options) { o.newID = n
 
 // WithObserver has o receive the registry's session events.
 func WithObserver(o Observer) Option { return func(opt *options) { opt.obs = o } }
+
+// WithExempt names the client addresses the per-address limit does not
+// apply to: those for which exempt reports true (for instance loopback,
+// where a local reverse proxy without trusted_proxies would otherwise make
+// every user one address and the limit a cap on the whole service). They
+// still count against the overall limit.
+func WithExempt(exempt func(addr string) bool) Option {
+	return func(opt *options) { opt.exempt = exempt }
+}
 
 // Transport returns the registry's transport name.
 func (g *Registry[V]) Transport() string { return g.opt.transport }

@@ -150,7 +150,7 @@ func (g *Registry[V]) Reserve(addr string) (*Reservation[V], error) {
 	if g.maxTotal > 0 && c.total >= g.maxTotal {
 		return nil, ErrTooManySessions
 	}
-	if g.maxPerAddr > 0 && c.perAddr[addr] >= g.maxPerAddr {
+	if g.maxPerAddr > 0 && c.perAddr[addr] >= g.maxPerAddr && (g.opt.exempt == nil || !g.opt.exempt(addr)) {
 		return nil, ErrTooManyForAddress
 	}
 	c.total++

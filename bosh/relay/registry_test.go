@@ -27,13 +27,16 @@ func TestRegistryLimits(t *testing.T) {
 		{"total shared by front ends", 2, 0, []step{{0, "a", nil}, {1, "b", nil}, {0, "c", ErrTooManySessions}, {1, "d", ErrTooManySessions}}},
 		{"per address shared by front ends", 0, 2, []step{{0, "a", nil}, {1, "a", nil}, {0, "a", ErrTooManyForAddress}, {1, "b", nil}}},
 		{"total before per address", 1, 1, []step{{0, "a", nil}, {1, "a", ErrTooManySessions}}},
+		{"exempt address not limited per address", 0, 1, []step{{0, "exempt", nil}, {1, "exempt", nil}, {0, "exempt", nil}, {0, "a", nil}, {1, "a", ErrTooManyForAddress}}},
+		{"exempt address still counts in the total", 2, 1, []step{{0, "exempt", nil}, {1, "exempt", nil}, {0, "exempt", ErrTooManySessions}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := NewCounter()
+			exempt := WithExempt(func(addr string) bool { return addr == "exempt" })
 			regs := []*Registry[int]{
-				NewRegistry[int](tt.maxTotal, tt.maxPerAddr, c),
-				NewRegistry[int](tt.maxTotal, tt.maxPerAddr, c),
+				NewRegistry[int](tt.maxTotal, tt.maxPerAddr, c, exempt),
+				NewRegistry[int](tt.maxTotal, tt.maxPerAddr, c, exempt),
 			}
 			admitted := 0
 			for i, s := range tt.steps {

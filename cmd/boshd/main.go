@@ -279,19 +279,24 @@ func (s *server) frontEndConfigs(cfg config.Config) (bosh.Config, httppoll.Confi
 	if err != nil {
 		return bosh.Config{}, httppoll.Config{}, websocket.Config{}, err
 	}
+	exempt, err := addrMatcher("bosh.per_address_exempt", cfg.BOSH.PerAddressExempt)
+	if err != nil {
+		return bosh.Config{}, httppoll.Config{}, websocket.Config{}, err
+	}
 	// What both front ends share: one session counter covers both limits.
 	shared := relay.FrontEnd{
-		Domains:               s.domains,
-		MaxBodyBytes:          cfg.HTTP.MaxBodyBytes,
-		MaxSessions:           cfg.BOSH.MaxSessions,
-		MaxSessionsPerAddress: cfg.BOSH.MaxSessionsPerAddress,
-		Counter:               s.counter,
-		MaxQueueBytes:         cfg.BOSH.MaxQueueBytes,
-		DialTimeout:           time.Duration(cfg.Upstream.DialTimeout),
-		ClientAddr:            clientAddr,
-		Node:                  cfg.Cluster.NodeID,
-		Log:                   s.log,
-		Metrics:               s.metrics,
+		Domains:                s.domains,
+		MaxBodyBytes:           cfg.HTTP.MaxBodyBytes,
+		MaxSessions:            cfg.BOSH.MaxSessions,
+		MaxSessionsPerAddress:  cfg.BOSH.MaxSessionsPerAddress,
+		Counter:                s.counter,
+		MaxQueueBytes:          cfg.BOSH.MaxQueueBytes,
+		DialTimeout:            time.Duration(cfg.Upstream.DialTimeout),
+		ClientAddr:             clientAddr,
+		ExemptFromAddressLimit: exempt,
+		Node:                   cfg.Cluster.NodeID,
+		Log:                    s.log,
+		Metrics:                s.metrics,
 		// The one relay.Observer: stanzas from the server (the rest is
 		// counted where the front ends know the domain, see metrics.Observer).
 		Observer: metrics.Observer(s.metrics),
@@ -404,6 +409,24 @@ func newDialer(cfg config.Config) (*xmppconn.Dialer, error) {
 }
 
 // parseNets parses addresses and CIDRs; an address is a network of one.
+// addrMatcher reports whether a client address (as clientAddrFunc returns
+// it) is in list's addresses or CIDRs; nil when list is empty.
+func addrMatcher(key string, list []string) (func(addr string) bool, error) {
+	nets, err := parseNets(key, list)
+	if err != nil || len(nets) == 0 {
+		return nil, err
+	}
+	return func(addr string) bool {
+		ip := net.ParseIP(addr)
+		for _, n := range nets {
+			if ip != nil && n.Contains(ip) {
+				return true
+			}
+		}
+		return false
+	}, nil
+}
+
 func parseNets(key string, list []string) ([]*net.IPNet, error) {
 	var nets []*net.IPNet
 	for _, t := range list {

@@ -14,7 +14,8 @@ import (
 // restartOnly are the keys a running process cannot take over: the
 // listeners and what is mounted on them, bosh.max_wait, from which the
 // HTTP server's write timeout is derived, the XEP-0156 host-meta
-// document (built once at start from the http.public_* URLs), and cluster.node_id, which every
+// document (built once at start from the http.public_* URLs),
+// bosh.per_address_exempt (given to the registries at start), and cluster.node_id, which every
 // live session's ID names (a load balancer routes on it, so it must not
 // change under them). A reload that changes one keeps the running value
 // and says so; the rest of the file takes effect. cluster.shutdown_grace
@@ -36,6 +37,7 @@ var restartOnly = []struct {
 	{"http.health_path", func(c *config.Config) any { return &c.HTTP.HealthPath }},
 	{"http.ready_path", func(c *config.Config) any { return &c.HTTP.ReadyPath }},
 	{"bosh.max_wait", func(c *config.Config) any { return &c.BOSH.MaxWait }},
+	{"bosh.per_address_exempt", func(c *config.Config) any { return &c.BOSH.PerAddressExempt }},
 	{"metrics.listen", func(c *config.Config) any { return &c.Metrics.Listen }},
 	{"debug.pprof_listen", func(c *config.Config) any { return &c.Debug.PprofListen }},
 	{"cluster.node_id", func(c *config.Config) any { return &c.Cluster.NodeID }},

@@ -66,7 +66,10 @@ type BOSH struct {
 	MaxPause              Duration `toml:"max_pause"`
 	MaxSessions           int      `toml:"max_sessions"`
 	MaxSessionsPerAddress int      `toml:"max_sessions_per_address"`
-	MaxQueueBytes         int      `toml:"max_queue_bytes"`
+	// PerAddressExempt lists client addresses or CIDRs that
+	// max_sessions_per_address does not apply to (default loopback).
+	PerAddressExempt []string `toml:"per_address_exempt"`
+	MaxQueueBytes    int      `toml:"max_queue_bytes"`
 }
 
 // Poll is the [poll] table: XEP-0025 and adaptive poll intervals.
@@ -222,7 +225,11 @@ func Default() Config {
 			// One address: one household or a small office behind NAT
 			// (a few sessions per person, one per tab); see config.toml.
 			MaxSessionsPerAddress: 100,
-			MaxQueueBytes:         1 << 20,
+			// Loopback: a reverse proxy on the same machine without
+			// http.trusted_proxies would otherwise make every user one
+			// address, and the limit a cap on the whole service.
+			PerAddressExempt: []string{"127.0.0.0/8", "::1"},
+			MaxQueueBytes:    1 << 20,
 		},
 		Poll: Poll{
 			PollMin:        Duration(2 * time.Second),
@@ -371,6 +378,11 @@ func (c *Config) Validate() error {
 	for _, p := range c.HTTP.TrustedProxies {
 		if _, _, err := net.ParseCIDR(p); err != nil && net.ParseIP(p) == nil {
 			bad("http.trusted_proxies", "%q is not an address or CIDR", p)
+		}
+	}
+	for _, p := range c.BOSH.PerAddressExempt {
+		if _, _, err := net.ParseCIDR(p); err != nil && net.ParseIP(p) == nil {
+			bad("bosh.per_address_exempt", "%q is not an address or CIDR", p)
 		}
 	}
 	if d := time.Duration(c.BOSH.MaxWait); d < time.Second || d > 10*time.Minute {

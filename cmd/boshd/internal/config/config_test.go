@@ -147,3 +147,33 @@ func TestMaxSessionsPerAddress(t *testing.T) {
 		}
 	}
 }
+
+// TestPerAddressExempt: loopback is exempt from the per-address limit by
+// default, [] removes the exemption, and what is not an address or CIDR is
+// refused.
+func TestPerAddressExempt(t *testing.T) {
+	for _, tc := range []struct {
+		in      string
+		want    []string
+		wantErr string
+	}{
+		{"", []string{"127.0.0.0/8", "::1"}, ""},
+		{"[bosh]\nper_address_exempt = []\n", []string{}, ""},
+		{"[bosh]\nper_address_exempt = [\"10.1.2.3\", \"192.0.2.0/24\"]\n", []string{"10.1.2.3", "192.0.2.0/24"}, ""},
+		{"[bosh]\nper_address_exempt = [\"office\"]\n", nil, "bosh.per_address_exempt"},
+	} {
+		c, err := Parse("test.toml", []byte(tc.in+"[[domain]]\nname = \"localhost\"\n"))
+		if tc.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("%q: error %v, want one naming %s", tc.in, err, tc.wantErr)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("%q: %v", tc.in, err)
+		}
+		if got := c.BOSH.PerAddressExempt; strings.Join(got, ",") != strings.Join(tc.want, ",") || got == nil {
+			t.Errorf("%q: per_address_exempt %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
