@@ -197,9 +197,8 @@ func (s *Session) await(ctx context.Context, req *request) answer {
 	default:
 	}
 	step := s.holdStep()
-	m := s.h.config().Metrics
-	m.HeldInc()
-	defer m.HeldDec()
+	s.h.reg.Held(+1)
+	defer s.h.reg.HeldEnded()
 	t := time.NewTimer(step)
 	defer t.Stop()
 	for {
