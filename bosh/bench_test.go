@@ -3,10 +3,15 @@ package bosh
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/sirupsen/logrus"
 
 	"boshd/xmppconn"
 )
@@ -150,3 +155,29 @@ func readRawAnswer(b *testing.B, c net.Conn, buf []byte) {
 		}
 	}
 }
+
+// BenchmarkMalformedRequest measures answering a body that does not parse,
+// at the Info level boshd runs at: the debug entry it would log must not
+// be built (relay.FrontEnd.LogRequest), so what remains is the answer.
+func BenchmarkMalformedRequest(b *testing.B) {
+	log := logrus.New()
+	log.SetOutput(io.Discard)
+	log.SetLevel(logrus.InfoLevel)
+	h := newHarnessServing(b, func(c *Config) { c.Log = log.WithField("frontend", "bosh") }, false)
+	p := (*protocol)(h.h)
+	r := httptest.NewRequest(http.MethodPost, "/http-bind", nil)
+	raw := []byte("<body rid='1' xmlns='http://jabber.org/protocol/httpbind'")
+	w := &discardWriter{h: http.Header{}}
+	b.ReportAllocs()
+	for b.Loop() {
+		clear(w.h)
+		p.ServePost(w, r, raw)
+	}
+}
+
+// discardWriter is an http.ResponseWriter that keeps nothing.
+type discardWriter struct{ h http.Header }
+
+func (w *discardWriter) Header() http.Header         { return w.h }
+func (w *discardWriter) Write(p []byte) (int, error) { return len(p), nil }
+func (w *discardWriter) WriteHeader(int)             {}

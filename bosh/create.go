@@ -11,7 +11,6 @@ import (
 
 	"github.com/sirupsen/logrus"
 
-	"boshd/bosh/metrics"
 	"boshd/bosh/relay"
 	"boshd/xmppconn"
 )
@@ -128,7 +127,7 @@ func (h *Handler) create(ctx context.Context, b *Body, rid uint64, addr string) 
 	s.id = id
 	s.remote, s.domain = addr, target.Domain
 	s.relay = relay.NewRelay(stream, h.config().MaxQueueBytes, s.wake, relay.Observed(h.reg.Observer(), h.reg.Transport()))
-	h.config().Metrics.SessionStarted(metrics.BOSH, target.Domain)
+	h.reg.Opened(id, target.Domain)
 
 	var w responseBuilder
 	features := stream.Features()

@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/sirupsen/logrus"
+
 	"boshd/bosh/endpoint"
 	"boshd/bosh/internal/held"
 	"boshd/bosh/relay"
@@ -122,7 +124,7 @@ func (p *protocol) RefuseBody(w http.ResponseWriter, r *http.Request, err error)
 		http.Error(w, "boshd: "+err.Error(), http.StatusRequestEntityTooLarge)
 		return
 	}
-	(*Handler)(p).config().Log.WithField("remote", r.RemoteAddr).WithError(err).Debug("request body not read")
+	(*Handler)(p).config().LogRequest(logrus.DebugLevel, r.RemoteAddr, err, "request body not read")
 	http.Error(w, "boshd: incomplete request body", http.StatusBadRequest)
 }
 
@@ -144,7 +146,7 @@ func (p *protocol) ServePost(w http.ResponseWriter, r *http.Request, raw []byte)
 	}()
 	b, err := ParseBody(raw)
 	if err != nil {
-		h.config().Log.WithField("remote", r.RemoteAddr).WithError(err).Debug("malformed request")
+		h.config().LogRequest(logrus.DebugLevel, r.RemoteAddr, err, "malformed request")
 		writeAnswer(w, "", terminalAnswer(BadRequest, false, nil))
 		return
 	}
@@ -195,9 +197,8 @@ func (s *Session) await(ctx context.Context, req *request) answer {
 	default:
 	}
 	step := s.holdStep()
-	m := s.h.config().Metrics
-	m.HeldInc()
-	defer m.HeldDec()
+	s.h.reg.Held(+1)
+	defer s.h.reg.HeldEnded()
 	t := time.NewTimer(step)
 	defer t.Stop()
 	for {

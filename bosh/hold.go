@@ -25,7 +25,7 @@ type parked struct {
 	timer   *time.Timer // the 'wait' timer, running expire
 	left    bool        // the client hung up (set by leftParked)
 	// done is called once when the parked request is answered: the held
-	// requests gauge (metrics.HeldDec), as await's defer does.
+	// requests gauge (relay.Registry.HeldEnded), as await's defer does.
 	done func()
 }
 
@@ -57,9 +57,8 @@ func (h *Handler) park(w http.ResponseWriter, r *http.Request, s *Session, req *
 		p.write(answer{})
 	default:
 		req.park = p
-		m := s.h.config().Metrics
-		m.HeldInc()
-		p.done = m.HeldDec
+		s.h.reg.Held(+1)
+		p.done = s.h.reg.HeldEnded
 		step := s.holdStep()
 		p.timer = time.AfterFunc(step, func() { s.expireParked(req, p, step) })
 	}

@@ -6,11 +6,13 @@ import (
 	"boshd/bosh/metrics"
 )
 
-// The calls into package metrics are one line each where the thing
-// counted happens, all through Config.Metrics (nil: nothing counted):
-// SessionStarted in create, SessionEnded in close, HeldInc/HeldDec in
-// await, Stanzas where payloads go upstream. Requests are counted by
-// cmd/boshd around the handler, stanzas to the client by relay.Relay through metrics.Observer.
+// Every session series is counted by the core's one hook, relay.Observer
+// (metrics.Observer of Config.Metrics): a session counts once
+// relay.Registry.Opened names its domain (create) and ends with
+// endCondition (close, relay.Ending.Reason); held requests through
+// relay.Registry.Held (await, park); stanzas each way by relay.Relay
+// (Send with the payloads' count). Requests are counted by cmd/boshd
+// around the handler.
 
 // endCondition is the condition label of boshd_session_ends_total for a
 // session closed with err (see Session.close): the XEP-0124 §17.2
@@ -24,13 +26,4 @@ func endCondition(err error) string {
 		return metrics.EndInactivity
 	}
 	return string(ConditionOf(err))
-}
-
-// payloadsLen is the bytes of a request's payloads.
-func payloadsLen(p [][]byte) int {
-	n := 0
-	for _, x := range p {
-		n += len(x)
-	}
-	return n
 }

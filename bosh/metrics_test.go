@@ -1,15 +1,13 @@
 package bosh
 
 import (
-	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
-	"github.com/prometheus/common/expfmt"
 
+	"boshd/bosh/internal/frontendtest"
 	"boshd/bosh/metrics"
 )
 
@@ -33,7 +31,7 @@ func TestMetricsFollowSession(t *testing.T) {
 				f := newFakeClock(t, func(c *Config) { c.Metrics, c.Domains.Metrics = m, m })
 				sid := f.create("wait='10' hold='1'")
 				conn := f.up.NextConn(t)
-				expect(t, reg, "boshd_sessions", `boshd_sessions{transport="bosh"} 1`)
+				frontendtest.Series(t, reg, "boshd_sessions", `boshd_sessions{transport="bosh"} 1`)
 				if c, ok := m.LastConnect("localhost"); !ok || c.Err != "" {
 					t.Errorf("last connect %+v", c)
 				}
@@ -42,30 +40,16 @@ func TestMetricsFollowSession(t *testing.T) {
 				conn.Next(t) // the header
 				conn.Next(t) // the message
 				synctest.Wait()
-				expect(t, reg, "boshd_held_requests", `boshd_held_requests 1`)
+				frontendtest.Series(t, reg, "boshd_held_requests", `boshd_held_requests 1`)
 				conn.Push(t, "<message from='b@localhost' id='m2'/>")
 				answered()
-				expect(t, reg, "boshd_held_requests", `boshd_held_requests 0`)
-				expect(t, reg, "boshd_stanzas_total", `boshd_stanzas_total{direction="to_client"} 1`, `boshd_stanzas_total{direction="to_server"} 1`)
+				frontendtest.Series(t, reg, "boshd_held_requests", `boshd_held_requests 0`)
+				frontendtest.Series(t, reg, "boshd_stanzas_total", `boshd_stanzas_total{direction="to_client"} 1`, `boshd_stanzas_total{direction="to_server"} 1`)
 
 				tt.end(f, sid)
-				expect(t, reg, "boshd_sessions", `boshd_sessions{transport="bosh"} 0`)
-				expect(t, reg, "boshd_session_ends_total", `boshd_session_ends_total{condition="`+tt.condition+`",transport="bosh"} 1`)
+				frontendtest.Series(t, reg, "boshd_sessions", `boshd_sessions{transport="bosh"} 0`)
+				frontendtest.Series(t, reg, "boshd_session_ends_total", `boshd_session_ends_total{condition="`+tt.condition+`",transport="bosh"} 1`)
 			})
 		})
-	}
-}
-
-// expect checks that the series of name include lines.
-func expect(t *testing.T, reg *prometheus.Registry, name string, lines ...string) {
-	t.Helper()
-	out, err := testutil.GatherAndFormat(reg, expfmt.TypeTextPlain, name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, l := range lines {
-		if !strings.Contains(string(out), l+"\n") {
-			t.Errorf("no %q in\n%s", l, out)
-		}
 	}
 }

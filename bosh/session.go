@@ -12,7 +12,6 @@ import (
 
 	"github.com/sirupsen/logrus"
 
-	"boshd/bosh/metrics"
 	"boshd/bosh/relay"
 	"boshd/xmppconn"
 )
@@ -192,8 +191,7 @@ func (s *Session) holdRequest(r *request) {
 // acknowledges on the oldest open request.
 func (s *Session) terminate(r *request) {
 	if len(r.body.Payloads) > 0 {
-		s.h.config().Metrics.Stanzas(metrics.ToServer, len(r.body.Payloads), payloadsLen(r.body.Payloads))
-		if err := s.relay.Send(joinPayloads(r.body.Payloads)); err != nil {
+		if err := s.relay.Send(joinPayloads(r.body.Payloads), len(r.body.Payloads)); err != nil {
 			s.logger().WithError(err).Debug("terminate payload not forwarded")
 		}
 	}
@@ -208,8 +206,7 @@ func (s *Session) forward(b *Body) error {
 		return nil
 	}
 	s.relay.NoteClientStanza()
-	s.h.config().Metrics.Stanzas(metrics.ToServer, len(b.Payloads), payloadsLen(b.Payloads))
-	return s.relay.Send(joinPayloads(b.Payloads))
+	return s.relay.Send(joinPayloads(b.Payloads), len(b.Payloads))
 }
 
 func joinPayloads(p [][]byte) []byte {
@@ -524,9 +521,8 @@ func (s *Session) logger() logrus.FieldLogger {
 // closed in the background, then logged). The held requests have been
 // answered by the caller. Called with s.mu held; err is nil for a clean end.
 func (s *Session) close(err error) {
-	e := relay.Ending{Fields: logrus.Fields{"state": s.state.String()}}
+	e := relay.Ending{Reason: endCondition(err), Fields: logrus.Fields{"state": s.state.String()}}
 	s.state = StateClosed
-	s.h.config().Metrics.SessionEnded(metrics.BOSH, s.domain, endCondition(err))
 	switch {
 	case errors.Is(err, errInactive):
 		e.Condition, e.Message = string(ConditionOf(err)), "session ended: client inactive"

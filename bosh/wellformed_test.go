@@ -1,10 +1,7 @@
 package bosh
 
 import (
-	"bytes"
-	"encoding/xml"
 	"errors"
-	"io"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +9,7 @@ import (
 	"github.com/sirupsen/logrus"
 	"github.com/sirupsen/logrus/hooks/test"
 
+	"boshd/bosh/internal/frontendtest"
 	"boshd/xmppconn"
 )
 
@@ -23,20 +21,13 @@ import (
 // never do, and the log names the fault and its offset but not the
 // stanza's content.
 func TestUpstreamNotWellFormed(t *testing.T) {
-	tests := []struct{ name, bad string }{
-		{"invalid UTF-8", "<message id='m'><body>secret \xff</body></message>"},
-		{"NUL reference", "<message id='m'><body>secret &#0;</body></message>"},
-		{"undefined entity", "<message id='m'><body>secret &unknown;</body></message>"},
-		{"control character", "<message id='m'><body>secret \x1b[0m</body></message>"},
-		{"reference in an attribute", "<message id='secret&#xD800;'/>"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
+	for _, tt := range frontendtest.UpstreamFaults {
+		t.Run(tt.Name, func(t *testing.T) {
 			log, hook := test.NewNullLogger()
 			log.SetLevel(logrus.InfoLevel)
 			h := newHarness(t, func(c *Config) { c.Log = log })
 			sid, up, _ := h.open(10, 10, "")
-			up.Push(t, "<message id='before'/>"+tt.bad)
+			up.Push(t, "<message id='before'/>"+tt.Bad)
 
 			var all string
 			var last reply
@@ -53,38 +44,15 @@ func TestUpstreamNotWellFormed(t *testing.T) {
 			if !strings.Contains(all, "'before'") {
 				t.Errorf("the stanza before the fault was lost: %q", all)
 			}
-			if strings.Contains(all, "secret") {
+			if strings.Contains(all, frontendtest.Secret) {
 				t.Errorf("bytes of the broken stanza reached the client: %q", all)
 			}
-			if err := strictParse(last.raw); err != nil {
+			if err := frontendtest.StrictParse(last.raw); err != nil {
 				t.Errorf("terminal answer %q: %v", last.raw, err)
 			}
 
-			var named bool
-			for _, e := range hook.AllEntries() {
-				line, _ := e.String()
-				if strings.Contains(line, "secret") {
-					t.Errorf("a log line shows the stanza: %s", line)
-				}
-				named = named || strings.Contains(line, "not well-formed") && strings.Contains(line, "at byte")
-			}
-			if !named {
-				t.Errorf("no log line names the fault and its offset")
-			}
+			frontendtest.FaultLogged(t, hook.AllEntries())
 		})
-	}
-}
-
-// strictParse parses doc with encoding/xml (strict), to the end.
-func strictParse(doc string) error {
-	d := xml.NewDecoder(bytes.NewReader([]byte(doc)))
-	for {
-		if _, err := d.Token(); err != nil {
-			if err == io.EOF {
-				return nil
-			}
-			return err
-		}
 	}
 }
 

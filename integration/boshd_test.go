@@ -5,11 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -21,9 +18,6 @@ import (
 // a real Prosody and a real ejabberd, driven by a Strophe-like BOSH client.
 
 var (
-	boshdBin     string
-	buildOnce    sync.Once
-	buildErr     error
 	sharedMu     sync.Mutex
 	sharedByKind = map[string]*servers.Server{}
 )
@@ -35,31 +29,8 @@ func TestMain(m *testing.M) {
 		s.Stop()
 	}
 	sharedMu.Unlock()
-	if boshdBin != "" {
-		os.RemoveAll(filepath.Dir(boshdBin))
-	}
+	servers.RemoveBoshdBinary()
 	os.Exit(code)
-}
-
-// binary builds cmd/boshd once per test run.
-func binary(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "boshd-bin-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		boshdBin = filepath.Join(dir, "boshd")
-		out, err := exec.Command("go", "build", "-o", boshdBin, "boshd/cmd/boshd").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return boshdBin
 }
 
 // shared returns a server of the kind, started once for the whole run.
@@ -86,92 +57,36 @@ func shared(t *testing.T, kind string) *servers.Server {
 
 var kinds = []string{"prosody", "ejabberd"}
 
-// boshd is a running boshd process.
+// boshd is a running boshd process (servers.StartBoshd) and its endpoints.
 type boshd struct {
-	URL     string
-	Config  string // the config file's path
-	Base    string // http://127.0.0.1:port
-	cmd     *exec.Cmd
-	log     *strings.Builder
-	exited  chan struct{} // closed when cmd has exited
-	exitErr error         // cmd.Wait's error, set before exited closes
+	*servers.Boshd
+	URL    string // its BOSH endpoint
+	Config string // the config file's path
+	Base   string // http://127.0.0.1:port
 }
 
 // startBoshd runs the binary with a config naming the server as the only
-// domain, plus extra TOML, and stops it (SIGTERM) when the test ends.
+// domain, plus extra TOML, at debug level; it is stopped when the test
+// ends, which fails if boshd then exits with an error.
 func startBoshd(t *testing.T, srv *servers.Server, extra string) *boshd {
 	t.Helper()
-	bin := binary(t)
-	for attempt := 0; ; attempt++ {
-		port := servers.FreePort(t)
-		cfg := fmt.Sprintf(`
+	b := servers.StartBoshd(t, servers.BoshdOptions{
+		Config: func(listen string) string {
+			return fmt.Sprintf(`
 [http]
-listen = "127.0.0.1:%d"
+listen = %q
 cors_origins = ["*"]
 [[domain]]
 name = %q
 routes = [%q]
 %s
-`, port, srv.Domain, srv.Addr, extra)
-		path := filepath.Join(t.TempDir(), "boshd.toml")
-		if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		var log strings.Builder
-		cmd := exec.Command(bin, "-config", path, "-log-level", "debug")
-		cmd.Stdout, cmd.Stderr = &syncWriter{w: &log}, &syncWriter{w: &log}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		base := fmt.Sprintf("http://127.0.0.1:%d", port)
-		b := &boshd{URL: base + "/http-bind", Base: base, Config: path, cmd: cmd, log: &log, exited: make(chan struct{})}
-		go func() {
-			defer close(b.exited)
-			b.exitErr = cmd.Wait()
-		}()
-		if err := servers.WaitHTTP(b.URL, b.exited, 10*time.Second); err != nil {
-			cmd.Process.Kill()
-			<-b.exited
-			if attempt < 3 && strings.Contains(log.String(), "address already in use") {
-				continue
-			}
-			t.Fatalf("boshd did not start: %v\n%s", err, log.String())
-		}
-		t.Cleanup(func() { b.stop(t) })
-		return b
-	}
-}
-
-// stop sends SIGTERM and checks that boshd exits within a few seconds.
-// When the test failed, boshd's log is printed.
-func (b *boshd) stop(t *testing.T) {
-	defer func() {
-		if t.Failed() {
-			t.Logf("boshd's log:\n%s", b.log.String())
-		}
-	}()
-	b.cmd.Process.Signal(syscall.SIGTERM) // os.ErrProcessDone if it exited by itself
-	select {
-	case <-b.exited:
-		if b.exitErr != nil {
-			t.Errorf("boshd exited with %v\n%s", b.exitErr, b.log.String())
-		}
-	case <-time.After(10 * time.Second):
-		b.cmd.Process.Kill()
-		<-b.exited
-		t.Errorf("boshd did not exit within 10s of SIGTERM\n%s", b.log.String())
-	}
-}
-
-type syncWriter struct {
-	mu sync.Mutex
-	w  *strings.Builder
-}
-
-func (s *syncWriter) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.Write(p)
+`, listen, srv.Domain, srv.Addr, extra)
+		},
+		Args:      []string{"-log-level", "debug"},
+		CheckExit: true,
+	})
+	base := "http://" + b.Addr
+	return &boshd{Boshd: b, URL: base + "/http-bind", Config: b.ConfigFile, Base: base}
 }
 
 // user registers a fresh account and returns its name.

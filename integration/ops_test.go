@@ -61,7 +61,7 @@ func TestReloadChangesRouteKeepsSession(t *testing.T) {
 	b.hup(t, "reload refused")
 	data, _ := os.ReadFile(b.Config)
 	line := strings.Count(string(data)[:strings.Index(string(data), "dial_timeout")], "\n") + 1
-	if want := fmt.Sprintf("%s:%d:16: upstream.dial_timeout: a duration is written as a string with a unit", b.Config, line); !strings.Contains(b.logText(), want) {
+	if want := fmt.Sprintf("%s:%d:16: upstream.dial_timeout: a duration is written as a string with a unit", b.Config, line); !strings.Contains(b.Output(), want) {
 		t.Errorf("the log does not say %q", want)
 	}
 	carol := login(t, b.URL, second, cn, "PLAIN")
@@ -133,18 +133,11 @@ func ping(t *testing.T, s *client.Session, id string) {
 // hup sends SIGHUP and waits for a log line containing want after it.
 func (b *boshd) hup(t *testing.T, want string) {
 	t.Helper()
-	before := strings.Count(b.logText(), want)
-	if err := b.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+	before := strings.Count(b.Output(), want)
+	if err := b.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, func() bool { return strings.Count(b.logText(), want) > before }, fmt.Sprintf("a log line %q", want))
-}
-
-func (b *boshd) logText() string {
-	w := b.cmd.Stderr.(*syncWriter)
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.w.String()
+	waitFor(t, func() bool { return strings.Count(b.Output(), want) > before }, fmt.Sprintf("a log line %q", want))
 }
 
 func waitFor(t *testing.T, cond func() bool, what string) {

@@ -85,7 +85,7 @@ func waitLog(t *testing.T, b *boshd, re *regexp.Regexp) []string {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		if m := re.FindStringSubmatch(b.log.String()); m != nil || time.Now().After(deadline) {
+		if m := re.FindStringSubmatch(b.Output()); m != nil || time.Now().After(deadline) {
 			return m
 		}
 		time.Sleep(50 * time.Millisecond)
@@ -164,7 +164,7 @@ func TestPrebind(t *testing.T) {
 				send(t, alice, fmt.Sprintf(`<message xmlns='jabber:client' to='%s' type='chat' id='a1'><body>hi bob</body></message>`, bob.JID))
 				expect(t, bob, 10*time.Second, "<message", "id='a1'", "from='"+full+"'")
 
-				if strings.Contains(b.log.String(), apass) {
+				if strings.Contains(b.Output(), apass) {
 					t.Errorf("boshd's debug log contains the password")
 				}
 			})
@@ -247,7 +247,7 @@ func TestPrebindDraining(t *testing.T) {
 	if code, res := postPrebind(t, b, "Bearer "+prebindSecret, an+"@"+srv.Domain, apass); code != http.StatusOK {
 		t.Fatalf("pre-binding before the drain: %d %+v", code, res)
 	}
-	if err := b.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := b.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	waitDraining(t, b)

@@ -320,15 +320,15 @@ func TestWebSocketShutdown(t *testing.T) {
 	c.send(fmt.Sprintf("<presence xmlns='jabber:client' to='%s'/>", bob.JID))
 	expect(t, bob, 10*time.Second, "<presence", "from='"+c.JID+"'")
 
-	b.cmd.Process.Signal(syscall.SIGTERM)
+	b.Signal(syscall.SIGTERM)
 	c.expect(5*time.Second, "<stream:error", "<system-shutdown ")
 	c.expect(5*time.Second, "<close xmlns='"+framingNS+"'/>")
 	c.closed()
 	expect(t, bob, 10*time.Second, "<presence", "type='unavailable'", "from='"+c.JID+"'")
 	select {
-	case <-b.exited:
-		if b.exitErr != nil {
-			t.Fatalf("boshd exited with %v", b.exitErr)
+	case <-b.Exited():
+		if b.ExitErr() != nil {
+			t.Fatalf("boshd exited with %v", b.ExitErr())
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("boshd still running 10s after SIGTERM")
@@ -351,7 +351,7 @@ func TestWebSocketDraining(t *testing.T) {
 			b2 := startBoshd(t, srv, "") // the watcher outlives the drained boshd
 			bob := login(t, b2.URL, srv, bn, "PLAIN")
 
-			b.cmd.Process.Signal(syscall.SIGTERM)
+			b.Signal(syscall.SIGTERM)
 			waitDraining(t, b)
 			late := wsDial(t, wsURL(b))
 			late.send(fmt.Sprintf("<open xmlns='%s' to='%s' version='1.0'/>", framingNS, srv.Domain))
@@ -369,16 +369,16 @@ func TestWebSocketDraining(t *testing.T) {
 			send(t, bob, fmt.Sprintf("<message xmlns='jabber:client' to='%s' type='chat' id='d2'><body>me too</body></message>", alice.JID))
 			alice.expect(10*time.Second, "<message", "id='d2'")
 
-			b.cmd.Process.Signal(syscall.SIGTERM) // the second ends the drain
+			b.Signal(syscall.SIGTERM) // the second ends the drain
 			if uri == "" {
 				alice.expect(5*time.Second, "<system-shutdown ")
 			} else {
 				alice.expect(5*time.Second, "see-other-uri='"+uri+"'")
 			}
 			select {
-			case <-b.exited:
-				if b.exitErr != nil {
-					t.Fatalf("boshd exited with %v", b.exitErr)
+			case <-b.Exited():
+				if b.ExitErr() != nil {
+					t.Fatalf("boshd exited with %v", b.ExitErr())
 				}
 			case <-time.After(10 * time.Second):
 				t.Fatal("boshd still running 10s after the second SIGTERM")

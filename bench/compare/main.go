@@ -24,31 +24,26 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
+	"boshd/bench/internal/proc"
+	"boshd/bench/internal/report"
 	"boshd/integration/servers"
 )
 
 const (
-	beginMark = "<!-- results:begin -->"
-	endMark   = "<!-- results:end -->"
-	password  = "secret"
+	password = "secret"
 )
 
 // Targets, in table order.
@@ -107,51 +102,11 @@ func main() {
 		}
 		return
 	}
-	stopOnSignal()
+	proc.Logf = logf
+	proc.StopOnSignal()
 	if err := runAll(c); err != nil {
 		fatalf("%v", err)
 	}
-}
-
-// cleanups stop what the program started (servers, boshd) when it is
-// interrupted; each is also run normally by its owner.
-var (
-	cleanupMu sync.Mutex
-	cleanups  = map[int]func(){}
-	cleanupID int
-)
-
-func atExit(f func()) (remove func()) {
-	cleanupMu.Lock()
-	defer cleanupMu.Unlock()
-	cleanupID++
-	id := cleanupID
-	cleanups[id] = f
-	return func() {
-		cleanupMu.Lock()
-		delete(cleanups, id)
-		cleanupMu.Unlock()
-	}
-}
-
-// stopOnSignal stops everything started and exits on SIGINT or SIGTERM.
-func stopOnSignal() {
-	ch := make(chan os.Signal, 1)
-	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
-	go func() {
-		sig := <-ch
-		logf("%v: stopping what was started", sig)
-		cleanupMu.Lock()
-		fs := make([]func(), 0, len(cleanups))
-		for _, f := range cleanups {
-			fs = append(fs, f)
-		}
-		cleanupMu.Unlock()
-		for _, f := range fs {
-			f()
-		}
-		os.Exit(1)
-	}()
 }
 
 func fatalf(format string, args ...any) {
@@ -200,10 +155,7 @@ type key struct {
 }
 
 func runAll(c config) error {
-	lim := syscall.Rlimit{Cur: 20000, Max: 20000}
-	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-		logf("raising the open-file limit to 20000: %v (continuing)", err)
-	}
+	proc.RaiseFileLimit(20000)
 	tmp, err := os.MkdirTemp("", "bench-compare-")
 	if err != nil {
 		return err
@@ -215,28 +167,21 @@ func runAll(c config) error {
 	if err := os.MkdirAll(c.jsonDir, 0o755); err != nil {
 		return err
 	}
-	boshd, boshload := filepath.Join(tmp, "boshd"), filepath.Join(tmp, "boshload")
 	// The commit the binaries are built from, kept beside the results:
 	// the tables name it, even when rebuilt later by -report-only.
-	built := gitHead()
+	built := report.GitHead()
 	if c.boshdBin != "" {
 		built = c.boshdBin
 	}
-	if err := os.WriteFile(filepath.Join(c.jsonDir, "machine.txt"), []byte(machine()+"\n"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(c.jsonDir, "machine.txt"), []byte(report.Machine()+"\n"), 0o644); err != nil {
 		return err
 	}
 	if err := appendLine(filepath.Join(c.jsonDir, "commits.txt"), fmt.Sprintf("-n %s -targets %s: boshd %s", joinInts(c.ns), strings.Join(c.targets, ","), built)); err != nil {
 		return err
 	}
-	builds := map[string]string{boshd: "./cmd/boshd", boshload: "./cmd/boshload"}
-	if c.boshdBin != "" {
-		delete(builds, boshd)
-		boshd = c.boshdBin
-	}
-	for bin, pkg := range builds {
-		if out, err := exec.Command("go", "build", "-o", bin, pkg).CombinedOutput(); err != nil {
-			return fmt.Errorf("build %s: %v\n%s", pkg, err, out)
-		}
+	boshd, boshload, err := proc.Build(tmp, c.boshdBin)
+	if err != nil {
+		return err
 	}
 	results := map[key][]*result{}
 	versions := map[string]string{}
@@ -327,7 +272,7 @@ func withServer(kind string, users map[string]string, f func(*servers.Server) er
 		return fmt.Errorf("start %s: %w", kind, err)
 	}
 	defer srv.Stop()
-	defer atExit(func() { srv.Stop() })()
+	defer proc.AtExit(func() { srv.Stop() })()
 	logf("%s up: c2s %s, BOSH %s, pid %d; registering %d accounts", kind, srv.Addr, srv.BOSHURL, srv.PID, len(users))
 	if err := srv.RegisterMany(ctx, users); err != nil {
 		return err
@@ -346,13 +291,13 @@ func runOne(c config, srv *servers.Server, t string, n, run int, boshdBin, boshl
 		if err != nil {
 			return nil, err
 		}
-		defer b.stop()
-		defer atExit(b.stop)()
-		url = b.url
+		defer b.Stop()
+		defer proc.AtExit(b.Stop)()
+		url = b.URL
 		if strings.HasPrefix(t, "boshd-ws+") {
-			url = "ws" + strings.TrimPrefix(strings.TrimSuffix(b.url, "/http-bind"), "http") + "/xmpp-websocket"
+			url = "ws" + strings.TrimPrefix(strings.TrimSuffix(b.URL, "/http-bind"), "http") + "/xmpp-websocket"
 		}
-		pids = fmt.Sprintf("boshd=%d,%s", b.cmd.Process.Pid, pids)
+		pids = fmt.Sprintf("boshd=%d,%s", b.Cmd.Process.Pid, pids)
 		if h2 {
 			extra = []string{"-h2", "-insecure"}
 		}
@@ -363,7 +308,7 @@ func runOne(c config, srv *servers.Server, t string, n, run int, boshdBin, boshl
 			return nil, err
 		}
 		defer p.stop()
-		defer atExit(p.stop)()
+		defer proc.AtExit(p.stop)()
 		url = p.url
 		pids = fmt.Sprintf("%s=%d,%s", nxbName, p.cmd.Process.Pid, pids)
 	}
@@ -383,7 +328,7 @@ func runOne(c config, srv *servers.Server, t string, n, run int, boshdBin, boshl
 		return nil, err
 	}
 	// boshload closes its sessions on SIGTERM before exiting.
-	remove := atExit(func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() })
+	remove := proc.AtExit(func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() })
 	runErr := cmd.Wait()
 	remove()
 	raw, err := os.ReadFile(jsonPath)
@@ -397,34 +342,12 @@ func runOne(c config, srv *servers.Server, t string, n, run int, boshdBin, boshl
 	return &r, runErr
 }
 
-type boshdProc struct {
-	cmd    *exec.Cmd
-	url    string
-	log    *os.File
-	exited chan struct{} // closed when cmd.Wait returns
-}
-
-func startBoshd(bin string, srv *servers.Server, tlsOn bool, pprofAddr string, env []string) (*boshdProc, error) {
-	dir, err := os.MkdirTemp("", "boshd-bench-")
-	if err != nil {
-		return nil, err
-	}
-	scheme, tlsKeys, client := "http", "", http.DefaultClient
-	if tlsOn {
-		certs, err := servers.WriteCerts(filepath.Join(dir, "tls"), "127.0.0.1")
-		if err != nil {
-			return nil, err
-		}
-		scheme, tlsKeys = "https", fmt.Sprintf("tls_cert = %q\ntls_key = %q\n", certs.Cert, certs.Key)
-		client = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
-	}
-	for attempt := 0; attempt < 3; attempt++ {
-		port, err := freePort()
-		if err != nil {
-			return nil, err
-		}
-		cfg := fmt.Sprintf(`[http]
-listen = "127.0.0.1:%d"
+// startBoshd starts boshd in front of srv for one run (over HTTPS with
+// tlsOn), with its profiles on pprofAddr and env added to its environment.
+func startBoshd(bin string, srv *servers.Server, tlsOn bool, pprofAddr string, env []string) (*proc.Boshd, error) {
+	return proc.StartBoshd(bin, proc.BoshdOptions{TLS: tlsOn, Env: env, Config: func(listen, tlsKeys string) string {
+		return fmt.Sprintf(`[http]
+listen = %q
 %s[bosh]
 max_sessions = 30000
 max_sessions_per_address = 0
@@ -437,49 +360,8 @@ routes = [%q]
 level = "warn"
 [debug]
 pprof_listen = %q
-`, port, tlsKeys, srv.Domain, srv.Addr, pprofAddr)
-		path := filepath.Join(dir, "boshd.toml")
-		if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
-			return nil, err
-		}
-		logFile, err := os.Create(filepath.Join(dir, "boshd.log"))
-		if err != nil {
-			return nil, err
-		}
-		cmd := exec.Command(bin, "-config", path)
-		cmd.Env = append(os.Environ(), env...)
-		cmd.Stdout, cmd.Stderr = logFile, logFile
-		if err := cmd.Start(); err != nil {
-			return nil, err
-		}
-		b := &boshdProc{cmd: cmd, url: fmt.Sprintf("%s://127.0.0.1:%d/http-bind", scheme, port), log: logFile, exited: make(chan struct{})}
-		go func() { cmd.Wait(); close(b.exited) }()
-		if waitHTTP(client, b.url, b.exited, 10*time.Second) == nil {
-			return b, nil
-		}
-		b.stop()
-		tail, _ := os.ReadFile(logFile.Name())
-		if !strings.Contains(string(tail), "address already in use") {
-			return nil, fmt.Errorf("boshd did not start:\n%s", tail)
-		}
-	}
-	return nil, fmt.Errorf("boshd: no free port after 3 attempts")
-}
-
-func (b *boshdProc) stop() {
-	b.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-b.exited:
-	case <-time.After(15 * time.Second):
-		b.cmd.Process.Kill()
-		<-b.exited
-	}
-	b.log.Close()
-	if out, err := os.ReadFile(b.log.Name()); err == nil && len(out) > 0 {
-		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-		logf("boshd log: %d lines, last: %s", len(lines), lines[len(lines)-1])
-	}
-	os.RemoveAll(filepath.Dir(b.log.Name()))
+`, listen, tlsKeys, srv.Domain, srv.Addr, pprofAddr)
+	}})
 }
 
 func freePort() (int, error) {
@@ -489,27 +371,6 @@ func freePort() (int, error) {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-// waitHTTP waits until url answers, giving up after d or as soon as the
-// process serving it has exited.
-func waitHTTP(c *http.Client, url string, exited <-chan struct{}, d time.Duration) error {
-	deadline := time.Now().Add(d)
-	for {
-		resp, err := c.Get(url)
-		if err == nil {
-			resp.Body.Close()
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return err
-		}
-		select {
-		case <-exited:
-			return fmt.Errorf("exited before answering: %w", err)
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
 }
 
 func pkgVersion(pkg string) string {
@@ -537,28 +398,6 @@ func median(rs []*result, f func(*result) (float64, bool)) (float64, int) {
 		m = (xs[len(xs)/2-1] + xs[len(xs)/2]) / 2
 	}
 	return m, len(xs)
-}
-
-func machine() string {
-	model := "unknown CPU"
-	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		for _, l := range strings.Split(string(b), "\n") {
-			if v, ok := strings.CutPrefix(l, "model name"); ok {
-				model = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(v), ":"))
-				break
-			}
-		}
-	}
-	mem := ""
-	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
-		f := strings.Fields(strings.SplitN(string(b), "\n", 2)[0])
-		if len(f) >= 2 {
-			kb, _ := strconv.Atoi(f[1])
-			mem = fmt.Sprintf(", %.1f GiB RAM", float64(kb)/1024/1024)
-		}
-	}
-	kernel, _ := exec.Command("uname", "-r").Output()
-	return fmt.Sprintf("%d × %s%s, Linux %s, %s", runtime.NumCPU(), model, mem, strings.TrimSpace(string(kernel)), runtime.Version())
 }
 
 func appendLine(path, line string) error {

@@ -3,25 +3,26 @@ package main
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
+
+	"boshd/bench/internal/report"
 )
 
 // writeDoc replaces the results section of c.out with the tables.
 func writeDoc(c config, results map[key][]*result, versions map[string]string) error {
 	var b strings.Builder
 	p := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
-	p("%s\n", beginMark)
+	p("%s\n", report.BeginMark)
 	p("_Written by `go run ./bench/compare %s` on %s._\n\n", strings.Join(os.Args[1:], " "), time.Now().UTC().Format("2006-01-02 15:04 MST"))
 	// The machine of the runs, kept beside their results (a -report-only
 	// may be drawn elsewhere).
 	if raw, err := os.ReadFile(filepath.Join(c.jsonDir, "machine.txt")); err == nil {
 		p("- Machine: %s\n", strings.TrimSpace(string(raw)))
 	} else {
-		p("- Machine: not recorded with the results; this report was drawn on %s\n", machine())
+		p("- Machine: not recorded with the results; this report was drawn on %s\n", report.Machine())
 	}
 	for _, k := range []string{"prosody", "ejabberd"} {
 		if v, ok := versions[k]; ok {
@@ -33,7 +34,7 @@ func writeDoc(c config, results map[key][]*result, versions map[string]string) e
 			p("- build of the run `%s`\n", l)
 		}
 	} else {
-		p("- boshd: %s\n", gitHead())
+		p("- boshd: %s\n", report.GitHead())
 	}
 	p("- up to %d run(s) per row (the setup table gives each row's count), median quoted; message phases of %s at %s messages/s on the same sessions; setup concurrency %d\n\n",
 		c.runs, c.duration, c.rates, c.conc)
@@ -244,33 +245,9 @@ func writeDoc(c config, results map[key][]*result, versions map[string]string) e
 			p("![%s](%s)\n\n", ch.title, ch.link)
 		}
 	}
-	p("\n%s\n", endMark)
+	p("\n%s\n", report.EndMark)
 
-	old, err := os.ReadFile(c.out)
-	if err != nil && !os.IsNotExist(err) {
-		return err
-	}
-	doc := string(old)
-	i, j := strings.Index(doc, beginMark), strings.Index(doc, endMark)
-	if i >= 0 && j > i {
-		doc = doc[:i] + b.String() + strings.TrimPrefix(doc[j+len(endMark):], "\n")
-	} else {
-		doc += "\n## Results\n\n" + b.String()
-	}
-	return os.WriteFile(c.out, []byte(doc), 0o644)
-}
-
-func gitHead() string {
-	out, err := execOutput("git", "log", "-1", "--format=%h %s")
-	if err != nil {
-		return "unknown commit"
-	}
-	return "commit " + strings.TrimSpace(out)
-}
-
-func execOutput(name string, args ...string) (string, error) {
-	out, err := exec.Command(name, args...).Output()
-	return string(out), err
+	return report.ReplaceSection(c.out, b.String())
 }
 
 // cmName is the name of the connection manager's process in the results of

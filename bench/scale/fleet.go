@@ -2,82 +2,28 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
-	"syscall"
 	"time"
 
+	"boshd/bench/internal/proc"
 	"boshd/integration/servers"
 )
-
-// cleanups stop what the program started when it is interrupted; each is
-// also run normally by its owner.
-var (
-	cleanupMu sync.Mutex
-	cleanups  = map[int]func(){}
-	cleanupID int
-)
-
-// atExit registers f to run on SIGINT or SIGTERM; remove unregisters it.
-func atExit(f func()) (remove func()) {
-	cleanupMu.Lock()
-	defer cleanupMu.Unlock()
-	cleanupID++
-	id := cleanupID
-	cleanups[id] = f
-	return func() {
-		cleanupMu.Lock()
-		delete(cleanups, id)
-		cleanupMu.Unlock()
-	}
-}
-
-// stopOnSignal stops everything started and exits on SIGINT or SIGTERM.
-func stopOnSignal() {
-	ch := make(chan os.Signal, 1)
-	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
-	go func() {
-		sig := <-ch
-		logf("%v: stopping what was started", sig)
-		cleanupMu.Lock()
-		fs := make([]func(), 0, len(cleanups))
-		for _, f := range cleanups {
-			fs = append(fs, f)
-		}
-		cleanupMu.Unlock()
-		for _, f := range fs {
-			f()
-		}
-		os.Exit(1)
-	}()
-}
 
 // fleet is one step's processes: the upstream servers, the boshd nodes
 // and the HAProxy processes, with the URLs boshload is pointed at.
 type fleet struct {
 	domain   string
 	upstream []*servers.Server
-	nodes    []*node
+	nodes    []*proc.Boshd
 	lbs      []*servers.HAProxy
 	urls     []string
 	// pids names every measured process for boshload -pids.
 	pids []string
-}
-
-// node is one boshd process.
-type node struct {
-	name, url string
-	cmd       *exec.Cmd
-	dir       string
-	exited    chan struct{}
 }
 
 // startFleet starts the upstream servers with users registered, then the
@@ -122,14 +68,15 @@ func startFleet(ctx context.Context, c config, boshdBin string, users map[string
 	env := map[string]string{}
 	for k := 1; k <= c.nodes; k++ {
 		up := f.upstream[(k-1)%len(f.upstream)]
-		n, err := startNode(ctx, boshdBin, fmt.Sprintf("n%d", k), f.domain, up.Addr)
+		name := fmt.Sprintf("n%d", k)
+		n, err := startNode(boshdBin, name, f.domain, up.Addr)
 		if err != nil {
 			return f, err
 		}
 		f.nodes = append(f.nodes, n)
-		f.urls = append(f.urls, n.url)
-		f.pids = append(f.pids, fmt.Sprintf("boshd-%s=%d", n.name, n.cmd.Process.Pid))
-		env["BOSHD_N"+fmt.Sprint(k)] = strings.TrimSuffix(strings.TrimPrefix(n.url, "http://"), "/http-bind")
+		f.urls = append(f.urls, n.URL)
+		f.pids = append(f.pids, fmt.Sprintf("boshd-%s=%d", name, n.Cmd.Process.Pid))
+		env["BOSHD_N"+fmt.Sprint(k)] = strings.TrimSuffix(strings.TrimPrefix(n.URL, "http://"), "/http-bind")
 	}
 	logf("%d boshd nodes up: %s", len(f.nodes), strings.Join(f.urls, " "))
 	if c.lbs == 0 {
@@ -231,7 +178,7 @@ func (f *fleet) stop() {
 		h.Stop()
 	}
 	for _, n := range f.nodes {
-		n.stop()
+		n.Stop()
 	}
 	for i := len(f.upstream) - 1; i >= 0; i-- {
 		f.upstream[i].Stop()
@@ -239,19 +186,9 @@ func (f *fleet) stop() {
 }
 
 // startNode runs one boshd node named name in front of upstream addr.
-func startNode(ctx context.Context, bin, name, domain, addr string) (*node, error) {
-	dir, err := os.MkdirTemp("", "scale-boshd-")
-	if err != nil {
-		return nil, err
-	}
-	for attempt := 1; ; attempt++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		listen := l.Addr().String()
-		l.Close()
-		cfg := fmt.Sprintf(`[http]
+func startNode(bin, name, domain, addr string) (*proc.Boshd, error) {
+	return proc.StartBoshd(bin, proc.BoshdOptions{Name: "boshd " + name, Config: func(listen, _ string) string {
+		return fmt.Sprintf(`[http]
 listen = %q
 [bosh]
 max_sessions = 30000
@@ -266,68 +203,7 @@ node_id = %q
 [log]
 level = "warn"
 `, listen, domain, addr, name)
-		path := filepath.Join(dir, "boshd.toml")
-		if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
-			return nil, err
-		}
-		logFile, err := os.Create(filepath.Join(dir, "boshd.log"))
-		if err != nil {
-			return nil, err
-		}
-		cmd := exec.Command(bin, "-config", path)
-		cmd.Stdout, cmd.Stderr = logFile, logFile
-		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-		if err := cmd.Start(); err != nil {
-			logFile.Close()
-			return nil, err
-		}
-		logFile.Close()
-		n := &node{name: name, url: "http://" + listen + "/http-bind", cmd: cmd, dir: dir, exited: make(chan struct{})}
-		go func() { cmd.Wait(); close(n.exited) }()
-		err = servers.WaitHTTP("http://"+listen+"/", n.exited, 10*time.Second)
-		if err == nil {
-			return n, nil
-		}
-		n.kill()
-		out, _ := os.ReadFile(filepath.Join(dir, "boshd.log"))
-		if attempt < 3 && strings.Contains(string(out), "address already in use") && ctx.Err() == nil {
-			continue
-		}
-		os.RemoveAll(dir)
-		return nil, fmt.Errorf("boshd %s did not start: %w\n%s", name, err, out)
-	}
-}
-
-// stop ends the node: SIGTERM (twice: a draining node ends its grace at
-// the second), SIGKILL after 15 s; its log's last line is shown.
-func (n *node) stop() {
-	for range 2 {
-		n.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-n.exited:
-		case <-time.After(7 * time.Second):
-			continue
-		}
-		break
-	}
-	n.kill()
-	if out, err := os.ReadFile(filepath.Join(n.dir, "boshd.log")); err == nil && len(out) > 0 {
-		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-		logf("boshd %s: %d log lines, last: %s", n.name, len(lines), lines[len(lines)-1])
-	}
-	os.RemoveAll(n.dir)
-}
-
-func (n *node) kill() {
-	select {
-	case <-n.exited:
-		return
-	default:
-	}
-	if err := n.cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
-		logf("kill boshd %s: %v", n.name, err)
-	}
-	<-n.exited
+	}})
 }
 
 // Lines of the shipped recipe that name node n1; they are the pattern of

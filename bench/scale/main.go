@@ -40,6 +40,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"boshd/bench/internal/proc"
 )
 
 // config is the command line.
@@ -69,7 +71,8 @@ func main() {
 	if c.reportOnly {
 		err = reportFromDir(c)
 	} else {
-		stopOnSignal()
+		proc.Logf = logf
+		proc.StopOnSignal()
 		err = runSteps(c)
 	}
 	if err != nil {

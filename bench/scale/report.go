@@ -5,21 +5,18 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
 	"boshd/bench/chart"
+	"boshd/bench/internal/report"
 )
 
 const (
-	beginMark = "<!-- results:begin -->"
-	endMark   = "<!-- results:end -->"
-	password  = "secret"
+	password = "secret"
 )
 
 // Sessions one process can hold under the 20 000-file limit, with room
@@ -206,7 +203,7 @@ func writeReport(c config, steps []step) error {
 	var b strings.Builder
 	p := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
 	m0 := steps[0].meta
-	p("%s\n", beginMark)
+	p("%s\n", report.BeginMark)
 	p("_Written by `go run ./bench/scale %s` on %s._\n\n", strings.Join(os.Args[1:], " "), time.Now().UTC().Format("2006-01-02 15:04 MST"))
 	p("- Machine: %s\n", m0.Machine)
 	p("- boshd: %s\n", m0.Commit)
@@ -272,8 +269,8 @@ func writeReport(c config, steps []step) error {
 
 	p("\n### One million sessions, on paper\n\n")
 	p("%s\n", estimate(steps, c.msgRateEstimate))
-	p("\n%s\n", endMark)
-	return replaceSection(c.out, b.String())
+	p("\n%s\n", report.EndMark)
+	return report.ReplaceSection(c.out, b.String())
 }
 
 // estimate scales the per-session costs of the largest clean step (else
@@ -317,7 +314,7 @@ func estimate(steps []step, msgPerSessionS float64) string {
 	}
 	fmt.Fprintf(&b, "| all measured tiers | | %.1f | %.1f | |\n", totMem, totCores)
 	fmt.Fprintf(&b, "\nOn machines like this one (%d cores, %.0f GiB), that is at least %d of them for memory and %d for CPU, before any headroom for bursts, logins after a failover (the CPU per login above, times the sessions of a lost node) or the operating system.\n",
-		runtime.NumCPU(), memGiB(), int(math.Ceil(totMem/math.Max(1, memGiB()*0.8))), int(math.Ceil(totCores/float64(runtime.NumCPU()))))
+		runtime.NumCPU(), report.MemGiB(), int(math.Ceil(totMem/math.Max(1, report.MemGiB()*0.8))), int(math.Ceil(totCores/float64(runtime.NumCPU()))))
 	return b.String()
 }
 
@@ -398,23 +395,6 @@ func phase0(r *result, f func(p50, p99 float64) float64) float64 {
 // relative to the report.
 type chartFile struct{ title, link string }
 
-// replaceSection puts section between the markers of the file at path,
-// or appends it (under "## Results") when the file has none.
-func replaceSection(path, section string) error {
-	old, err := os.ReadFile(path)
-	if err != nil && !os.IsNotExist(err) {
-		return err
-	}
-	doc := string(old)
-	i, j := strings.Index(doc, beginMark), strings.Index(doc, endMark)
-	if i >= 0 && j > i {
-		doc = doc[:i] + section + strings.TrimPrefix(doc[j+len(endMark):], "\n")
-	} else {
-		doc += "\n## Results\n\n" + section
-	}
-	return os.WriteFile(path, []byte(doc), 0o644)
-}
-
 func plural(n int, one, many string) string {
 	if n == 1 {
 		return one
@@ -425,40 +405,4 @@ func plural(n int, one, many string) string {
 func oneLine(s string) string {
 	s, _, _ = strings.Cut(s, "\n")
 	return strings.ReplaceAll(s, "|", "/")
-}
-
-func gitHead() string {
-	out, err := exec.Command("git", "log", "-1", "--format=%h %s").Output()
-	if err != nil {
-		return "unknown commit"
-	}
-	return "commit " + strings.TrimSpace(string(out))
-}
-
-// memGiB is this machine's RAM in GiB (0 when unknown).
-func memGiB() float64 {
-	b, err := os.ReadFile("/proc/meminfo")
-	if err != nil {
-		return 0
-	}
-	f := strings.Fields(strings.SplitN(string(b), "\n", 2)[0])
-	if len(f) < 2 {
-		return 0
-	}
-	kb, _ := strconv.ParseFloat(f[1], 64)
-	return kb / 1024 / 1024
-}
-
-func machine() string {
-	model := "unknown CPU"
-	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		for _, l := range strings.Split(string(b), "\n") {
-			if v, ok := strings.CutPrefix(l, "model name"); ok {
-				model = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(v), ":"))
-				break
-			}
-		}
-	}
-	kernel, _ := exec.Command("uname", "-r").Output()
-	return fmt.Sprintf("%d × %s, %.1f GiB RAM, Linux %s, %s", runtime.NumCPU(), model, memGiB(), strings.TrimSpace(string(kernel)), runtime.Version())
 }

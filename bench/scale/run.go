@@ -14,6 +14,9 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"boshd/bench/internal/proc"
+	"boshd/bench/internal/report"
 )
 
 // stepMeta is what a step ran, kept beside its merged result as
@@ -36,10 +39,7 @@ type stepMeta struct {
 
 // runSteps builds the binaries, runs every step and writes the report.
 func runSteps(c config) error {
-	lim := syscall.Rlimit{Cur: 20000, Max: 20000}
-	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-		logf("raising the open-file limit to 20000: %v (continuing)", err)
-	}
+	proc.RaiseFileLimit(20000)
 	tmp, err := os.MkdirTemp("", "bench-scale-")
 	if err != nil {
 		return err
@@ -51,25 +51,18 @@ func runSteps(c config) error {
 	if err := os.MkdirAll(c.jsonDir, 0o755); err != nil {
 		return err
 	}
-	boshd, boshload := filepath.Join(tmp, "boshd"), filepath.Join(tmp, "boshload")
-	builds := map[string]string{boshd: "./cmd/boshd", boshload: "./cmd/boshload"}
-	if c.boshdBin != "" {
-		delete(builds, boshd)
-		boshd = c.boshdBin
+	boshd, boshload, err := proc.Build(tmp, c.boshdBin)
+	if err != nil {
+		return err
 	}
-	for bin, pkg := range builds {
-		if out, err := exec.Command("go", "build", "-o", bin, pkg).CombinedOutput(); err != nil {
-			return fmt.Errorf("build %s: %v\n%s", pkg, err, out)
-		}
-	}
-	commit := gitHead()
+	commit := report.GitHead()
 	if c.boshdBin != "" {
 		commit = c.boshdBin
 	}
 	for _, n := range c.steps {
 		meta := stepMeta{N: n, Nodes: c.nodes, Servers: c.servers, Upstream: c.upstream, LBs: c.lbs,
 			Loaders: len(loaderShares(n, c.perLoader)), Rate: c.rate, DurationS: c.duration.Seconds(), SettleS: c.settle.Seconds(),
-			Commit: commit, Machine: machine(), Started: time.Now().UTC().Format(time.RFC3339)}
+			Commit: commit, Machine: report.Machine(), Started: time.Now().UTC().Format(time.RFC3339)}
 		logf("step N=%d: %d boshd, %d %s, %d HAProxy, %d boshload processes", n, c.nodes, c.servers, c.upstream, c.lbs, meta.Loaders)
 		r, err := runStep(c, n, boshd, boshload)
 		if err != nil {
@@ -107,7 +100,7 @@ func runStep(c config, n int, boshdBin, boshloadBin string) (*result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("start: %w", err)
 	}
-	removeF := atExit(f.stop)
+	removeF := proc.AtExit(f.stop)
 	defer func() { removeF(); f.stop() }()
 
 	shares := loaderShares(n, c.perLoader)
@@ -190,7 +183,7 @@ func startLoader(bin string, id int, args []string) (*loader, error) {
 		return nil, err
 	}
 	l := &loader{cmd: cmd, stdin: stdin, events: make(chan string, 64), done: make(chan struct{})}
-	remove := atExit(l.stop)
+	remove := proc.AtExit(l.stop)
 	// The reader owns the process's end: it reads stderr to its end, then
 	// waits for the process (Wait must follow the last read).
 	go func() {

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"testing/synctest"
 
+	"boshd/bosh/internal/frontendtest"
 	"boshd/xmppconn"
 )
 
@@ -94,7 +95,7 @@ func fuzzClientStream(t *testing.T, stream []byte, cut1, cut2 uint16) {
 	// accepts (but for non-ASCII names, where encoding/xml follows
 	// XML 1.0's fourth edition and boshd the fifth).
 	doc := clientHeader + up.sentText() + "</stream:stream>"
-	if err := strictParse(doc); err != nil && !(strings.Contains(err.Error(), "invalid XML name") && strings.ContainsFunc(doc, func(r rune) bool { return r >= 0x80 })) {
+	if err := frontendtest.StrictParse(doc); err != nil && !(strings.Contains(err.Error(), "invalid XML name") && strings.ContainsFunc(doc, func(r rune) bool { return r >= 0x80 })) {
 		t.Fatalf("forwarded %q, which encoding/xml refuses: %v", up.sentText(), err)
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/sirupsen/logrus"
+
 	"boshd/bosh/endpoint"
 	"boshd/bosh/relay"
 )
@@ -98,7 +100,7 @@ func (p *protocol) Panicked(w http.ResponseWriter, r *http.Request, v any) {
 // RefuseBody answers a body that was too large or cut short: §3 answers
 // every request with 200; the client learns of the problem from the ID.
 func (p *protocol) RefuseBody(w http.ResponseWriter, r *http.Request, err error) {
-	(*Handler)(p).config().Log.WithField("remote", r.RemoteAddr).WithError(err).Info("request refused")
+	(*Handler)(p).config().LogRequest(logrus.InfoLevel, r.RemoteAddr, err, "request refused")
 	(*Handler)(p).write(w, answer{id: IDBadRequest})
 }
 
@@ -107,7 +109,7 @@ func (p *protocol) ServePost(w http.ResponseWriter, r *http.Request, body []byte
 	h := (*Handler)(p)
 	req, err := ParseRequest(body)
 	if err != nil {
-		h.config().Log.WithField("remote", r.RemoteAddr).WithError(err).Debug("malformed request")
+		h.config().LogRequest(logrus.DebugLevel, r.RemoteAddr, err, "malformed request")
 		h.write(w, answer{id: IDBadRequest})
 		return
 	}

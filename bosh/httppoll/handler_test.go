@@ -479,7 +479,7 @@ func TestShutdown(t *testing.T) {
 // panicky is an upstream whose Send panics, standing in for a bug.
 type panicky struct{ upstream }
 
-func (panicky) Send([]byte) error { panic("bug in the upstream") }
+func (panicky) Send([]byte, int) error { panic("bug in the upstream") }
 
 // TestPanicEndsOneSession: a panic while a request is handled ends that
 // session with -1:0; the others go on.

@@ -8,13 +8,13 @@ import (
 	"boshd/xmppconn"
 )
 
-// The calls into package metrics are one line each where the thing
-// counted happens, all through Config.Metrics (nil: nothing counted):
-// SessionStarted once the upstream stream is open (openUpstream),
-// SessionEnded in end for such a session, HeldInc/HeldDec in hold, Stanza
-// where a client stanza joins the batch for the server. Requests are
-// counted by cmd/boshd around the handler, stanzas to the client by
-// relay.Relay.
+// Every session series is counted by the core's one hook, relay.Observer
+// (metrics.Observer of Config.Metrics): a session counts once its upstream
+// stream is open (openUpstream: relay.Registry.Opened with its domain) and
+// ends with endCondition (end, relay.Ending.Reason); held polls through
+// relay.Registry.Held (hold); stanzas each way by relay.Relay (Send with
+// the batch's count). Requests are counted by cmd/boshd around the
+// handler.
 
 // endCondition is the condition label of boshd_session_ends_total for a
 // session ended for reason (see Session.end), in the XEP-0124 §17.2 terms

@@ -7,9 +7,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
-	"github.com/prometheus/common/expfmt"
 
+	"boshd/bosh/internal/frontendtest"
 	"boshd/bosh/metrics"
 )
 
@@ -32,29 +31,29 @@ func TestMetricsFollowSession(t *testing.T) {
 				m := metrics.New(reg)
 				p := newHarness(t, func(c *Config) { c.Metrics, c.SessionTimeout = m, time.Hour })
 				id, f := p.open()
-				expect(t, reg, "boshd_sessions", `boshd_sessions{transport="poll"} 1`)
+				frontendtest.Series(t, reg, "boshd_sessions", `boshd_sessions{transport="poll"} 1`)
 
 				msg := "<message xmlns='jabber:client' to='b@example.com' id='m1'/>"
 				p.post(id + "," + msg)
 				if f.sentText() != msg {
 					t.Fatal("message not forwarded")
 				}
-				expect(t, reg, "boshd_stanzas_total", `boshd_stanzas_total{direction="to_server"} 1`)
-				expect(t, reg, "boshd_stanza_bytes_total", `boshd_stanza_bytes_total{direction="to_server"} 59`)
+				frontendtest.Series(t, reg, "boshd_stanzas_total", `boshd_stanzas_total{direction="to_server"} 1`)
+				frontendtest.Series(t, reg, "boshd_stanza_bytes_total", `boshd_stanza_bytes_total{direction="to_server"} 59`)
 
 				time.Sleep(10 * time.Minute)
 				p.post(id + ",")
 				got := make(chan reply, 1)
 				go func() { got <- p.post(id + ",") }()
 				synctest.Wait()
-				expect(t, reg, "boshd_held_requests", `boshd_held_requests 1`)
+				frontendtest.Series(t, reg, "boshd_held_requests", `boshd_held_requests 1`)
 				f.stanza("<message/>")
 				<-got
-				expect(t, reg, "boshd_held_requests", `boshd_held_requests 0`)
+				frontendtest.Series(t, reg, "boshd_held_requests", `boshd_held_requests 0`)
 
 				tt.end(p, id)
-				expect(t, reg, "boshd_sessions", `boshd_sessions{transport="poll"} 0`)
-				expect(t, reg, "boshd_session_ends_total", `boshd_session_ends_total{condition="`+tt.condition+`",transport="poll"} 1`)
+				frontendtest.Series(t, reg, "boshd_sessions", `boshd_sessions{transport="poll"} 0`)
+				frontendtest.Series(t, reg, "boshd_session_ends_total", `boshd_session_ends_total{condition="`+tt.condition+`",transport="poll"} 1`)
 			})
 		})
 	}
@@ -78,18 +77,4 @@ func TestReload(t *testing.T) {
 			t.Fatal("the session from before the reload stopped relaying")
 		}
 	})
-}
-
-// expect checks that the series of name include lines.
-func expect(t *testing.T, reg *prometheus.Registry, name string, lines ...string) {
-	t.Helper()
-	out, err := testutil.GatherAndFormat(reg, expfmt.TypeTextPlain, name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, l := range lines {
-		if !strings.Contains(string(out), l+"\n") {
-			t.Errorf("no %q in\n%s", l, out)
-		}
-	}
 }

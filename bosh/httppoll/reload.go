@@ -1,5 +1,7 @@
 package httppoll
 
+import "boshd/bosh/relay"
+
 // config returns the settings in force: those given to New, or to the
 // last Reload.
 func (h *Handler) config() *Config { return h.cfg.Load() }
@@ -13,12 +15,7 @@ func (h *Handler) config() *Config { return h.cfg.Load() }
 // old or new, names the same node: a load balancer routes on it).
 func (h *Handler) Reload(cfg Config) {
 	cfg = cfg.withDefaults()
-	if cfg.Domains == nil {
-		panic("httppoll: Config.Domains is required")
-	}
-	cfg.Counter = h.config().Counter
-	cfg.Node = h.config().Node
-	h.reg.SetLimits(cfg.MaxSessions, cfg.MaxSessionsPerAddress)
+	relay.Reload(h.reg, h.config().FrontEnd, &cfg.FrontEnd)
 	h.cfg.Store(&cfg)
 	h.shell.Reload(shellConfig(&cfg))
 }

@@ -12,7 +12,6 @@ import (
 
 	"github.com/sirupsen/logrus"
 
-	"boshd/bosh/metrics"
 	"boshd/bosh/relay"
 	"boshd/xmppconn"
 )
@@ -276,8 +275,8 @@ func (s *Session) hold(ctx context.Context, deadline time.Time) (answer, bool) {
 	up := s.up
 	s.mu.Unlock()
 
-	s.h.config().Metrics.HeldInc()
-	defer s.h.config().Metrics.HeldDec()
+	s.h.reg.Held(+1)
+	defer s.h.reg.HeldEnded()
 	t := time.NewTimer(time.Until(deadline))
 	defer t.Stop()
 	released, gone := false, false
@@ -415,19 +414,19 @@ func (s *Session) feed(ctx context.Context, p []byte) (fail answer, failed bool)
 	}
 	s.split.Write(p)
 	var batch []byte
-	stanzas := false
+	stanzas := 0 // in batch
 	flush := func() {
 		if len(batch) == 0 {
 			return
 		}
-		if stanzas {
+		if stanzas > 0 {
 			s.up.NoteClientStanza()
 		}
-		if err := s.up.Send(batch); err != nil {
+		if err := s.up.Send(batch, stanzas); err != nil {
 			// The relay has ended or will; the answer reports it.
 			s.logger().WithError(err).Debug("stanzas not forwarded")
 		}
-		batch, stanzas = batch[:0], false
+		batch, stanzas = batch[:0], 0
 	}
 	for s.state != StateClosed {
 		el, ok, err := s.split.Next()
@@ -478,8 +477,7 @@ func (s *Session) feed(ctx context.Context, p []byte) (fail answer, failed bool)
 				s.out = append(s.out, compressFailure...)
 			default:
 				batch = append(batch, el.Raw...)
-				stanzas = true
-				s.h.config().Metrics.Stanza(metrics.ToServer, len(el.Raw))
+				stanzas++
 			}
 		}
 	}
@@ -551,7 +549,7 @@ func (s *Session) openUpstream(ctx context.Context, raw []byte) (answer, bool) {
 		return answer{id: IDServerError, body: refusalDocument("remote-connection-failed", "cannot connect to the server")}, true
 	}
 	s.up, s.state = o.up, StateOpen
-	s.h.config().Metrics.SessionStarted(metrics.Poll, s.domain)
+	s.h.reg.Opened(s.regID, s.domain)
 	s.endTag = endTag(o.header)
 	s.out = append(s.out, o.header...)
 	s.out = append(s.out, o.features...)
@@ -570,10 +568,7 @@ func (s *Session) end(reason error) {
 	}
 	s.state = StateClosed
 	close(s.done)
-	if s.up != nil {
-		s.h.config().Metrics.SessionEnded(metrics.Poll, s.domain, endCondition(reason))
-	}
-	e := relay.Ending{Condition: condition(reason), Cause: reason}
+	e := relay.Ending{Condition: condition(reason), Reason: endCondition(reason), Cause: reason}
 	switch {
 	case errors.Is(reason, errClientEnded):
 		e.Cause, e.Message = nil, "session ended by the client"

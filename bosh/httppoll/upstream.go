@@ -14,7 +14,7 @@ import (
 type upstream interface {
 	Take() ([]xmppconn.Element, error)
 	Pending() bool
-	Send(p []byte) error
+	Send(p []byte, stanzas int) error
 	Restart() error
 	LastStanza() time.Time
 	NoteClientStanza()

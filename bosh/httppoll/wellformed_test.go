@@ -1,9 +1,6 @@
 package httppoll
 
 import (
-	"bytes"
-	"encoding/xml"
-	"io"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -11,6 +8,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"boshd/bosh/internal/frontendtest"
 	"boshd/xmppconn"
 )
 
@@ -22,22 +20,15 @@ import (
 // not the stanza's content. The upstream is a real xmppconn stream to the
 // scripted server, so the bytes go through the splitter.
 func TestUpstreamNotWellFormed(t *testing.T) {
-	tests := []struct{ name, bad string }{
-		{"invalid UTF-8", "<message id='m'><body>secret \xff</body></message>"},
-		{"NUL reference", "<message id='m'><body>secret &#0;</body></message>"},
-		{"undefined entity", "<message id='m'><body>secret &unknown;</body></message>"},
-		{"control character", "<message id='m'><body>secret \x1b[0m</body></message>"},
-		{"reference in an attribute", "<message id='secret&#xD800;'/>"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
+	for _, tt := range frontendtest.UpstreamFaults {
+		t.Run(tt.Name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				p := newHarness(t, func(c *Config) { c.HoldCap = 100 * time.Millisecond })
 				p.h.config().Log.(*logrus.Logger).SetLevel(logrus.InfoLevel)
 
 				id, up := p.open()
 				stream := serverHeader + serverFeatures
-				up.stanza("<message id='before'/>" + tt.bad)
+				up.stanza("<message id='before'/>" + tt.Bad)
 				for i := 0; i < 50 && !strings.HasSuffix(stream, "</stream:stream>"); i++ {
 					r := p.post(id + ",")
 					if r.id != id {
@@ -52,26 +43,16 @@ func TestUpstreamNotWellFormed(t *testing.T) {
 				if !strings.Contains(stream, "'before'") {
 					t.Errorf("the stanza before the fault was lost: %q", stream)
 				}
-				if strings.Contains(stream, "secret") {
+				if strings.Contains(stream, frontendtest.Secret) {
 					t.Errorf("bytes of the broken stanza reached the client: %q", stream)
 				}
-				if err := strictParse(stream); err != nil {
+				if err := frontendtest.StrictParse(stream); err != nil {
 					t.Errorf("what the client was sent is not well-formed: %v\n%q", err, stream)
 				}
 				if r := p.post(id + ","); r.id != IDUnknown {
 					t.Errorf("after the end: %s", r.id)
 				}
-				var named bool
-				for _, e := range p.logs.AllEntries() {
-					line, _ := e.String()
-					if e.Level <= logrus.InfoLevel && strings.Contains(line, "secret") {
-						t.Errorf("a log line shows the stanza: %s", line)
-					}
-					named = named || strings.Contains(line, "not well-formed") && strings.Contains(line, "at byte")
-				}
-				if !named {
-					t.Errorf("no log line names the fault and its offset")
-				}
+				frontendtest.FaultLogged(t, p.logs.AllEntries())
 			})
 		})
 	}
@@ -124,17 +105,4 @@ func TestClientNotWellFormed(t *testing.T) {
 			t.Fatalf("forwarded %q, want %q", got, ok)
 		}
 	})
-}
-
-// strictParse parses doc with encoding/xml (strict), to the end.
-func strictParse(doc string) error {
-	d := xml.NewDecoder(bytes.NewReader([]byte(doc)))
-	for {
-		if _, err := d.Token(); err != nil {
-			if err == io.EOF {
-				return nil
-			}
-			return err
-		}
-	}
 }

@@ -19,9 +19,10 @@
 // ended it, "inactivity" when it timed out, "system-shutdown" when boshd
 // stopped.
 //
-// The front ends and the session core call the small methods of [Metrics]
-// (SessionStarted, SessionEnded, Request, HeldInc, HeldDec,
-// UpstreamConnect, Stanza) at the points where those things happen. A nil
+// The session core's one hook, relay.Observer, moves the session series
+// (Observer: SessionStarted, SessionEnded, HeldInc, HeldDec, Stanzas from
+// its events, for every front end alike); relay.Domains calls
+// UpstreamConnect and cmd/boshd Request. A nil
 // *Metrics does nothing, so tests and library users need nothing. The hot
 // path (Request, Stanza, HeldInc/Dec) is an array index and an atomic add:
 // label lookups are done once, not per call.

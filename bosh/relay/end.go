@@ -1,17 +1,25 @@
 package relay
 
-import "github.com/sirupsen/logrus"
+import (
+	"cmp"
+
+	"github.com/sirupsen/logrus"
+)
 
 // Ending is how a session ended, as a front end tells Registry.End: what
 // the Observer and the log hear. What the client is told (a terminate
 // body, a stream error, a closed socket) is the front end's, and is done
 // before End.
 type Ending struct {
-	// Condition names why, in the front end's terms, for
-	// Observer.SessionEnded: an XEP-0124 condition (bosh), an RFC 6120
-	// §4.9.3 stream error name (XEP-0025, WebSocket); "" for the client's
-	// own end.
+	// Condition names why, in the front end's terms, for the log: an
+	// XEP-0124 condition (bosh), an RFC 6120 §4.9.3 stream error name
+	// (XEP-0025, WebSocket); "" for the client's own end.
 	Condition string
+	// Reason names why in the terms every front end shares, for
+	// Observer.SessionEnded (boshd_session_ends_total's condition label):
+	// an XEP-0124 §17.2 condition, "terminate" for the client's own end,
+	// "inactivity" for a timeout. "" means Condition.
+	Reason string
 	// Cause is the error that ended the session. When set it is logged,
 	// with Condition; nil for an end that needs no explanation beyond
 	// Message (the client's own, an inactive client).
@@ -39,7 +47,7 @@ func (g *Registry[V]) End(id string, idle *IdleTimer, stop func(), log logrus.Fi
 	if idle != nil {
 		idle.Stop()
 	}
-	g.RetireWith(id, e.Condition, stop)
+	g.RetireWith(id, cmp.Or(e.Reason, e.Condition), stop)
 	if len(e.Fields) > 0 {
 		log = log.WithFields(e.Fields)
 	}

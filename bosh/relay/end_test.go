@@ -1,6 +1,7 @@
 package relay
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"sync/atomic"
@@ -26,6 +27,8 @@ func TestEnd(t *testing.T) {
 	}{
 		{"client's end", Ending{Message: "session ended by the client"}, logrus.InfoLevel,
 			"session ended by the client", map[string]any{}},
+		{"reason for the Observer", Ending{Condition: "connection-timeout", Reason: "inactivity", Cause: cause}, logrus.InfoLevel,
+			"session ended", map[string]any{"condition": "connection-timeout", "error": cause}},
 		{"with a cause", Ending{Condition: "remote-connection-failed", Cause: cause}, logrus.InfoLevel,
 			"session ended", map[string]any{"condition": "remote-connection-failed", "error": cause}},
 		{"warning", Ending{Condition: "internal-server-error", Cause: cause, Warn: true}, logrus.WarnLevel,
@@ -39,6 +42,7 @@ func TestEnd(t *testing.T) {
 			g := NewRegistry[int](0, 0, nil, WithTransport("ws"), WithObserver(ev))
 			r, _ := g.Reserve("a")
 			id, _ := r.Commit(1)
+			g.Opened(id, "example.com")
 			var idle IdleTimer
 			idle.Arm(time.Hour, func() {})
 			var stopped atomic.Bool
@@ -58,7 +62,7 @@ func TestEnd(t *testing.T) {
 			if !retiredFirst {
 				t.Error("logged before the session was retired and its timer disarmed")
 			}
-			want := fmt.Sprint([]string{"created ws", "ended ws " + tt.e.Condition})
+			want := fmt.Sprint([]string{"created ws example.com", "ended ws example.com " + cmp.Or(tt.e.Reason, tt.e.Condition)})
 			if fmt.Sprint(ev.log) != want {
 				t.Errorf("events %q, want %s", ev.log, want)
 			}

@@ -44,9 +44,9 @@ type FrontEnd struct {
 	Node string
 	// Log receives one entry per session event. Default: discard.
 	Log logrus.FieldLogger
-	// Metrics counts what the Observer does not see for /metrics and
-	// /status: sessions by domain, held requests, stanzas to the server
-	// by count. Default (nil): nothing is counted.
+	// Metrics is what /metrics and /status show; the registries count
+	// into it through the Observer (metrics.Observer), Domains its connect
+	// attempts. Default (nil): nothing is counted.
 	Metrics *metrics.Metrics
 	// Observer, when set, receives every session's events (see Observer).
 	// Default: metrics.Observer(Metrics) when Metrics is set.

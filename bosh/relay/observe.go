@@ -4,23 +4,31 @@ import "time"
 
 // Observer receives the events of every session of the registries and
 // relays it is given to (WithObserver, Observed): the one place where
-// metrics or tracing hook in, for every front end alike. transport is the
-// registry's name for its front end (WithTransport). Methods are called
-// from request, reader and writer goroutines, never under the registry's
-// or a relay's lock (a front end may hold its session's), and must not
-// block.
+// metrics or tracing hook in, for every front end alike (package metrics'
+// Observer counts every session series of the operators' contract from
+// these events alone). transport is the registry's name for its front end
+// (WithTransport). Methods are called from request, reader and writer
+// goroutines, never under the registry's or a relay's lock (a front end
+// may hold its session's), and must not block.
 type Observer interface {
-	// SessionCreated: a session was registered (Reservation.Commit).
-	SessionCreated(transport string)
-	// SessionEnded: a session was retired; condition is the front end's
-	// name for why ("" for a clean end by the client).
-	SessionEnded(transport, condition string)
+	// SessionCreated: a registered session's upstream stream to domain is
+	// open (Registry.Opened): from now on it is a live session.
+	SessionCreated(transport, domain string)
+	// SessionEnded: a session SessionCreated announced was retired;
+	// condition is why, in the terms every front end shares (Ending.Reason:
+	// an XEP-0124 §17.2 condition, "terminate" for the client's own end,
+	// "inactivity" for a timeout).
+	SessionEnded(transport, domain, condition string)
 	// UpstreamConnected: the upstream stream of a new session was opened
 	// in d (dial, TLS, stream negotiation), reported by the front end.
 	UpstreamConnected(transport string, d time.Duration)
-	// Stanza: n bytes of stanzas went to the server in one write
-	// (toServer), or one stanza of n bytes came from it, through a Relay.
-	Stanza(transport string, toServer bool, n int)
+	// Stanzas: count stanzas of n bytes in all went to the server in one
+	// write (toServer), or came from it, through a Relay.
+	Stanzas(transport string, toServer bool, count, n int)
+	// Held: a request began (delta +1) or ended (-1) waiting for data to
+	// answer it (XEP-0124 §8, XEP-0025's held poll), reported by the front
+	// end through Registry.Held.
+	Held(transport string, delta int)
 }
 
 // Option tunes a Registry beyond its limits (NewRegistry).
@@ -65,6 +73,17 @@ func (g *Registry[V]) UpstreamConnected(d time.Duration) {
 		g.opt.obs.UpstreamConnected(g.opt.transport, d)
 	}
 }
+
+// Held reports a request that began (delta +1) or ended (-1) waiting for
+// data (Observer.Held).
+func (g *Registry[V]) Held(delta int) {
+	if g.opt.obs != nil {
+		g.opt.obs.Held(g.opt.transport, delta)
+	}
+}
+
+// HeldEnded is Held(-1), as a func() for a parked request's done.
+func (g *Registry[V]) HeldEnded() { g.Held(-1) }
 
 // Observed is the RelayOption that reports the relay's traffic to o
 // under transport (pass the registry's: Observed(reg.Observer(),

@@ -53,8 +53,10 @@ type Registry[V any] struct {
 }
 
 type entry[V any] struct {
-	v    V
-	addr string
+	v      V
+	addr   string
+	domain string // set by Opened
+	opened bool   // Opened was called: the Observer heard SessionCreated
 }
 
 // Counter counts sessions across every registry that shares it, so that
@@ -166,11 +168,24 @@ func (r *Reservation[V]) Commit(v V) (string, error) {
 	}
 	r.done = true
 	g := r.reg
-	id, err := g.commit(r.addr, v)
-	if err == nil && g.opt.obs != nil {
-		g.opt.obs.SessionCreated(g.opt.transport)
+	return g.commit(r.addr, v)
+}
+
+// Opened records that the session id, registered by Commit, has its
+// upstream stream to domain open: the Observer hears SessionCreated now,
+// and SessionEnded with the same domain when the session is retired. A
+// session never opened (refused, or ended while dialing) is neither.
+func (g *Registry[V]) Opened(id, domain string) {
+	g.mu.Lock()
+	e, ok := g.sessions[id]
+	if ok && !e.opened {
+		e.domain, e.opened = domain, true
+		g.sessions[id] = e
 	}
-	return id, err
+	g.mu.Unlock()
+	if ok && g.opt.obs != nil {
+		g.opt.obs.SessionCreated(g.opt.transport, domain)
+	}
 }
 
 func (g *Registry[V]) commit(addr string, v V) (string, error) {
@@ -237,8 +252,8 @@ func (g *Registry[V]) Remove(id string) {
 // Shutdown waits for it. It is RetireWith without a condition.
 func (g *Registry[V]) Retire(id string, stop func()) { g.RetireWith(id, "", stop) }
 
-// RetireWith is Retire telling the Observer why the session ended:
-// condition is the front end's name for it ("" for a clean end).
+// RetireWith is Retire telling the Observer why the session ended (see
+// Observer.SessionEnded), if it was Opened.
 func (g *Registry[V]) RetireWith(id, condition string, stop func()) {
 	// Removing and counting happen in one critical section: Shutdown,
 	// which looks at both under mu, sees the session either live or
@@ -254,8 +269,8 @@ func (g *Registry[V]) RetireWith(id, condition string, stop func()) {
 	g.mu.Unlock()
 	if ok {
 		g.release(e.addr)
-		if g.opt.obs != nil {
-			g.opt.obs.SessionEnded(g.opt.transport, condition)
+		if e.opened && g.opt.obs != nil {
+			g.opt.obs.SessionEnded(g.opt.transport, e.domain, condition)
 		}
 	}
 	if stop == nil {

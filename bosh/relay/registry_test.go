@@ -266,15 +266,21 @@ type events struct {
 	log []string
 }
 
-func (e *events) add(s string)                                 { e.mu.Lock(); e.log = append(e.log, s); e.mu.Unlock() }
-func (e *events) SessionCreated(tr string)                     { e.add("created " + tr) }
-func (e *events) SessionEnded(tr, cond string)                 { e.add("ended " + tr + " " + cond) }
+func (e *events) add(s string)                     { e.mu.Lock(); e.log = append(e.log, s); e.mu.Unlock() }
+func (e *events) SessionCreated(tr, domain string) { e.add("created " + tr + " " + domain) }
+func (e *events) SessionEnded(tr, domain, cond string) {
+	e.add("ended " + tr + " " + domain + " " + cond)
+}
 func (e *events) UpstreamConnected(tr string, d time.Duration) { e.add("connected " + tr) }
-func (e *events) Stanza(tr string, out bool, n int)            {}
+func (e *events) Held(tr string, delta int)                    { e.add(fmt.Sprintf("held %s %+d", tr, delta)) }
+func (e *events) Stanzas(tr string, out bool, count, n int) {
+	e.add(fmt.Sprintf("stanzas %s out=%v %d %d", tr, out, count, n))
+}
 
 // TestRegistryOptionsAndDrain: the transport name and observer see each
-// session's creation and end; the ID source is pluggable; Drain refuses new
-// sessions and lets the existing ones end.
+// opened session's creation and end, with its domain (a session retired
+// before its upstream opened is neither); the ID source is pluggable;
+// Drain refuses new sessions and lets the existing ones end.
 func TestRegistryOptionsAndDrain(t *testing.T) {
 	ev := &events{}
 	n := 0
@@ -285,6 +291,12 @@ func TestRegistryOptionsAndDrain(t *testing.T) {
 	if err != nil || id != "node1.1" {
 		t.Fatalf("Commit: %q, %v", id, err)
 	}
+	r2, _ := g.Reserve("b")
+	never, _ := r2.Commit(2)
+	g.Opened(id, "example.com")
+	g.RetireWith(never, "remote-connection-failed", nil)
+	g.Held(+1)
+	g.HeldEnded()
 	g.Drain()
 	if _, err := g.Reserve("a"); !errors.Is(err, ErrDraining) {
 		t.Fatalf("Reserve while draining: %v", err)
@@ -293,7 +305,7 @@ func TestRegistryOptionsAndDrain(t *testing.T) {
 		t.Fatal("draining dropped a live session")
 	}
 	g.RetireWith(id, "policy-violation", nil)
-	want := []string{"created ws", "ended ws policy-violation"}
+	want := []string{"created ws example.com", "held ws +1", "held ws -1", "ended ws example.com policy-violation"}
 	if fmt.Sprint(ev.log) != fmt.Sprint(want) {
 		t.Fatalf("events %q, want %q", ev.log, want)
 	}

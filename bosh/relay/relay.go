@@ -61,6 +61,7 @@ type Relay struct {
 // outgoing is one write for the server: elements, or a stream restart.
 type outgoing struct {
 	p       []byte
+	n       int // stanzas in p, for the Observer
 	restart bool
 }
 
@@ -125,8 +126,8 @@ func (r *Relay) write(done chan struct{}) {
 			r.end(fmt.Errorf("relay: upstream write: %w", err))
 			return
 		}
-		if r.obs != nil && !item.restart {
-			r.obs.Stanza(r.transport, true, len(item.p))
+		if r.obs != nil && item.n > 0 {
+			r.obs.Stanzas(r.transport, true, item.n, len(item.p))
 		}
 	}
 }
@@ -188,7 +189,7 @@ func (r *Relay) read() {
 		}
 		r.mu.Unlock()
 		if r.obs != nil && el.Kind == xmppconn.KindStanza {
-			r.obs.Stanza(r.transport, false, len(el.Raw))
+			r.obs.Stanzas(r.transport, false, 1, len(el.Raw))
 		}
 		// Wake the owner once per batch: not while more elements of the
 		// same read are buffered, and never for a bare stream header,
@@ -265,14 +266,14 @@ func (r *Relay) NoteClientStanza() {
 	r.mu.Unlock()
 }
 
-// Send queues complete elements for the server and returns at once: the
-// relay's writer goroutine writes them, in the order of the calls to Send
-// and Restart. It fails when the relay has ended, or when more than the
+// Send queues complete elements for the server, stanzas of them (for the
+// Observer, once written), and returns at once: the relay's writer
+// goroutine writes them, in the order of the calls to Send and Restart. It fails when the relay has ended, or when more than the
 // outgoing bound waits for a server that does not read (ErrSendQueueFull,
 // which ends the relay). A write that fails later ends the relay, which
 // the owner learns from Err and Take, after a wake.
-func (r *Relay) Send(p []byte) error {
-	return r.enqueue(outgoing{p: p}, "send")
+func (r *Relay) Send(p []byte, stanzas int) error {
+	return r.enqueue(outgoing{p: p, n: stanzas}, "send")
 }
 
 // Restart queues a new stream header over the same connection (XEP-0206

@@ -3,6 +3,7 @@ package relay
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -18,7 +19,7 @@ import (
 
 // openRelay opens a stream to a fresh in-memory server and starts a relay
 // on it; wakes counts the relay's wake calls.
-func openRelay(t *testing.T, maxQueue int) (*Relay, *xmpptest.Conn, *atomic.Int32) {
+func openRelay(t *testing.T, maxQueue int, opts ...RelayOption) (*Relay, *xmpptest.Conn, *atomic.Int32) {
 	t.Helper()
 	up := xmpptest.NewPipe()
 	t.Cleanup(up.Close)
@@ -28,7 +29,7 @@ func openRelay(t *testing.T, maxQueue int) (*Relay, *xmpptest.Conn, *atomic.Int3
 		t.Fatalf("Open: %v", err)
 	}
 	wakes := new(atomic.Int32)
-	r := NewRelay(stream, maxQueue, func() { wakes.Add(1) })
+	r := NewRelay(stream, maxQueue, func() { wakes.Add(1) }, opts...)
 	t.Cleanup(r.Close)
 	c := up.NextConn(t)
 	c.Next(t) // the header
@@ -38,13 +39,13 @@ func openRelay(t *testing.T, maxQueue int) (*Relay, *xmpptest.Conn, *atomic.Int3
 func TestRelayWritesInCallOrder(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		r, c, _ := openRelay(t, 0)
-		if err := r.Send([]byte(`<presence/>`)); err != nil {
+		if err := r.Send([]byte(`<presence/>`), 1); err != nil {
 			t.Fatal(err)
 		}
 		if err := r.Restart(); err != nil {
 			t.Fatal(err)
 		}
-		if err := r.Send([]byte(`<iq type='get' id='1'/>`)); err != nil {
+		if err := r.Send([]byte(`<iq type='get' id='1'/>`), 1); err != nil {
 			t.Fatal(err)
 		}
 		want := []xmppconn.Kind{xmppconn.KindStanza, xmppconn.KindHeader, xmppconn.KindStanza}
@@ -52,6 +53,30 @@ func TestRelayWritesInCallOrder(t *testing.T) {
 			if el := c.Next(t); el.Kind != k {
 				t.Fatalf("element %d: %v %q, want kind %v", i, el.Kind, el.Raw, k)
 			}
+		}
+	})
+}
+
+// TestRelayObserved: the Observer hears the stanzas of each write to the
+// server (one write of a request's payloads, with their count), and each
+// stanza from it, with their bytes; a restart is no stanza.
+func TestRelayObserved(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ev := &events{}
+		r, c, _ := openRelay(t, 0, Observed(ev, "ws"))
+		two := []byte(`<presence/><message to='b'/>`)
+		if err := r.Send(two, 2); err != nil {
+			t.Fatal(err)
+		}
+		r.Restart()
+		c.Next(t)
+		c.Next(t)
+		c.Next(t)
+		c.Push(t, `<message from='b'/>`)
+		synctest.Wait()
+		want := []string{fmt.Sprintf("stanzas ws out=true 2 %d", len(two)), "stanzas ws out=false 1 19"}
+		if got := ev.log; strings.Join(got, "|") != strings.Join(want, "|") {
+			t.Errorf("events %q, want %q", got, want)
 		}
 	})
 }
@@ -67,7 +92,7 @@ func TestRelaySendNeverWaitsForTheServer(t *testing.T) {
 		start := time.Now()
 		big := []byte(`<message>` + strings.Repeat("x", 200<<10) + `</message>`)
 		for i := range 3 {
-			if err := r.Send(big); err != nil {
+			if err := r.Send(big, 1); err != nil {
 				t.Fatalf("Send %d: %v", i, err)
 			}
 		}
@@ -96,7 +121,7 @@ func TestRelayOutgoingBound(t *testing.T) {
 		chunk := []byte(`<message>` + strings.Repeat("x", 1000) + `</message>`)
 		var err error
 		for i := 0; i < 10 && err == nil; i++ {
-			err = r.Send(chunk)
+			err = r.Send(chunk, 1)
 		}
 		if !errors.Is(err, ErrSendQueueFull) || !errors.Is(r.Err(), ErrSendQueueFull) {
 			t.Fatalf("Send: %v, Err: %v; want ErrSendQueueFull", err, r.Err())
@@ -105,7 +130,7 @@ func TestRelayOutgoingBound(t *testing.T) {
 		if wakes.Load() == 0 {
 			t.Fatal("the owner was not woken when the relay ended")
 		}
-		if err := r.Send(chunk); err == nil {
+		if err := r.Send(chunk, 1); err == nil {
 			t.Fatal("Send after the end succeeded")
 		}
 	})
@@ -116,7 +141,7 @@ func TestRelayOutgoingBound(t *testing.T) {
 func TestRelayCloseWritesWhatIsQueued(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		r, c, _ := openRelay(t, 0)
-		r.Send([]byte(`<presence type='unavailable'/>`))
+		r.Send([]byte(`<presence type='unavailable'/>`), 1)
 		r.Close()
 		if el := c.Next(t); el.Kind != xmppconn.KindStanza || !strings.Contains(string(el.Raw), "unavailable") {
 			t.Fatalf("server got %v %q first, want the queued presence", el.Kind, el.Raw)

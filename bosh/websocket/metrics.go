@@ -4,13 +4,12 @@ import (
 	"boshd/bosh/metrics"
 )
 
-// The calls into package metrics are one line each where the thing
-// counted happens, all through Config.Metrics (nil: nothing counted):
-// SessionStarted once the upstream stream is open (Session.start),
-// SessionEnded when serve has closed such a session, Stanza where a
-// client element goes to the server. The HTTP upgrade request is counted
-// once by cmd/boshd around the handler (its 101), stanzas to the client by
-// relay.Relay through metrics.Observer.
+// Every session series is counted by the core's one hook, relay.Observer
+// (metrics.Observer of Config.Metrics): a session counts once its upstream
+// stream is open and it is registered (Session.start: relay.Registry.Opened
+// with its domain) and ends with endCondition (serve, relay.Ending);
+// stanzas each way by relay.Relay. The HTTP upgrade request is counted
+// once by cmd/boshd around the handler (its 101).
 
 // endCondition is the condition label of boshd_session_ends_total for a
 // session that ended with e, in the terms the other front ends use, so

@@ -1,14 +1,11 @@
 package websocket
 
 import (
-	"strings"
 	"testing"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
-	"github.com/prometheus/common/expfmt"
 
+	"boshd/bosh/internal/frontendtest"
 	"boshd/bosh/metrics"
 )
 
@@ -42,39 +39,18 @@ func TestMetricsFollowSession(t *testing.T) {
 			c := hs.dial(t)
 			up := c.open(hs)
 			up.Next(t) // the header
-			eventually(t, reg, "boshd_sessions", `boshd_sessions{transport="websocket"} 1`)
+			frontendtest.SeriesSoon(t, reg, "boshd_sessions", `boshd_sessions{transport="websocket"} 1`)
 
 			c.send("<presence/>")
 			up.Next(t)
 			up.Push(t, "<message/>")
 			c.next()
-			eventually(t, reg, "boshd_stanzas_total",
+			frontendtest.SeriesSoon(t, reg, "boshd_stanzas_total",
 				`boshd_stanzas_total{direction="to_server"} 1`, `boshd_stanzas_total{direction="to_client"} 1`)
 
 			tt.end(hs, c)
-			eventually(t, reg, "boshd_sessions", `boshd_sessions{transport="websocket"} 0`)
-			eventually(t, reg, "boshd_session_ends_total", `boshd_session_ends_total{condition="`+tt.condition+`",transport="websocket"} 1`)
+			frontendtest.SeriesSoon(t, reg, "boshd_sessions", `boshd_sessions{transport="websocket"} 0`)
+			frontendtest.SeriesSoon(t, reg, "boshd_session_ends_total", `boshd_session_ends_total{condition="`+tt.condition+`",transport="websocket"} 1`)
 		})
 	}
-}
-
-// eventually waits (up to 5s) until the series of name include lines: the
-// session's owner counts its end just after the client sees the close.
-func eventually(t *testing.T, reg *prometheus.Registry, name string, lines ...string) {
-	t.Helper()
-	var out []byte
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		var err error
-		if out, err = testutil.GatherAndFormat(reg, expfmt.TypeTextPlain, name); err != nil {
-			t.Fatal(err)
-		}
-		ok := true
-		for _, l := range lines {
-			ok = ok && strings.Contains(string(out), l+"\n")
-		}
-		if ok {
-			return
-		}
-	}
-	t.Fatalf("series %s lack %q:\n%s", name, lines, out)
 }

@@ -1,5 +1,7 @@
 package websocket
 
+import "boshd/bosh/relay"
+
 // config returns the configuration in force: New's, or that of the last
 // Reload.
 func (h *Handler) config() *Config { return h.cfg.Load() }
@@ -14,11 +16,6 @@ func (h *Handler) config() *Config { return h.cfg.Load() }
 // the same node).
 func (h *Handler) Reload(cfg Config) {
 	cfg = cfg.withDefaults()
-	if cfg.Domains == nil {
-		panic("websocket: Config.Domains is required")
-	}
-	cfg.Counter = h.config().Counter
-	cfg.Node = h.config().Node
-	h.reg.SetLimits(cfg.MaxSessions, cfg.MaxSessionsPerAddress)
+	relay.Reload(h.reg, h.config().FrontEnd, &cfg.FrontEnd)
 	h.cfg.Store(&cfg)
 }

@@ -12,7 +12,6 @@ import (
 	ws "github.com/coder/websocket"
 	"github.com/sirupsen/logrus"
 
-	"boshd/bosh/metrics"
 	"boshd/bosh/relay"
 	"boshd/xmppconn"
 )
@@ -182,7 +181,6 @@ func (s *Session) serve() {
 			if started {
 				s.stopWith(ending{silent: true})
 				<-s.writerDone
-				s.h.config().Metrics.SessionEnded(metrics.WebSocket, s.domain, "internal-server-error")
 				s.h.reg.End(s.id, nil, s.up.Close, s.log, relay.Ending{
 					Condition: "internal-server-error", Message: "websocket session ended: panic", Warn: true})
 			}
@@ -203,7 +201,6 @@ func (s *Session) serve() {
 	<-s.writerDone
 	s.setState(StateClosed)
 	cond := endCondition(s.ending())
-	s.h.config().Metrics.SessionEnded(metrics.WebSocket, s.domain, cond)
 	s.h.reg.End(s.id, nil, s.up.Close, s.log, relay.Ending{Condition: cond, Message: "websocket session ended"})
 }
 
@@ -263,7 +260,7 @@ func (s *Session) start() bool {
 		return false
 	}
 	s.up, s.id, s.domain = op.up, id, t.Domain
-	s.h.config().Metrics.SessionStarted(metrics.WebSocket, t.Domain)
+	s.h.reg.Opened(id, t.Domain)
 	s.log = log.WithField("ws", id)
 	hdr := op.header
 	if hdr.From == "" {
@@ -385,8 +382,7 @@ func (s *Session) readLoop() {
 			s.stopWith(ending{cond: &Condition{"policy-violation", "use wss: for TLS; stream compression is not offered"}})
 			return
 		default:
-			s.h.config().Metrics.Stanza(metrics.ToServer, len(m.Raw))
-			if err := s.up.Send(m.Raw); err != nil {
+			if err := s.up.Send(m.Raw, 1); err != nil {
 				s.stopWith(ending{cond: conditionOf(err)})
 				return
 			}

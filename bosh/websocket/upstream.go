@@ -16,7 +16,7 @@ import (
 // *relay.Relay is the real one.
 type upstream interface {
 	Take() ([]xmppconn.Element, error)
-	Send(p []byte) error
+	Send(p []byte, stanzas int) error
 	Restart() error
 	Close()
 }

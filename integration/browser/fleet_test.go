@@ -27,7 +27,6 @@ func TestConverseReconnectsThroughHAProxy(t *testing.T) {
 	srv := servers.Prosody(t, servers.Options{})
 	pageURL := servePages(t, nil) // no web application: no pre-binding here
 	f := servers.StartFleet(t, servers.FleetOptions{
-		Bin:           boshdBin,
 		HAProxyConfig: filepath.Join(repoRoot, "deploy", "haproxy.cfg"),
 		Config: func(name, listen string) string {
 			return fmt.Sprintf("[http]\nlisten = %q\ncors_origins = [%q]\n[bosh]\nmax_wait = \"%ds\"\n[cluster]\nnode_id = %q\n[[domain]]\nname = %q\nroutes = [%q]\n[log]\nlevel = \"debug\"\n",

@@ -44,9 +44,6 @@ var (
 	webDir string
 	// repoRoot is the module root (two levels up from this package).
 	repoRoot string
-	// boshdBin is the boshd binary built once by TestMain; "" when the
-	// tests run against the servers' own BOSH (BROWSER_BOSH=own).
-	boshdBin string
 )
 
 // boshMode says which BOSH endpoint the browsers talk to: "boshd" (the
@@ -78,22 +75,7 @@ func testMain(m *testing.M) int {
 		return 1
 	}
 
-	if boshMode() == "boshd" {
-		dir, err := os.MkdirTemp("", "boshd-browser-bin-")
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "browser:", err)
-			return 1
-		}
-		defer os.RemoveAll(dir)
-		boshdBin = filepath.Join(dir, "boshd")
-		build := exec.Command("go", "build", "-o", boshdBin, "./cmd/boshd")
-		build.Dir = repoRoot
-		build.Stdout, build.Stderr = os.Stderr, os.Stderr
-		if err := build.Run(); err != nil {
-			fmt.Fprintf(os.Stderr, "browser: go build ./cmd/boshd: %v\n", err)
-			return 1
-		}
-	}
+	defer servers.RemoveBoshdBinary() // built by the first test that starts boshd
 	return m.Run()
 }
 
@@ -194,22 +176,17 @@ func noCache(h http.Handler) http.Handler {
 	})
 }
 
-// startBoshd starts the boshd built by TestMain in front of srv, with a
-// config written to a temp dir, and returns its BOSH URL once it answers,
-// and the path of its log. With certs, boshd serves HTTPS (and wss:).
+// startBoshd starts boshd (servers.StartBoshd) in front of srv and
+// returns its BOSH URL once it answers, and the path of its log. With
+// certs, boshd serves HTTPS (and wss:).
 func startBoshd(t *testing.T, srv *xmppServer, pageOrigin string, certs *servers.CertFiles) (string, string) {
 	t.Helper()
-	dir := t.TempDir()
-	var lastErr error
-	for attempt := 0; attempt < 3; attempt++ {
-		port := servers.FreePort(t)
-		listen := fmt.Sprintf("127.0.0.1:%d", port)
-		cfg := filepath.Join(dir, "boshd.toml")
-		tlsConf, scheme := "", "http"
-		if certs != nil {
-			tlsConf, scheme = fmt.Sprintf("tls_cert = %q\ntls_key = %q\n", certs.Cert, certs.Key), "https"
-		}
-		conf := fmt.Sprintf(`[http]
+	tlsConf, scheme := "", "http"
+	if certs != nil {
+		tlsConf, scheme = fmt.Sprintf("tls_cert = %q\ntls_key = %q\n", certs.Cert, certs.Key), "https"
+	}
+	b := servers.StartBoshd(t, servers.BoshdOptions{Config: func(listen string) string {
+		return fmt.Sprintf(`[http]
 listen = %q
 path = "/http-bind"
 cors_origins = [%q]
@@ -234,54 +211,8 @@ routes = [%q]
 [log]
 level = "debug"
 `, listen, pageOrigin, boshWait, prebindSecret, srv.domain, srv.c2sAddr)
-		if err := os.WriteFile(cfg, []byte(conf), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		logPath := filepath.Join(dir, fmt.Sprintf("boshd-%d.log", attempt))
-		logFile, err := os.Create(logPath)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cmd := exec.Command(boshdBin, "-config", cfg)
-		cmd.Stdout, cmd.Stderr = logFile, logFile
-		if err := cmd.Start(); err != nil {
-			logFile.Close()
-			t.Fatalf("start boshd: %v", err)
-		}
-		exited := make(chan struct{})
-		go func() {
-			cmd.Wait()
-			logFile.Close()
-			close(exited)
-		}()
-		url := scheme + "://" + listen + "/http-bind"
-		// Over plain HTTP even when boshd serves HTTPS: Go's TLS server
-		// answers that with a 400, which says it is up.
-		if err := servers.WaitHTTP("http://"+listen+"/http-bind", exited, 15*time.Second); err != nil {
-			cmd.Process.Kill()
-			<-exited
-			b, _ := os.ReadFile(logPath)
-			lastErr = fmt.Errorf("%w; boshd log:\n%s", err, b)
-			continue
-		}
-		t.Cleanup(func() {
-			cmd.Process.Signal(os.Interrupt)
-			select {
-			case <-exited:
-			case <-time.After(10 * time.Second):
-				t.Errorf("boshd did not stop within 10s of SIGINT; killing it")
-				cmd.Process.Kill()
-				<-exited
-			}
-			if t.Failed() {
-				b, _ := os.ReadFile(logPath)
-				t.Logf("boshd log (%s), last 120 lines:\n%s", logPath, tailLines(string(b), 120))
-			}
-		})
-		return url, logPath
-	}
-	t.Fatalf("boshd did not come up: %v", lastErr)
-	return "", ""
+	}})
+	return scheme + "://" + b.Addr + "/http-bind", b.LogFile
 }
 
 func tailLines(s string, n int) string {

@@ -6,8 +6,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -17,13 +15,10 @@ import (
 	"boshd/integration/servers"
 )
 
-// The shared parts of a run: the boshd binary and the ejabberd cluster,
-// started once; every test starts its own boshd nodes and HAProxy.
+// The shared parts of a run: the boshd binary (servers.BoshdBinary) and
+// the ejabberd cluster, started once; every test starts its own boshd
+// nodes and HAProxy.
 var (
-	boshdBin  string
-	buildOnce sync.Once
-	buildErr  error
-
 	clusterOnce sync.Once
 	clusterErr  error
 	ejabberds   []*servers.Server
@@ -34,31 +29,8 @@ func TestMain(m *testing.M) {
 	for i := len(ejabberds) - 1; i >= 0; i-- {
 		ejabberds[i].Stop()
 	}
-	if boshdBin != "" {
-		os.RemoveAll(filepath.Dir(boshdBin))
-	}
+	servers.RemoveBoshdBinary()
 	os.Exit(code)
-}
-
-// binary builds cmd/boshd once per run.
-func binary(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "boshd-bin-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		boshdBin = filepath.Join(dir, "boshd")
-		out, err := exec.Command("go", "build", "-o", boshdBin, "boshd/cmd/boshd").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return boshdBin
 }
 
 // cluster returns the two-node ejabberd cluster, started once per run.
@@ -106,7 +78,6 @@ func startFleet(t *testing.T, extra string, grace time.Duration) *fleet {
 		upstream[name] = ej[i%len(ej)]
 	}
 	f := servers.StartFleet(t, servers.FleetOptions{
-		Bin:           binary(t),
 		Nodes:         nodeNames,
 		HAProxyConfig: haproxyCfg,
 		Config: func(name, listen string) string {

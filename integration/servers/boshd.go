@@ -17,38 +17,105 @@ import (
 type Boshd struct {
 	// Addr is its listener, "127.0.0.1:PORT".
 	Addr string
+	// ConfigFile is the path of its configuration file (a test may
+	// rewrite it and Signal SIGHUP).
+	ConfigFile string
+	// LogFile is the path of a file with its output, as Output returns it.
+	LogFile string
 
 	cmd     *exec.Cmd
 	out     *lockedBuffer
 	exited  chan struct{} // closed when cmd has exited
 	exitErr error         // cmd.Wait's error, set before exited closes
+	strict  bool          // BoshdOptions.CheckExit
 }
 
-// StartBoshd runs the boshd binary bin with the configuration that config
-// renders for a free loopback listen address ("127.0.0.1:PORT"), written
-// to a file in t.TempDir() and passed as -config, followed by args. It
-// returns once the listener answers HTTP. When the test ends it sends
-// SIGTERM (twice, for a node that drains), kills it if it does not exit,
-// and logs its output if the test failed.
-func StartBoshd(t testing.TB, bin string, config func(listen string) string, args ...string) *Boshd {
+// BoshdOptions configure StartBoshd.
+type BoshdOptions struct {
+	// Bin is the boshd binary. Default: BoshdBinary's, built once per
+	// test binary.
+	Bin string
+	// Config renders the TOML configuration for the listen address
+	// ("127.0.0.1:PORT"). Required.
+	Config func(listen string) string
+	// Args are extra command-line flags after -config.
+	Args []string
+	// CheckExit fails the test when the process, stopped at the end of
+	// the test, exits with an error status.
+	CheckExit bool
+}
+
+var (
+	buildOnce sync.Once
+	builtBin  string
+	buildErr  error
+)
+
+// BoshdBinary builds cmd/boshd once per test binary, into a temporary
+// directory that RemoveBoshdBinary removes (call it from TestMain after
+// m.Run), and returns its path.
+func BoshdBinary(t testing.TB) string {
 	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "boshd-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		builtBin = filepath.Join(dir, "boshd")
+		if out, err := exec.Command("go", "build", "-o", builtBin, "boshd/cmd/boshd").CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build boshd/cmd/boshd: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return builtBin
+}
+
+// RemoveBoshdBinary removes what BoshdBinary built, if anything.
+func RemoveBoshdBinary() {
+	if builtBin != "" {
+		os.RemoveAll(filepath.Dir(builtBin))
+	}
+}
+
+// StartBoshd runs boshd with the configuration o.Config renders for a free
+// loopback listen address, written to a file in t.TempDir() and passed as
+// -config, followed by o.Args. It returns once the listener answers HTTP
+// (plain HTTP even when boshd serves HTTPS: Go's TLS server answers that
+// with a 400, which says it is up). When the test ends it sends SIGTERM
+// (twice, for a node that drains), kills it if it does not exit, and logs
+// its output if the test failed.
+func StartBoshd(t testing.TB, o BoshdOptions) *Boshd {
+	t.Helper()
+	if o.Bin == "" {
+		o.Bin = BoshdBinary(t)
+	}
 	for attempt := 1; ; attempt++ {
 		listen := fmt.Sprintf("127.0.0.1:%d", FreePort(t))
-		path := filepath.Join(t.TempDir(), "boshd.toml")
-		if err := os.WriteFile(path, []byte(config(listen)), 0o600); err != nil {
+		dir := t.TempDir()
+		path := filepath.Join(dir, "boshd.toml")
+		if err := os.WriteFile(path, []byte(o.Config(listen)), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		b := &Boshd{Addr: listen, out: &lockedBuffer{}, exited: make(chan struct{})}
-		b.cmd = exec.Command(bin, append([]string{"-config", path}, args...)...)
+		logFile, err := os.Create(filepath.Join(dir, "boshd.log"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := &Boshd{Addr: listen, ConfigFile: path, LogFile: logFile.Name(), out: &lockedBuffer{file: logFile}, exited: make(chan struct{}), strict: o.CheckExit}
+		b.cmd = exec.Command(o.Bin, append([]string{"-config", path}, o.Args...)...)
 		b.cmd.Stdout, b.cmd.Stderr = b.out, b.out
 		// A crashed test binary takes boshd down too.
 		b.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 		if err := b.cmd.Start(); err != nil {
+			logFile.Close()
 			t.Fatalf("start boshd: %v", err)
 		}
 		go func() {
 			defer close(b.exited)
 			b.exitErr = b.cmd.Wait()
+			logFile.Close()
 		}()
 		if err := WaitHTTP("http://"+listen+"/", b.exited, 10*time.Second); err != nil {
 			b.cmd.Process.Kill()
@@ -74,6 +141,9 @@ func (b *Boshd) stop(t testing.TB) {
 		b.Signal(syscall.SIGTERM)
 		select {
 		case <-b.exited:
+			if b.strict && b.exitErr != nil {
+				t.Errorf("boshd %s exited with %v", b.Addr, b.exitErr)
+			}
 			return
 		case <-time.After(5 * time.Second):
 		}
@@ -117,15 +187,18 @@ func (b *Boshd) ExitErr() error { return b.exitErr }
 // Output is what the process wrote so far (its log).
 func (b *Boshd) Output() string { return b.out.String() }
 
-// lockedBuffer is an io.Writer safe for a process's two output streams.
+// lockedBuffer is an io.Writer safe for a process's two output streams,
+// keeping what they write and copying it to file.
 type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
+	mu   sync.Mutex
+	b    strings.Builder
+	file *os.File
 }
 
 func (l *lockedBuffer) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.file.Write(p)
 	return l.b.Write(p)
 }
 

@@ -8,7 +8,7 @@ import (
 
 // FleetOptions configure StartFleet.
 type FleetOptions struct {
-	// Bin is the boshd binary. Required.
+	// Bin is the boshd binary. Default: BoshdBinary's.
 	Bin string
 	// Nodes are the node names, which are also HAProxy's server names.
 	// Default n1, n2, n3 (those of deploy/haproxy.cfg).
@@ -52,7 +52,7 @@ func StartFleet(t testing.TB, o FleetOptions) *Fleet {
 		if o.Args != nil {
 			args = o.Args(name)
 		}
-		b := StartBoshd(t, o.Bin, func(listen string) string { return o.Config(name, listen) }, args...)
+		b := StartBoshd(t, BoshdOptions{Bin: o.Bin, Config: func(listen string) string { return o.Config(name, listen) }, Args: args})
 		f.Nodes = append(f.Nodes, &FleetNode{Boshd: b, Name: name})
 		env["BOSHD_"+strings.ToUpper(strings.ReplaceAll(name, "-", "_"))] = b.Addr
 		want[name] = "UP"

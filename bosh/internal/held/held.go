@@ -13,6 +13,11 @@
 // a keep-alive connection back to the same http.Server through the
 // listener Front.Listener returns (served with srv.Serve), so the next
 // request on it gets all of net/http's parsing, limits and timeouts again.
+// A connection net/http accepts is new to it, with ReadHeaderTimeout from
+// the moment it is accepted; so that a handed-back connection may stay
+// idle for the server's IdleTimeout, as net/http allows between two
+// requests on one connection, it is handed back only once the client's
+// next request begins to arrive (or closed when IdleTimeout runs out).
 //
 // Take refuses (and the caller keeps holding the net/http way) for HTTP/2,
 // which cannot be hijacked, and until the listener is being served.
@@ -32,6 +37,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"strconv"
@@ -63,8 +69,9 @@ type Front struct {
 	mu      sync.Mutex
 	open    int // conns taken and not yet written and handed back or closed
 	parked  map[*Conn]struct{}
-	drained chan struct{} // closed when open falls to 0, for Shutdown
-	w       *watcher      // started with the first conn taken (nil: none yet)
+	idle    map[net.Conn]struct{} // answered, waiting for the next request (awaitNext)
+	drained chan struct{}         // closed when open falls to 0, for Shutdown
+	w       *watcher              // started with the first conn taken (nil: none yet)
 }
 
 // New returns a Front whose listener has not been served yet.
@@ -91,7 +98,8 @@ type Conn struct {
 	close    bool // close after the answer (Connection: close, HTTP/1.0)
 	answered atomic.Bool
 	gone     func()
-	watchFD  int32 // the descriptor registered with the watcher, -1 if none
+	idle     time.Duration // the server's IdleTimeout (or ReadTimeout); 0: none
+	watchFD  int32         // the descriptor registered with the watcher, -1 if none
 	watchGen int32
 }
 
@@ -132,6 +140,7 @@ func (f *Front) Take(w http.ResponseWriter, r *http.Request, gone func()) (*Conn
 		proto10: !r.ProtoAtLeast(1, 1),
 		close:   r.Close || !r.ProtoAtLeast(1, 1),
 		gone:    gone,
+		idle:    idleTimeout(r),
 		watchFD: -1,
 	}
 	f.mu.Lock()
@@ -200,7 +209,56 @@ func (c *Conn) finish(status int, body []byte) {
 		return
 	}
 	c.nc.SetWriteDeadline(time.Time{})
-	f.ln.requeue(c.nc)
+	if p, ok := c.nc.(*prefixConn); c.idle <= 0 || ok && len(p.pre) > 0 {
+		f.ln.requeue(c.nc) // the next request is here already
+		return
+	}
+	f.awaitNext(c.nc, c.idle)
+}
+
+// idleTimeout is how long the server that read r lets a keep-alive
+// connection wait for its next request (http.Server.IdleTimeout, or
+// ReadTimeout when that is zero, as net/http does); 0 when unknown.
+func idleTimeout(r *http.Request) time.Duration {
+	srv, _ := r.Context().Value(http.ServerContextKey).(*http.Server)
+	if srv == nil {
+		return 0
+	}
+	if srv.IdleTimeout != 0 {
+		return srv.IdleTimeout
+	}
+	return srv.ReadTimeout
+}
+
+// awaitNext hands nc back to the server once the client's next request
+// begins to arrive, closing it when none comes within idle (or Shutdown
+// begins): net/http's own wait between two requests on a connection,
+// before ReadHeaderTimeout starts. It runs on the goroutine of finish,
+// which the Front counts until it ends.
+func (f *Front) awaitNext(nc net.Conn, idle time.Duration) {
+	f.mu.Lock()
+	if f.closing.Load() {
+		f.mu.Unlock()
+		nc.Close()
+		return
+	}
+	if f.idle == nil {
+		f.idle = make(map[net.Conn]struct{})
+	}
+	f.idle[nc] = struct{}{}
+	f.mu.Unlock()
+	nc.SetReadDeadline(time.Now().Add(idle))
+	first := make([]byte, 1)
+	_, err := io.ReadFull(nc, first)
+	f.mu.Lock()
+	delete(f.idle, nc)
+	f.mu.Unlock()
+	if err != nil {
+		nc.Close()
+		return
+	}
+	nc.SetReadDeadline(time.Time{})
+	f.ln.requeue(&prefixConn{Conn: nc, pre: first})
 }
 
 // appendHead appends the status line and the header block, as net/http
@@ -245,7 +303,8 @@ func (f *Front) release() {
 	f.mu.Unlock()
 }
 
-// Open reports the connections taken and not yet answered and written.
+// Open reports the connections taken and not yet answered and written,
+// or handed back (awaitNext waits for their next request).
 func (f *Front) Open() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -257,13 +316,17 @@ func (f *Front) Open() int {
 // with system-shutdown (XEP-0124 §17.2), then Shutdown.
 func (f *Front) BeginShutdown() { f.closing.Store(true) }
 
-// Shutdown begins shutting down (BeginShutdown), waits until every taken
+// Shutdown begins shutting down (BeginShutdown), closes the answered
+// connections waiting for their next request, waits until every taken
 // connection has been answered and its answer written (or ctx ends: the
 // connections still parked are then closed unanswered), stops the watcher
 // and closes the listener.
 func (f *Front) Shutdown(ctx context.Context) error {
 	f.BeginShutdown()
 	f.mu.Lock()
+	for nc := range f.idle {
+		nc.SetReadDeadline(time.Now()) // awaitNext closes it
+	}
 	var ch chan struct{}
 	if f.open > 0 {
 		if f.drained == nil {

@@ -30,10 +30,11 @@ type rig struct {
 	other  chan string // requests not parked: method and path
 }
 
-func newRig(t *testing.T) *rig {
+// newRig starts the rig's server, after mod (if any) has set its timeouts.
+func newRig(t *testing.T, mod ...func(*http.Server)) *rig {
 	t.Helper()
 	rg := &rig{t: t, f: New(), parked: make(chan *Conn, 8), gone: make(chan struct{}, 8), other: make(chan string, 8)}
-	rg.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	rg.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.Copy(io.Discard, r.Body)
 		w.Header().Set("Cache-Control", "no-store")
 		if r.URL.Path == "/hold" {
@@ -47,6 +48,10 @@ func newRig(t *testing.T) *rig {
 		w.Header().Set("Content-Type", "text/plain")
 		io.WriteString(w, "direct")
 	}))
+	for _, m := range mod {
+		m(rg.srv.Config)
+	}
+	rg.srv.Start()
 	done := make(chan struct{})
 	go func() { defer close(done); rg.srv.Config.Serve(rg.f.Listener()) }()
 	t.Cleanup(func() {
@@ -275,4 +280,71 @@ func TestHTTP2IsNotTaken(t *testing.T) {
 		t.Fatalf("Take of an HTTP/2 request: %v", got)
 	}
 	f.Shutdown(context.Background())
+}
+
+// TestHandedBackConnectionStaysIdle: a keep-alive connection handed back
+// after a parked request's answer waits for its next request for the
+// server's IdleTimeout, as between two requests net/http answered itself,
+// not merely its ReadHeaderTimeout; past IdleTimeout it is closed.
+func TestHandedBackConnectionStaysIdle(t *testing.T) {
+	const readHeader, idle = 100 * time.Millisecond, time.Second
+	tests := []struct {
+		name       string
+		pause      time.Duration // idle between the answer and the next request
+		wantClosed bool
+	}{
+		{"idle beyond ReadHeaderTimeout", 4 * readHeader, false},
+		{"idle beyond IdleTimeout", idle + 4*readHeader, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rg := newRig(t, func(s *http.Server) { s.ReadHeaderTimeout, s.IdleTimeout = readHeader, idle })
+			nc, br := rg.dial()
+			io.WriteString(nc, post("/hold", "HTTP/1.1", ""))
+			rg.nextParked().Answer(http.StatusOK, []byte("<body/>"))
+			if resp, body := readResponse(t, br, "POST"); resp.StatusCode != 200 || body != "<body/>" {
+				t.Fatalf("held answer %d %q", resp.StatusCode, body)
+			}
+			// Real time: the timeouts are net/http's, on a real socket.
+			time.Sleep(tt.pause)
+			io.WriteString(nc, post("/next", "HTTP/1.1", ""))
+			if tt.wantClosed {
+				nc.SetReadDeadline(time.Now().Add(2 * time.Second))
+				if _, err := br.ReadByte(); err == nil {
+					t.Fatal("the connection idle beyond IdleTimeout was still served")
+				}
+				return
+			}
+			if resp, body := readResponse(t, br, "POST"); resp.StatusCode != 200 || body != "direct" {
+				t.Fatalf("next request on the idle connection: %d %q, want 200 \"direct\"", resp.StatusCode, body)
+			}
+			if got := <-rg.other; got != "POST /next" {
+				t.Errorf("server saw %q, want POST /next", got)
+			}
+		})
+	}
+}
+
+// TestShutdownClosesIdleConnections: Shutdown does not wait out the
+// IdleTimeout of a handed-back connection waiting for its next request;
+// it closes it (goleak checks that its goroutine is gone).
+func TestShutdownClosesIdleConnections(t *testing.T) {
+	rg := newRig(t, func(s *http.Server) { s.IdleTimeout = time.Minute })
+	nc, br := rg.dial()
+	io.WriteString(nc, post("/hold", "HTTP/1.1", ""))
+	rg.nextParked().Answer(http.StatusOK, []byte("<body/>"))
+	readResponse(t, br, "POST")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	start := time.Now()
+	if err := rg.f.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("Shutdown took %v with one idle connection", d)
+	}
+	nc.SetReadDeadline(time.Now().Add(2 * time.Second))
+	if _, err := br.ReadByte(); err == nil {
+		t.Error("the idle connection is still open after Shutdown")
+	}
 }
