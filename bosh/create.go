@@ -104,6 +104,7 @@ func (h *Handler) create(ctx context.Context, b *Body, rid uint64, addr string) 
 		s.hold = 0
 	}
 	s.content = contentType(b)
+	s.encodings = encodingsOf(b)
 	if v, _ := b.Get("ack"); v == "1" {
 		s.acks = true
 	}
@@ -185,6 +186,16 @@ func contentType(b *Body) string {
 		return ""
 	}
 	return v
+}
+
+// encodingsOf is the set of codings a session's answers may use: those
+// its creation request lists in 'accept', if it has that attribute, else
+// all (compress.go says why).
+func encodingsOf(b *Body) Encodings {
+	if v, ok := b.Get("accept"); ok {
+		return parseAccept(v)
+	}
+	return AllEncodings
 }
 
 // inactivityAdvertised is the 'inactivity' told to the client: polling

@@ -22,6 +22,7 @@ import (
 type parked struct {
 	conn    *held.Conn
 	content string      // the session's Content-Type (§7.1)
+	coding  Compression // how the answer is compressed (compress.go)
 	timer   *time.Timer // the 'wait' timer, running expire
 	left    bool        // the client hung up (set by leftParked)
 	// done is called once when the parked request is answered: the held
@@ -38,8 +39,8 @@ func (h *Handler) HeldConns() net.Listener { return h.held.Listener() }
 // park holds req on its taken-over connection and reports true, or reports
 // false when the request must wait in await (HTTP/2, listener not served,
 // shutting down). Whatever answer req already got is written at once.
-func (h *Handler) park(w http.ResponseWriter, r *http.Request, s *Session, req *request) bool {
-	p := &parked{content: s.content}
+func (h *Handler) park(w http.ResponseWriter, r *http.Request, coding Compression, s *Session, req *request) bool {
+	p := &parked{content: s.content, coding: coding}
 	c, err := h.held.Take(w, r, func() { s.leftParked(req, p) })
 	if err != nil {
 		return false
@@ -121,6 +122,8 @@ func (p *parked) write(a answer) {
 		p.conn.Answer(0, nil)
 		return
 	}
-	answerHeader(p.conn.Header(), p.content, a)
-	p.conn.Answer(a.httpStatus(), a.body)
+	// Compressing here, under the session's mu, is CPU only (tens of µs
+	// for a large answer, docs/benchmarks.md); the write is Answer's.
+	body := answerHeader(p.conn.Header(), p.coding, p.content, a)
+	p.conn.Answer(a.httpStatus(), body)
 }
