@@ -188,16 +188,6 @@ func contentType(b *Body) string {
 	return v
 }
 
-// encodingsOf is the set of codings a session's answers may use: those
-// its creation request lists in 'accept', if it has that attribute, else
-// all (compress.go says why).
-func encodingsOf(b *Body) Encodings {
-	if v, ok := b.Get("accept"); ok {
-		return parseAccept(v)
-	}
-	return AllEncodings
-}
-
 // inactivityAdvertised is the 'inactivity' told to the client: polling
 // sessions get more than the poll interval on top (§12).
 func (s *Session) inactivityAdvertised() time.Duration {

@@ -111,7 +111,7 @@ func (p sessionPanic) String() string { return fmt.Sprint(p.v) }
 // any, has been ended with internal-server-error.
 func (p *protocol) Panicked(w http.ResponseWriter, r *http.Request, v any) {
 	sp, _ := v.(sessionPanic)
-	writeAnswer(w, Compression{}, "", terminalAnswer(InternalServerError, sp.legacy, nil))
+	writeAnswer(w, endpoint.Compression{}, "", terminalAnswer(InternalServerError, sp.legacy, nil))
 }
 
 // RefuseBody answers a request whose body never arrived whole: there is
@@ -145,7 +145,7 @@ func (p *protocol) ServePost(w http.ResponseWriter, r *http.Request, raw []byte)
 	b, err := ParseBody(raw)
 	if err != nil {
 		h.config().Log.WithField("remote", r.RemoteAddr).WithError(err).Debug("malformed request")
-		writeAnswer(w, h.compression(r, AllEncodings), "", terminalAnswer(BadRequest, false, nil))
+		writeAnswer(w, h.compression(r, endpoint.AllEncodings), "", terminalAnswer(BadRequest, false, nil))
 		return
 	}
 	ridText, hasRID := b.Get("rid")
@@ -154,7 +154,7 @@ func (p *protocol) ServePost(w http.ResponseWriter, r *http.Request, raw []byte)
 	if !hasSID {
 		if !hasRID || ridErr != nil || rid > maxRID {
 			_, hasVer := b.Get("ver")
-			writeAnswer(w, h.compression(r, AllEncodings), "", terminalAnswer(BadRequest, !hasVer, nil))
+			writeAnswer(w, h.compression(r, endpoint.AllEncodings), "", terminalAnswer(BadRequest, !hasVer, nil))
 			return
 		}
 		a := h.create(r.Context(), b, rid, relay.ClientAddr(r.RemoteAddr, r.Header.Get("X-Forwarded-For"), h.config().ClientAddr))
@@ -164,7 +164,7 @@ func (p *protocol) ServePost(w http.ResponseWriter, r *http.Request, raw []byte)
 
 	s, ok := h.reg.Get(sid)
 	if !ok {
-		writeAnswer(w, h.compression(r, AllEncodings), "", terminalAnswer(ItemNotFound, false, nil))
+		writeAnswer(w, h.compression(r, endpoint.AllEncodings), "", terminalAnswer(ItemNotFound, false, nil))
 		return
 	}
 	if !hasRID || ridErr != nil || rid > maxRID {
@@ -229,7 +229,7 @@ func (s *Session) holdStep() time.Duration {
 // writeAnswer writes a complete answer: always with Content-Length (no
 // chunking, which intermediaries buffer, §5), never cacheable, with the
 // session's 'content' as Content-Type (§7.1), compressed as c chooses (§5).
-func writeAnswer(w http.ResponseWriter, c Compression, contentType string, a answer) {
+func writeAnswer(w http.ResponseWriter, c endpoint.Compression, contentType string, a answer) {
 	if a.body == nil {
 		return // the client has gone
 	}
@@ -239,39 +239,19 @@ func writeAnswer(w http.ResponseWriter, c Compression, contentType string, a ans
 }
 
 // answerHeader sets the header fields of an answer on hdr and returns the
-// bytes to send (a.body, or compressed by c.Encode), for writeAnswer and
+// bytes to send (a.body, or compressed: c.Apply), for writeAnswer and
 // for an answer on a taken-over connection (hold.go), so that both send
 // the same. The shell's fields (CORS, Vary, Cache-Control) are already in
 // hdr on both paths: held.Front.Take keeps w.Header().
-func answerHeader(hdr http.Header, c Compression, contentType string, a answer) []byte {
+func answerHeader(hdr http.Header, c endpoint.Compression, contentType string, a answer) []byte {
 	if contentType == "" {
 		contentType = "text/xml; charset=utf-8"
 	}
-	body, enc := c.Encode(a.body)
 	hdr.Set("Content-Type", contentType)
-	if c.On {
-		// Every answer of an endpoint that compresses depends on
-		// Accept-Encoding, the ones sent plain too (RFC 9110 §12.5.5).
-		hdr.Add("Vary", "Accept-Encoding")
-	}
-	if enc != Identity {
-		hdr.Set("Content-Encoding", enc.String())
-	}
-	hdr.Set("Content-Length", strconv.Itoa(len(body)))
+	body := c.Apply(hdr, a.body)
 	endpoint.NoCache(hdr)
 	if a.pollSeconds > 0 {
 		hdr.Set("X-Poll-Interval", strconv.Itoa(a.pollSeconds))
 	}
 	return body
-}
-
-// compression is what chooses the coding of the answers to r, for a
-// session whose set of codings is allowed (compress.go): the settings in
-// force when r arrived.
-func (h *Handler) compression(r *http.Request, allowed Encodings) Compression {
-	cfg := h.config()
-	if !cfg.Compression {
-		return Compression{}
-	}
-	return Compression{On: true, MinBytes: cfg.CompressionMinBytes, Allowed: allowed, AcceptEncoding: r.Header.Get("Accept-Encoding")}
 }
