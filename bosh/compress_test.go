@@ -212,3 +212,30 @@ func TestCompressionAcceptAttribute(t *testing.T) {
 		})
 	}
 }
+
+// TestCompressionReload: http.compression is reloadable: a session
+// created while it was off gets compressed answers once a reload turns it
+// on, for the requests that arrive after the reload.
+func TestCompressionReload(t *testing.T) {
+	h := newHarness(t, nil)
+	sid, up, _ := h.open(10, 10, "")
+	poll := func(rid uint64) string {
+		done := make(chan string)
+		go func() {
+			resp, _ := postRaw(t, h.srv.URL, body(rid, sid, "", ""), "gzip")
+			done <- resp.Header.Get("Content-Encoding")
+		}()
+		h.waitParked(1)
+		up.Push(t, bigStanza(3000))
+		return <-done
+	}
+	if enc := poll(11); enc != "" {
+		t.Fatalf("compression off: Content-Encoding %q", enc)
+	}
+	cfg := *h.h.config()
+	cfg.Compression = true
+	h.h.Reload(cfg)
+	if enc := poll(12); enc != "gzip" {
+		t.Fatalf("after the reload turned compression on: Content-Encoding %q, want gzip", enc)
+	}
+}
