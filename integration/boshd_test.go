@@ -101,6 +101,12 @@ type boshd struct {
 // domain, plus extra TOML, and stops it (SIGTERM) when the test ends.
 func startBoshd(t *testing.T, srv *servers.Server, extra string) *boshd {
 	t.Helper()
+	return startBoshdHTTP(t, srv, "", extra)
+}
+
+// startBoshdHTTP is startBoshd with more keys of the [http] table.
+func startBoshdHTTP(t *testing.T, srv *servers.Server, httpKeys, extra string) *boshd {
+	t.Helper()
 	bin := binary(t)
 	for attempt := 0; ; attempt++ {
 		port := servers.FreePort(t)
@@ -108,11 +114,12 @@ func startBoshd(t *testing.T, srv *servers.Server, extra string) *boshd {
 [http]
 listen = "127.0.0.1:%d"
 cors_origins = ["*"]
+%s
 [[domain]]
 name = %q
 routes = [%q]
 %s
-`, port, srv.Domain, srv.Addr, extra)
+`, port, httpKeys, srv.Domain, srv.Addr, extra)
 		path := filepath.Join(t.TempDir(), "boshd.toml")
 		if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 			t.Fatal(err)
