@@ -171,11 +171,9 @@ func TestCompressedAnswers(t *testing.T) {
 	}
 }
 
-// TestCompressionAcceptAttribute: boshd decompresses no request, so its
-// creation response carries no 'accept' attribute (XEP-0124 §7.2 makes it
-// the list of codings the connection manager can decompress); an 'accept'
-// attribute on the creation request limits the session's answers to the
-// codings it lists, whatever each request's Accept-Encoding says.
+// TestCompressionAcceptAttribute: an 'accept' attribute on the creation
+// request limits the session's answers to the codings it lists, whatever
+// each request's Accept-Encoding says.
 func TestCompressionAcceptAttribute(t *testing.T) {
 	for _, tt := range []struct {
 		accept  string // the creation request's attribute; "-" for none
@@ -193,10 +191,7 @@ func TestCompressionAcceptAttribute(t *testing.T) {
 			if tt.accept != "-" {
 				extra = fmt.Sprintf(" accept='%s'", tt.accept)
 			}
-			sid, up, created := h.open(10, 10, extra)
-			if v := created.root.SelectAttr("accept"); v != nil {
-				t.Errorf("creation response has accept=%q; boshd decompresses no request", v.Value)
-			}
+			sid, up, _ := h.open(10, 10, extra)
 			done := make(chan struct{})
 			var resp *http.Response
 			go func() {
@@ -237,5 +232,94 @@ func TestCompressionReload(t *testing.T) {
 	h.h.Reload(cfg)
 	if enc := poll(12); enc != "gzip" {
 		t.Fatalf("after the reload turned compression on: Content-Encoding %q, want gzip", enc)
+	}
+}
+
+// TestCreationResponseAccept: with compression on, the creation response
+// says accept='gzip' (XEP-0124 §7.2: the codings boshd decompresses in
+// requests); with it off, nothing.
+func TestCreationResponseAccept(t *testing.T) {
+	for _, on := range []bool{true, false} {
+		h := newHarness(t, func(c *Config) { c.Compression = on })
+		_, _, created := h.open(10, 10, "")
+		got := created.attr("accept")
+		if want := map[bool]string{true: "gzip", false: ""}[on]; got != want {
+			t.Errorf("compression %v: accept=%q, want %q", on, got, want)
+		}
+	}
+}
+
+// TestCompressedRequests: after accept='gzip', a client may send its
+// requests compressed (XEP-0124 §7.2). boshd decodes gzip and deflate
+// bodies and forwards their payloads; refuses a body that inflates past
+// max_body_bytes (413), a coding it does not know (415) and bytes that do
+// not decode (400); and, with compression off, decodes nothing.
+func TestCompressedRequests(t *testing.T) {
+	gz := func(s string) []byte {
+		var b bytes.Buffer
+		w := gzip.NewWriter(&b)
+		io.WriteString(w, s)
+		w.Close()
+		return b.Bytes()
+	}
+	zl := func(s string) []byte {
+		var b bytes.Buffer
+		w := zlib.NewWriter(&b)
+		io.WriteString(w, s)
+		w.Close()
+		return b.Bytes()
+	}
+	h := newHarness(t, func(c *Config) { c.Compression = true; c.MaxBodyBytes = 4096 })
+	// wait='1': each request below is held until its wait runs out.
+	sid, up, _ := h.open(10, 1, "")
+	post := func(h *harness, enc string, raw []byte) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodPost, h.srv.URL, bytes.NewReader(raw))
+		req.Header.Set("Content-Encoding", enc)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	for i, tt := range []struct {
+		enc  string
+		pack func(string) []byte
+	}{{"gzip", gz}, {"deflate", zl}} {
+		rid := uint64(11 + i)
+		id := fmt.Sprintf("m%d", i)
+		status, ans := post(h, tt.enc, tt.pack(body(rid, sid, "", "<message xmlns='jabber:client' to='b@localhost' id='"+id+"'/>")))
+		if status != 200 || strings.Contains(ans, "terminate") {
+			t.Fatalf("%s request: %d %s", tt.enc, status, ans)
+		}
+		if el := up.Next(t); !strings.Contains(string(el.Raw), "id='"+id+"'") {
+			t.Fatalf("%s request: upstream got %s", tt.enc, el.Raw)
+		}
+	}
+	bomb := gz(body(13, sid, "", "<message xmlns='jabber:client'><body>"+strings.Repeat("x", 8192)+"</body></message>"))
+	if len(bomb) >= 4096 {
+		t.Fatalf("the bomb is %d bytes, not below the limit", len(bomb))
+	}
+	for _, tt := range []struct {
+		name   string
+		enc    string
+		raw    []byte
+		status int
+	}{
+		{"inflates past max_body_bytes", "gzip", bomb, http.StatusRequestEntityTooLarge},
+		{"unknown coding", "br", []byte("xx"), http.StatusUnsupportedMediaType},
+		{"not gzip", "gzip", []byte(body(13, sid, "", "")), http.StatusBadRequest},
+	} {
+		if status, ans := post(h, tt.enc, tt.raw); status != tt.status {
+			t.Errorf("%s: %d %s, want %d", tt.name, status, ans, tt.status)
+		}
+	}
+
+	off := newHarness(t, nil)
+	offSID, _, _ := off.open(10, 10, "")
+	if _, ans := post(off, "gzip", gz(body(11, offSID, "", ""))); !strings.Contains(ans, "condition='bad-request'") {
+		t.Errorf("compression off, gzip request: %s, want bad-request (nothing decoded)", ans)
 	}
 }

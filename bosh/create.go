@@ -156,6 +156,9 @@ func (h *Handler) create(ctx context.Context, b *Body, rid uint64, addr string) 
 	if s.acks {
 		w.attrUint("ack", rid)
 	}
+	if h.config().Compression {
+		w.attr("accept", acceptAttr) // §7.2, see compress.go
+	}
 	w.buf = append(w.buf, " xmlns:xmpp='"+NSXBOSH+"'"...)
 	w.attr("xmpp:version", "1.0")
 	w.attr("xmpp:restartlogic", "true")

@@ -142,6 +142,10 @@ func (p *protocol) ServePost(w http.ResponseWriter, r *http.Request, raw []byte)
 			panic(sessionPanic{v: v, legacy: legacy})
 		}
 	}()
+	raw, decoded := h.decodeRequest(w, r, raw)
+	if !decoded {
+		return
+	}
 	b, err := ParseBody(raw)
 	if err != nil {
 		h.config().Log.WithField("remote", r.RemoteAddr).WithError(err).Debug("malformed request")

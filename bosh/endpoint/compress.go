@@ -5,6 +5,9 @@ import (
 	"compress/flate"
 	"compress/gzip"
 	"compress/zlib"
+	"errors"
+	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -214,4 +217,41 @@ func compress(e Encoding, body []byte) []byte {
 		panic("endpoint: compress with " + strconv.Itoa(int(e)))
 	}
 	return out.Bytes()
+}
+
+// ErrUnsupportedEncoding is a request body in a content coding the
+// endpoint does not decode (RFC 9110 §15.5.16: 415).
+var ErrUnsupportedEncoding = errors.New("endpoint: unsupported Content-Encoding")
+
+// DecodeBody undoes a request body's Content-Encoding (gzip or deflate,
+// the codings a front end may offer to decompress, as XEP-0124 §7.2's
+// 'accept' attribute does), to at most max bytes: a body that inflates
+// past it is ErrBodyTooLarge, as it would be sent plain. No coding, or
+// identity, returns raw itself; another coding is ErrUnsupportedEncoding.
+func DecodeBody(contentEncoding string, raw []byte, max int64) ([]byte, error) {
+	enc := strings.ToLower(strings.TrimSpace(contentEncoding))
+	var r io.ReadCloser
+	var err error
+	switch enc {
+	case "", "identity":
+		return raw, nil
+	case "gzip", "x-gzip":
+		r, err = gzip.NewReader(bytes.NewReader(raw))
+	case "deflate":
+		r, err = zlib.NewReader(bytes.NewReader(raw))
+	default:
+		return nil, fmt.Errorf("%w: %q", ErrUnsupportedEncoding, contentEncoding)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("endpoint: %s request body: %w", enc, err)
+	}
+	defer r.Close()
+	out, err := io.ReadAll(io.LimitReader(r, max+1))
+	if err != nil {
+		return nil, fmt.Errorf("endpoint: %s request body: %w", enc, err)
+	}
+	if int64(len(out)) > max {
+		return nil, fmt.Errorf("%w: decompressed past the limit of %d bytes", ErrBodyTooLarge, max)
+	}
+	return out, nil
 }
