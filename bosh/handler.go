@@ -111,7 +111,7 @@ func (p sessionPanic) String() string { return fmt.Sprint(p.v) }
 // any, has been ended with internal-server-error.
 func (p *protocol) Panicked(w http.ResponseWriter, r *http.Request, v any) {
 	sp, _ := v.(sessionPanic)
-	writeAnswer(w, endpoint.Compression{}, "", terminalAnswer(InternalServerError, sp.legacy, nil))
+	writeAnswer(w, (*Handler)(p).compression(r, endpoint.AllEncodings), "", terminalAnswer(InternalServerError, sp.legacy, nil))
 }
 
 // RefuseBody answers a request whose body never arrived whole: there is
