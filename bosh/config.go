@@ -35,6 +35,13 @@ type Config struct {
 	// CORSOrigins lists the origins whose pages may call the binding; "*"
 	// allows any. Empty: no CORS headers.
 	CORSOrigins []string
+	// Compression turns on gzip and deflate compression of answers for
+	// requests that ask for it with Accept-Encoding (XEP-0124 §5,
+	// compress.go). Default off: see compress.go for why (BREACH).
+	Compression bool
+	// CompressionMinBytes: answers shorter than this are never
+	// compressed. Default 1024.
+	CompressionMinBytes int
 
 	// reportGrace replaces defaultReportGrace (acks.go) when positive:
 	// tests set it to make an answer overdue without waiting a second.
@@ -48,6 +55,8 @@ const (
 	DefaultInactivity = 60 * time.Second
 	DefaultPolling    = 2 * time.Second
 	DefaultMaxPause   = 120 * time.Second
+
+	DefaultCompressionMinBytes = 1024
 )
 
 func (c Config) withDefaults() Config {
@@ -65,6 +74,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxPause == 0 {
 		c.MaxPause = DefaultMaxPause
+	}
+	if c.CompressionMinBytes <= 0 {
+		c.CompressionMinBytes = DefaultCompressionMinBytes
 	}
 	if c.reportGrace <= 0 {
 		c.reportGrace = defaultReportGrace

@@ -103,6 +103,7 @@ func (h *Handler) create(ctx context.Context, b *Body, rid uint64, addr string) 
 		s.hold = 0
 	}
 	s.content = contentType(b)
+	s.encodings = encodingsOf(b)
 	if v, _ := b.Get("ack"); v == "1" {
 		s.acks = true
 	}
@@ -153,6 +154,9 @@ func (h *Handler) create(ctx context.Context, b *Body, rid uint64, addr string) 
 	}
 	if s.acks {
 		w.attrUint("ack", rid)
+	}
+	if h.config().Compression {
+		w.attr("accept", acceptAttr) // §7.2, see compress.go
 	}
 	w.buf = append(w.buf, " xmlns:xmpp='"+NSXBOSH+"'"...)
 	w.attr("xmpp:version", "1.0")

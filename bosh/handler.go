@@ -113,7 +113,7 @@ func (p sessionPanic) String() string { return fmt.Sprint(p.v) }
 // any, has been ended with internal-server-error.
 func (p *protocol) Panicked(w http.ResponseWriter, r *http.Request, v any) {
 	sp, _ := v.(sessionPanic)
-	writeAnswer(w, "", terminalAnswer(InternalServerError, sp.legacy, nil))
+	writeAnswer(w, (*Handler)(p).compression(r, endpoint.AllEncodings), "", terminalAnswer(InternalServerError, sp.legacy, nil))
 }
 
 // RefuseBody answers a request whose body never arrived whole: there is
@@ -144,10 +144,14 @@ func (p *protocol) ServePost(w http.ResponseWriter, r *http.Request, raw []byte)
 			panic(sessionPanic{v: v, legacy: legacy})
 		}
 	}()
+	raw, decoded := h.decodeRequest(w, r, raw)
+	if !decoded {
+		return
+	}
 	b, err := ParseBody(raw)
 	if err != nil {
 		h.config().LogRequest(logrus.DebugLevel, r.RemoteAddr, err, "malformed request")
-		writeAnswer(w, "", terminalAnswer(BadRequest, false, nil))
+		writeAnswer(w, h.compression(r, endpoint.AllEncodings), "", terminalAnswer(BadRequest, false, nil))
 		return
 	}
 	ridText, hasRID := b.Get("rid")
@@ -156,17 +160,17 @@ func (p *protocol) ServePost(w http.ResponseWriter, r *http.Request, raw []byte)
 	if !hasSID {
 		if !hasRID || ridErr != nil || rid > maxRID {
 			_, hasVer := b.Get("ver")
-			writeAnswer(w, "", terminalAnswer(BadRequest, !hasVer, nil))
+			writeAnswer(w, h.compression(r, endpoint.AllEncodings), "", terminalAnswer(BadRequest, !hasVer, nil))
 			return
 		}
 		a := h.create(r.Context(), b, rid, relay.ClientAddr(r.RemoteAddr, r.Header.Get("X-Forwarded-For"), h.config().ClientAddr))
-		writeAnswer(w, contentType(b), a)
+		writeAnswer(w, h.compression(r, encodingsOf(b)), contentType(b), a)
 		return
 	}
 
 	s, ok := h.reg.Get(sid)
 	if !ok {
-		writeAnswer(w, "", terminalAnswer(ItemNotFound, false, nil))
+		writeAnswer(w, h.compression(r, endpoint.AllEncodings), "", terminalAnswer(ItemNotFound, false, nil))
 		return
 	}
 	if !hasRID || ridErr != nil || rid > maxRID {
@@ -174,18 +178,19 @@ func (p *protocol) ServePost(w http.ResponseWriter, r *http.Request, raw []byte)
 		s.end(BadRequest, fmt.Errorf("rid %q", ridText), nil)
 		a := s.terminalAnswer(BadRequest, nil)
 		s.mu.Unlock()
-		writeAnswer(w, s.content, a)
+		writeAnswer(w, h.compression(r, s.encodings), s.content, a)
 		return
 	}
+	c := h.compression(r, s.encodings)
 	req, a := s.handle(b, rid)
 	if a != nil {
-		writeAnswer(w, s.content, *a)
+		writeAnswer(w, c, s.content, *a)
 		return
 	}
-	if h.park(w, r, s, req) {
+	if h.park(w, r, c, s, req) {
 		return
 	}
-	writeAnswer(w, s.content, s.await(r.Context(), req))
+	writeAnswer(w, c, s.content, s.await(r.Context(), req))
 }
 
 // await waits for req's answer: data for the client, its 'wait' running
@@ -228,28 +233,30 @@ func (s *Session) holdStep() time.Duration {
 
 // writeAnswer writes a complete answer: always with Content-Length (no
 // chunking, which intermediaries buffer, §5), never cacheable, with the
-// session's 'content' as Content-Type (§7.1).
-func writeAnswer(w http.ResponseWriter, contentType string, a answer) {
+// session's 'content' as Content-Type (§7.1), compressed as c chooses (§5).
+func writeAnswer(w http.ResponseWriter, c endpoint.Compression, contentType string, a answer) {
 	if a.body == nil {
 		return // the client has gone
 	}
-	answerHeader(w.Header(), contentType, a)
+	body := answerHeader(w.Header(), c, contentType, a)
 	w.WriteHeader(a.httpStatus())
-	w.Write(a.body)
+	w.Write(body)
 }
 
-// answerHeader sets the header fields of an answer on hdr, for
-// writeAnswer and for an answer on a taken-over connection (hold.go). The
-// shell's fields (CORS, Vary, Cache-Control) are already in hdr on both
-// paths: held.Front.Take keeps w.Header().
-func answerHeader(hdr http.Header, contentType string, a answer) {
+// answerHeader sets the header fields of an answer on hdr and returns the
+// bytes to send (a.body, or compressed: c.Apply), for writeAnswer and
+// for an answer on a taken-over connection (hold.go), so that both send
+// the same. The shell's fields (CORS, Vary, Cache-Control) are already in
+// hdr on both paths: held.Front.Take keeps w.Header().
+func answerHeader(hdr http.Header, c endpoint.Compression, contentType string, a answer) []byte {
 	if contentType == "" {
 		contentType = "text/xml; charset=utf-8"
 	}
 	hdr.Set("Content-Type", contentType)
-	hdr.Set("Content-Length", strconv.Itoa(len(a.body)))
+	body := c.Apply(hdr, a.body)
 	endpoint.NoCache(hdr)
 	if a.pollSeconds > 0 {
 		hdr.Set("X-Poll-Interval", strconv.Itoa(a.pollSeconds))
 	}
+	return body
 }

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"time"
 
+	"boshd/bosh/endpoint"
 	"boshd/bosh/internal/held"
 	"boshd/bosh/relay"
 )
@@ -21,9 +22,10 @@ import (
 // Guarded by the session's mu.
 type parked struct {
 	conn    *held.Conn
-	content string      // the session's Content-Type (§7.1)
-	timer   *time.Timer // the 'wait' timer, running expire
-	left    bool        // the client hung up (set by leftParked)
+	content string               // the session's Content-Type (§7.1)
+	coding  endpoint.Compression // how the answer is compressed (compress.go)
+	timer   *time.Timer          // the 'wait' timer, running expire
+	left    bool                 // the client hung up (set by leftParked)
 	// done is called once when the parked request is answered: the held
 	// requests gauge (relay.Registry.HeldEnded), as await's defer does.
 	done func()
@@ -38,8 +40,8 @@ func (h *Handler) HeldConns() net.Listener { return h.held.Listener() }
 // park holds req on its taken-over connection and reports true, or reports
 // false when the request must wait in await (HTTP/2, listener not served,
 // shutting down). Whatever answer req already got is written at once.
-func (h *Handler) park(w http.ResponseWriter, r *http.Request, s *Session, req *request) bool {
-	p := &parked{content: s.content}
+func (h *Handler) park(w http.ResponseWriter, r *http.Request, coding endpoint.Compression, s *Session, req *request) bool {
+	p := &parked{content: s.content, coding: coding}
 	c, err := h.held.Take(w, r, func() { s.leftParked(req, p) })
 	if err != nil {
 		return false
@@ -120,6 +122,8 @@ func (p *parked) write(a answer) {
 		p.conn.Answer(0, nil)
 		return
 	}
-	answerHeader(p.conn.Header(), p.content, a)
-	p.conn.Answer(a.httpStatus(), a.body)
+	// Compressing here, under the session's mu, is CPU only (tens of µs
+	// for a large answer, docs/benchmarks.md); the write is Answer's.
+	body := answerHeader(p.conn.Header(), p.coding, p.content, a)
+	p.conn.Answer(a.httpStatus(), body)
 }

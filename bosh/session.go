@@ -12,6 +12,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"boshd/bosh/endpoint"
 	"boshd/bosh/relay"
 	"boshd/xmppconn"
 )
@@ -76,8 +77,9 @@ type Session struct {
 	inactivity time.Duration
 	maxPause   time.Duration
 	content    string
-	legacy     bool // no 'ver': HTTP error codes (XEP-0124 §17.1)
-	acks       bool // the client asked for acknowledgements (§9)
+	legacy     bool               // no 'ver': HTTP error codes (XEP-0124 §17.1)
+	acks       bool               // the client asked for acknowledgements (§9)
+	encodings  endpoint.Encodings // the codings answers may use (compress.go)
 
 	mu         sync.Mutex
 	state      State

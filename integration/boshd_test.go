@@ -70,17 +70,24 @@ type boshd struct {
 // ends, which fails if boshd then exits with an error.
 func startBoshd(t *testing.T, srv *servers.Server, extra string) *boshd {
 	t.Helper()
+	return startBoshdHTTP(t, srv, "", extra)
+}
+
+// startBoshdHTTP is startBoshd with more keys of the [http] table.
+func startBoshdHTTP(t *testing.T, srv *servers.Server, httpKeys, extra string) *boshd {
+	t.Helper()
 	b := servers.StartBoshd(t, servers.BoshdOptions{
 		Config: func(listen string) string {
 			return fmt.Sprintf(`
 [http]
 listen = %q
 cors_origins = ["*"]
+%s
 [[domain]]
 name = %q
 routes = [%q]
 %s
-`, listen, srv.Domain, srv.Addr, extra)
+`, listen, httpKeys, srv.Domain, srv.Addr, extra)
 		},
 		Args:      []string{"-log-level", "debug"},
 		CheckExit: true,

@@ -42,7 +42,10 @@ type Config struct {
 	// goroutines per connection, and answers are then delivered before the
 	// next poll is written (see Session.Run).
 	HTTPClient *http.Client
-	// Header holds extra request headers (e.g. Origin).
+	// Header holds extra request headers (e.g. Origin, or
+	// Accept-Encoding: gzip to ask for compressed answers, XEP-0124 §5;
+	// answers in gzip or deflate are decoded, and Body.Header keeps their
+	// Content-Encoding).
 	Header http.Header
 
 	// Keys turns on key sequencing (XEP-0124 §15).

@@ -104,9 +104,19 @@ func post(ctx context.Context, hc *http.Client, url, contentType string, header 
 	return responseBody(resp, raw)
 }
 
-// readBody reads the whole response with a single allocation when the
-// length is announced (XEP-0124 §5: CMs should not use chunked coding).
+// readBody reads the whole response, decoded (decodeBody), at most
+// maxSize bytes of it.
 func readBody(resp *http.Response, maxSize int64) ([]byte, error) {
+	raw, err := readRaw(resp, maxSize)
+	if err != nil {
+		return nil, err
+	}
+	return decodeBody(resp, raw, maxSize)
+}
+
+// readRaw reads the whole response with a single allocation when the
+// length is announced (XEP-0124 §5: CMs should not use chunked coding).
+func readRaw(resp *http.Response, maxSize int64) ([]byte, error) {
 	if n := resp.ContentLength; n >= 0 {
 		if n > maxSize {
 			return nil, fmt.Errorf("answer of %d bytes exceeds %d", n, maxSize)

@@ -6,7 +6,8 @@
 // for the configured origins (browsers preflight text/xml POSTs), refuses
 // other methods with 405, marks every answer uncacheable (RFC 9111 §5.2),
 // and reads a POST body with a size limit before handing it to the
-// protocol.
+// protocol. [Compression] compresses a front end's answers for clients
+// that ask with Accept-Encoding, when the front end turns it on.
 //
 // A front end implements [Protocol] for what its protocol adds (XEP-0124
 // bodies in package bosh, XEP-0025 id;key,xml in package bosh/httppoll) and

@@ -37,6 +37,15 @@ type Config struct {
 	// its nesting (defaults as in xmppconn.Splitter).
 	MaxElementBytes int
 	MaxDepth        int
+
+	// Compression turns on gzip and deflate compression of answers for
+	// requests that ask for it with Accept-Encoding (endpoint.Compression).
+	// Default off: compressing secrets beside attacker-chosen text leaks
+	// them (BREACH).
+	Compression bool
+	// CompressionMinBytes: answers shorter than this are never
+	// compressed. Default 1024.
+	CompressionMinBytes int
 }
 
 // Defaults of Config, in one place.
@@ -45,6 +54,8 @@ const (
 	DefaultPollMax        = 30 * time.Second
 	DefaultHoldCap        = 20 * time.Second
 	DefaultSessionTimeout = 5 * time.Minute
+
+	DefaultCompressionMinBytes = 1024
 )
 
 func (c Config) withDefaults() Config {
@@ -61,6 +72,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.SessionTimeout <= 0 {
 		c.SessionTimeout = DefaultSessionTimeout
+	}
+	if c.CompressionMinBytes <= 0 {
+		c.CompressionMinBytes = DefaultCompressionMinBytes
 	}
 	c.FrontEnd = c.FrontEnd.WithDefaults()
 	return c

@@ -94,27 +94,28 @@ type protocol Handler
 // Panicked answers a request that panicked outside a session's bytes (a
 // panic there ends the session, see Session.feedSafely).
 func (p *protocol) Panicked(w http.ResponseWriter, r *http.Request, v any) {
-	(*Handler)(p).write(w, answer{id: IDServerError})
+	(*Handler)(p).write(w, endpoint.Compression{}, answer{id: IDServerError})
 }
 
 // RefuseBody answers a body that was too large or cut short: §3 answers
 // every request with 200; the client learns of the problem from the ID.
 func (p *protocol) RefuseBody(w http.ResponseWriter, r *http.Request, err error) {
 	(*Handler)(p).config().LogRequest(logrus.InfoLevel, r.RemoteAddr, err, "request refused")
-	(*Handler)(p).write(w, answer{id: IDBadRequest})
+	(*Handler)(p).write(w, endpoint.Compression{}, answer{id: IDBadRequest})
 }
 
 // ServePost answers one id;key,xml request (XEP-0025 §3).
 func (p *protocol) ServePost(w http.ResponseWriter, r *http.Request, body []byte) {
 	h := (*Handler)(p)
+	c := endpoint.Compression{On: h.config().Compression, MinBytes: h.config().CompressionMinBytes, Allowed: endpoint.AllEncodings}.For(r)
 	req, err := ParseRequest(body)
 	if err != nil {
 		h.config().LogRequest(logrus.DebugLevel, r.RemoteAddr, err, "malformed request")
-		h.write(w, answer{id: IDBadRequest})
+		h.write(w, c, answer{id: IDBadRequest})
 		return
 	}
 	if req.ID == "0" {
-		h.write(w, h.create(r.Context(), req, relay.ClientAddr(r.RemoteAddr, r.Header.Get("X-Forwarded-For"), h.config().ClientAddr)))
+		h.write(w, c, h.create(r.Context(), req, relay.ClientAddr(r.RemoteAddr, r.Header.Get("X-Forwarded-For"), h.config().ClientAddr)))
 		return
 	}
 	var s *Session
@@ -123,11 +124,11 @@ func (p *protocol) ServePost(w http.ResponseWriter, r *http.Request, body []byte
 		s, ok = h.reg.Get(regID)
 	}
 	if !ok {
-		h.write(w, answer{id: IDUnknown})
+		h.write(w, c, answer{id: IDUnknown})
 		return
 	}
 	if a, ok := s.serve(r.Context(), req, false); ok {
-		h.write(w, a)
+		h.write(w, c, a)
 	}
 }
 
@@ -174,16 +175,18 @@ type answer struct {
 
 // write sends an answer as XEP-0025 §3 asks: always 200, text/xml, the ID
 // cookie scoped to the endpoint's path; and boshd's advised poll interval
-// in whole seconds, rounded up.
-func (h *Handler) write(w http.ResponseWriter, a answer) {
+// in whole seconds, rounded up. It is compressed as c chooses (the same
+// function as BOSH answers; XEP-0025 says nothing against it: answers are
+// ordinary HTTP responses).
+func (h *Handler) write(w http.ResponseWriter, c endpoint.Compression, a answer) {
 	hdr := w.Header()
 	hdr.Set("Content-Type", "text/xml; charset=utf-8")
-	hdr.Set("Content-Length", strconv.Itoa(len(a.body)))
+	body := c.Apply(hdr, a.body)
 	endpoint.NoCache(hdr)
 	hdr.Set("Set-Cookie", "ID="+a.id+"; Path="+h.config().Path)
 	if a.interval > 0 {
 		hdr.Set("X-Poll-Interval", strconv.FormatInt(endpoint.Seconds(a.interval), 10))
 	}
 	w.WriteHeader(http.StatusOK)
-	w.Write(a.body)
+	w.Write(body)
 }

@@ -34,6 +34,9 @@ func pollConfig(c config.Config, shared relay.FrontEnd, log *logrus.Logger) http
 		SessionTimeout:  time.Duration(c.Poll.SessionTimeout),
 		MaxElementBytes: c.Upstream.MaxStanzaBytes,
 		MaxDepth:        c.Upstream.MaxDepth,
+
+		Compression:         c.HTTP.Compression,
+		CompressionMinBytes: c.HTTP.CompressionMinBytes,
 	}
 }
 

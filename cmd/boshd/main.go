@@ -310,6 +310,9 @@ func (s *server) frontEndConfigs(cfg config.Config) (bosh.Config, httppoll.Confi
 		MaxPause:     maxPause(cfg.BOSH.MaxPause),
 		PollInterval: pollInterval(cfg.Poll),
 		CORSOrigins:  cfg.HTTP.CORSOrigins,
+
+		Compression:         cfg.HTTP.Compression,
+		CompressionMinBytes: cfg.HTTP.CompressionMinBytes,
 	}
 	return bc, pollConfig(cfg, shared, s.log), wsConfig(cfg, shared, s.log), nil
 }

@@ -72,7 +72,8 @@ func keepRestartOnly(running, next *config.Config) []string {
 
 // reload rereads the configuration file (SIGHUP) and puts it in force for
 // what happens next: domains and routes, upstream settings, CORS origins,
-// limits and timers for new sessions, the metrics access rule, the
+// limits and timers for new sessions, HTTP compression (http.compression
+// and its threshold, for the requests that arrive next), the metrics access rule, the
 // pre-binding secret and allow list, the log level and format, the
 // drain's cluster.shutdown_grace. Live sessions go
 // on with their upstream streams. A file that does not load (its error

@@ -55,6 +55,11 @@ type HTTP struct {
 	// while it accepts new sessions and 503 while it drains or stops.
 	HealthPath string `toml:"health_path"`
 	ReadyPath  string `toml:"ready_path"`
+	// Compression compresses answers (gzip, deflate) for clients that
+	// ask with Accept-Encoding; off by default because of BREACH (see
+	// config.toml). CompressionMinBytes: answers below it stay plain.
+	Compression         bool `toml:"compression"`
+	CompressionMinBytes int  `toml:"compression_min_bytes"`
 }
 
 // BOSH is the [bosh] table: XEP-0124 session parameters and limits.
@@ -214,6 +219,9 @@ func Default() Config {
 			MaxBodyBytes:  1 << 20,
 			HealthPath:    "/healthz",
 			ReadyPath:     "/readyz",
+			// Off: compressing secrets beside attacker-chosen text
+			// leaks them (BREACH); see config.toml.
+			CompressionMinBytes: 1024,
 		},
 		BOSH: BOSH{
 			MaxWait:     Duration(60 * time.Second),
@@ -374,6 +382,9 @@ func (c *Config) Validate() error {
 	}
 	if c.HTTP.MaxBodyBytes < 1024 {
 		bad("http.max_body_bytes", "must be at least 1024")
+	}
+	if c.HTTP.CompressionMinBytes < 1 {
+		bad("http.compression_min_bytes", "must be at least 1")
 	}
 	for _, p := range c.HTTP.TrustedProxies {
 		if _, _, err := net.ParseCIDR(p); err != nil && net.ParseIP(p) == nil {

@@ -36,6 +36,7 @@ func TestParseErrors(t *testing.T) {
 		{"bad duration", "[bosh]\nmax_wait = \"soon\"\n", []string{"x.toml:2:", "duration"}},
 		{"syntax", "[bosh\n", []string{"x.toml:1:"}},
 		{"range", "[bosh]\nmax_hold = 0\n", []string{"bosh.max_hold"}},
+		{"compression threshold", "[http]\ncompression_min_bytes = 0\n", []string{"http.compression_min_bytes"}},
 		{"tls policy", "[upstream]\ntls = \"maybe\"\n", []string{"upstream.tls"}},
 		{"route", "[[domain]]\nname = \"a.example\"\nroutes = [\"nohost\"]\n", []string{"domain[0].routes"}},
 		{"duplicate domain", "[[domain]]\nname = \"a\"\n[[domain]]\nname = \"A\"\n", []string{"listed twice"}},
