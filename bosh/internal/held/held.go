@@ -185,11 +185,14 @@ func (c *Conn) Answer(status int, body []byte) {
 // finish runs on its own goroutine, which the Front counts until it ends.
 func (c *Conn) finish(status int, body []byte) {
 	f := c.f
-	defer f.release()
 	if body == nil {
+		// Counted done before the close the client sees, so that a client
+		// (or test) that sees the end of the connection sees Open without it.
+		f.release()
 		c.nc.Close()
 		return
 	}
+	defer f.release()
 	closing := c.close || f.closing.Load()
 	if closing {
 		c.hdr.Set("Connection", "close")
