@@ -51,14 +51,9 @@ import (
 // for §16.4's "only just closed" leniency.
 const maxClosedNames = 16
 
-// upstream is one XML stream of a session over its own relay.
-//
-// Its life: adding (the add-stream request's dial runs, without the
-// session's lock; not yet an upstream) → open → restarting (XEP-0206 §5,
-// xmpp:restart with its name) → open (its new features answered) … →
-// closed (terminate naming it, its server failing, or the session's end).
-// Closed is terminal: the relay is closed in the background and the
-// upstream leaves the session.
+// upstream is one XML stream of a session over its own relay. Its states
+// (adding, open, restarting, closed) and their transitions are written
+// in state.go, beside the session's.
 type upstream struct {
 	relay *relay.Relay
 	// name is the stream's §16 name; "" for the session's first stream,
