@@ -34,10 +34,11 @@ type request struct {
 	body     *Body
 	answer   chan answer
 	answered bool
-	park     *parked // set while held on a taken-over connection (hold.go)
 	// adding: an add-stream request whose dial runs (XEP-0124 §16.3);
 	// it stays held, and holds back the answers after it, until then.
+	// (Beside answered: it takes no room of its own.)
 	adding bool
+	park   *parked // set while held on a taken-over connection (hold.go)
 	// fixed is an answer settled while processing (a stream added,
 	// refused or closed, streams.go), given in r's turn among the held.
 	fixed *answer
@@ -83,13 +84,15 @@ type Session struct {
 	wait       time.Duration
 	hold       int
 	requests   int
-	polling    bool // hold or wait was 0 (XEP-0124 §12)
 	inactivity time.Duration
 	maxPause   time.Duration
 	content    string
-	legacy     bool // no 'ver': HTTP error codes (XEP-0124 §17.1)
-	acks       bool // the client asked for acknowledgements (§9)
-	multi      bool // the creation response named the first stream (§16.2)
+	// The flags together, so that they share one word (memory per
+	// session, issue 12).
+	polling bool // hold or wait was 0 (XEP-0124 §12)
+	legacy  bool // no 'ver': HTTP error codes (XEP-0124 §17.1)
+	acks    bool // the client asked for acknowledgements (§9)
+	multi   bool // the creation response named the first stream (§16.2)
 
 	mu         sync.Mutex
 	state      State

@@ -56,20 +56,24 @@ const maxClosedNames = 16
 // in state.go, beside the session's.
 type upstream struct {
 	relay *relay.Relay
-	// name is the stream's §16 name; "" for the session's first stream,
-	// whose name is derived (Session.streamName).
-	name string
 	// restarting: a restart was asked and the new features have not been
 	// answered yet (the session is in StateRestarting meanwhile).
 	restarting bool
 }
 
+// added is a stream added to a session, with its §16 name (the first
+// stream's is derived, Session.streamName, and not stored).
+type added struct {
+	upstream
+	name string
+}
+
 // streams is what a session keeps once a client asks for a second
 // stream; nil before.
 type streams struct {
-	extra  []*upstream // open streams added after the first, oldest first
-	closed []string    // names of closed streams, most recent last
-	adding int         // add-stream dials in progress
+	extra  []*added // open streams added after the first, oldest first
+	closed []string // names of closed streams, most recent last
+	adding int      // add-stream dials in progress
 	// tagged: more than one stream has been open, so every non-empty
 	// answer names its stream (§16.4; an answer without a name would be
 	// read as the first stream's).
@@ -98,10 +102,14 @@ func (s *Session) streamName() string {
 
 // nameOf is u's §16 name.
 func (s *Session) nameOf(u *upstream) string {
-	if u == &s.first {
-		return s.streamName()
+	if s.more != nil {
+		for _, x := range s.more.extra {
+			if &x.upstream == u {
+				return x.name
+			}
+		}
 	}
-	return u.name
+	return s.streamName()
 }
 
 // streamSet returns the session's streams record, making it on first use.
@@ -128,7 +136,7 @@ func (s *Session) streamAt(i int) *upstream {
 		}
 		return &s.first
 	}
-	return s.more.extra[i-1]
+	return &s.more.extra[i-1].upstream
 }
 
 // openStreams counts the open streams.
@@ -158,7 +166,7 @@ func (s *Session) lookup(name string) (u *upstream, known bool) {
 	if s.more != nil {
 		for _, x := range s.more.extra {
 			if x.name == name {
-				return x, true
+				return &x.upstream, true
 			}
 		}
 		if slices.Contains(s.more.closed, name) {
@@ -389,7 +397,7 @@ func (s *Session) installStream(j addJob, st *xmppconn.Stream, err error) bool {
 		s.flush()
 		return false
 	}
-	u := &upstream{name: j.name}
+	u := &added{name: j.name}
 	u.relay = relay.NewRelay(st, s.h.config().MaxQueueBytes, s.wake, relay.Observed(s.h.reg.Observer(), s.h.reg.Transport()))
 	m.extra = append(m.extra, u)
 	m.tagged = true
@@ -438,7 +446,7 @@ func (s *Session) closeStream(u *upstream) {
 	if u == &s.first {
 		s.first.relay = nil
 		s.first.restarting = false
-	} else if i := slices.Index(m.extra, u); i >= 0 {
+	} else if i := slices.IndexFunc(m.extra, func(x *added) bool { return &x.upstream == u }); i >= 0 {
 		m.extra = slices.Delete(m.extra, i, i+1)
 	}
 	if len(m.closed) >= maxClosedNames {

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"boshd/bosh/internal/xmpptest"
 	"boshd/xmppconn"
@@ -403,5 +404,30 @@ func TestRestartOneStream(t *testing.T) {
 	case el := <-m.up1.Received:
 		t.Fatalf("first upstream got %v %s", el.Kind, el.Raw)
 	case <-time.After(100 * time.Millisecond):
+	}
+}
+
+// TestStreamsCostNothingUntilUsed: §16 must not make a session that never
+// adds a stream heavier (issue 12): the Session and a held request stay in
+// the allocation size classes they had before the feature (320 and 48
+// bytes on 64-bit platforms), the first stream inline, the rest behind a
+// nil pointer.
+func TestStreamsCostNothingUntilUsed(t *testing.T) {
+	if unsafe.Sizeof(uintptr(0)) != 8 {
+		t.Skip("size classes measured on 64-bit platforms")
+	}
+	if n := unsafe.Sizeof(Session{}); n > 320 {
+		t.Errorf("Session is %d bytes, beyond the 320-byte size class", n)
+	}
+	if n := unsafe.Sizeof(request{}); n > 48 {
+		t.Errorf("request is %d bytes, beyond the 48-byte size class", n)
+	}
+	h := newHarness(t, nil)
+	sid, _, _ := h.open(10, 1, "")
+	s, _ := h.h.reg.Get(sid)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.more != nil {
+		t.Fatal("a session with one stream has a streams record")
 	}
 }
