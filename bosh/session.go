@@ -49,9 +49,14 @@ func newRequest(rid uint64, b *Body) *request {
 }
 
 // empty reports whether the request carries no payload and is not one of
-// the special requests (restart, pause, terminate) XEP-0124 §11 exempts.
+// the special requests (restart, pause, terminate) XEP-0124 §11 exempts,
+// nor one with 'to' (a §16.3 add-stream request asks for something, as a
+// restart does; XEP-0206 restarts carry 'to' too).
 func (r *request) empty() bool {
 	if len(r.body.Payloads) > 0 {
+		return false
+	}
+	if _, ok := r.body.Get("to"); ok {
 		return false
 	}
 	if t, _ := r.body.Get("type"); t == "terminate" {

@@ -375,16 +375,38 @@ func TestAddStreamRefused(t *testing.T) {
 // TestAddStreamConnectFails: the new stream's server cannot be reached:
 // remote-connection-failed naming the stream, the session goes on.
 func TestAddStreamConnectFails(t *testing.T) {
-	h := newHarness(t, nil)
+	h := newHarness(t, func(c *Config) {
+		c.Domains.Dialer.Routes["down.example"] = []string{"127.0.0.1:1"} // nothing listens
+		c.Domains.Served = append(c.Domains.Served, "down.example")
+	})
 	sid, up, _ := h.open(10, 1, "")
-	h.h.config().Domains.Dialer.Routes["localhost"] = []string{"127.0.0.1:1"}
-	r := h.post(body(11, sid, " to='localhost'", ""))
+	r := h.post(body(11, sid, " to='down.example'", ""))
 	if r.attr("type") != "terminate" || r.attr("condition") != "remote-connection-failed" || r.streamAttr() == "" {
 		t.Fatalf("answered %s", r.raw)
 	}
 	up.Push(t, `<message id='alive'/>`)
 	if r := h.post(body(12, sid, "", "")); !strings.Contains(r.raw, "alive") {
 		t.Fatalf("session did not go on: %s", r.raw)
+	}
+}
+
+// TestAddStreamIsNotOveractivity: an add-stream request right after an
+// empty answer, while the session's one allowed request is held, is not
+// the too-frequent empty polling of §11: it asks for something.
+func TestAddStreamIsNotOveractivity(t *testing.T) {
+	h := newHarness(t, nil)
+	sid, _, _ := h.open(10, 1, "")
+	if r := h.post(body(11, sid, "", "")); r.attr("type") != "" {
+		t.Fatalf("poll answered %s", r.raw)
+	}
+	held := h.async(body(12, sid, "", ""))
+	h.waitOpen(sid, 12)
+	r := h.post(body(13, sid, " to='localhost'", ""))
+	if r.attr("type") != "" || r.streamAttr() == "" {
+		t.Fatalf("add-stream right after an empty answer: %s", r.raw)
+	}
+	if r := held(); r.attr("type") != "" {
+		t.Fatalf("held poll answered %s", r.raw)
 	}
 }
 
