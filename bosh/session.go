@@ -373,11 +373,12 @@ func (s *Session) wake() {
 	// The answer may have emptied the session's open requests: from now
 	// the client has to come back within 'inactivity' (§10).
 	s.armIdle()
-	if s.more == nil && len(s.held) == 0 && s.first.relay.Pending() && s.first.relay.Err() != nil {
-		err := s.first.relay.Err()
-		// Nobody to tell now; the next request (or the inactivity timer)
-		// ends the session. Keep the queue for it.
-		s.logger().WithError(err).Debug("upstream ended with no request held")
+	if s.more == nil && len(s.held) == 0 {
+		if err := s.first.relay.Err(); err != nil && s.first.relay.Pending() {
+			// Nobody to tell now; the next request (or the inactivity
+			// timer) ends the session. Keep the queue for it.
+			s.logger().WithError(err).Debug("upstream ended with no request held")
+		}
 	}
 }
 
