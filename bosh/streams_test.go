@@ -1,12 +1,17 @@
 package bosh
 
 import (
+	"context"
 	"fmt"
+	"net"
 	"runtime"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 	"unsafe"
+
+	"github.com/beevik/etree"
 
 	"boshd/bosh/internal/xmpptest"
 	"boshd/xmppconn"
@@ -452,4 +457,71 @@ func TestStreamsCostNothingUntilUsed(t *testing.T) {
 	if s.more != nil {
 		t.Fatal("a session with one stream has a streams record")
 	}
+}
+
+// TestAddStreamDialHoldsNoLock: the add-stream dial (§16.3) runs without
+// the session's lock, so a later request is processed meanwhile (its
+// payload reaches the first stream at once); but its answer waits for the
+// add-stream answer, which comes first (§8: answers in rid order), when
+// the dial gives up after the dial timeout. On synctest's fake clock.
+func TestAddStreamDialHoldsNoLock(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFakeClock(t, func(c *Config) {
+			d := c.Domains.Dialer
+			pipe := d.DialContext
+			d.Routes["slow.example"] = []string{"slow:5222"}
+			c.Domains.Served = append(c.Domains.Served, "slow.example")
+			c.DialTimeout = 10 * time.Second
+			d.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+				if addr == "slow:5222" { // a server that never answers
+					<-ctx.Done()
+					return nil, ctx.Err()
+				}
+				return pipe(ctx, network, addr)
+			}
+		})
+		sid := f.create("wait='60' hold='1'")
+		up := <-f.up.Conns
+		<-up.Received // its header
+		start := time.Now()
+
+		answered := func(get func() *etree.Element) chan *etree.Element {
+			ch := make(chan *etree.Element, 1)
+			go func() { ch <- get() }()
+			return ch
+		}
+		add := answered(f.start(body(2, sid, " to='slow.example'", "")))
+		synctest.Wait() // the dial is blocked
+		send := answered(f.start(body(3, sid, "", `<message xmlns='jabber:client' id='during'/>`)))
+		synctest.Wait()
+		select {
+		case el := <-up.Received:
+			if !strings.Contains(string(el.Raw), "during") {
+				t.Fatalf("first stream got %s", el.Raw)
+			}
+		default:
+			t.Fatal("rid 3's payload did not reach the server while the dial ran")
+		}
+		up.Push(t, `<message id='reply'/>`)
+		synctest.Wait()
+		select {
+		case <-add:
+			t.Fatal("add-stream answered before its dial ended")
+		case r := <-send:
+			t.Fatalf("rid 3 answered before rid 2: %v", r.Attr)
+		default:
+		}
+
+		r2 := <-add
+		if d := time.Since(start); d != 10*time.Second {
+			t.Fatalf("add-stream answered after %v, want the dial timeout of 10s", d)
+		}
+		if r2.SelectAttrValue("type", "") != "terminate" || r2.SelectAttrValue("condition", "") != "remote-connection-failed" {
+			t.Fatalf("add-stream answered %v", r2.Attr)
+		}
+		r3 := <-send
+		if r3.FindElement("./message") == nil {
+			t.Fatalf("rid 3 answered without the reply: %v", r3.Attr)
+		}
+	})
 }
