@@ -39,9 +39,13 @@ func (s *Session) noteAck(b *Body, now time.Time) (report uint64) {
 // are answered first, the oldest with what is queued.
 func (s *Session) answerWithReport(r *request, report uint64) {
 	c, _ := s.cache.get(report)
-	for len(s.held) > 0 && s.state != StateClosed {
+	for len(s.held) > 0 && s.state != StateClosed && !s.held[0].adding {
 		h := s.held[0]
 		s.held = s.held[1:]
+		if h.fixed != nil {
+			s.deliver(h, *h.fixed)
+			continue
+		}
 		s.answerWithQueue(h)
 	}
 	if s.state == StateClosed {

@@ -32,6 +32,12 @@ type Config struct {
 	// session that has been idle for the given time; nil advises nothing.
 	// See package bosh/relay's adaptive interval policy.
 	PollInterval func(idle time.Duration) time.Duration
+	// MaxStreams bounds the XML streams of one session (XEP-0124 §16),
+	// the first included; a session asking for more is refused the
+	// extra stream with policy-violation. 1 turns multiple streams off:
+	// creation responses name no stream and requests with 'to' are
+	// ordinary empty requests (§16.3). Default 8.
+	MaxStreams int
 	// CORSOrigins lists the origins whose pages may call the binding; "*"
 	// allows any. Empty: no CORS headers.
 	CORSOrigins []string
@@ -57,6 +63,7 @@ const (
 	DefaultMaxPause   = 120 * time.Second
 
 	DefaultCompressionMinBytes = 1024
+	DefaultMaxStreams          = 8
 )
 
 func (c Config) withDefaults() Config {
@@ -77,6 +84,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.CompressionMinBytes <= 0 {
 		c.CompressionMinBytes = DefaultCompressionMinBytes
+	}
+	if c.MaxStreams <= 0 {
+		c.MaxStreams = DefaultMaxStreams
 	}
 	if c.reportGrace <= 0 {
 		c.reportGrace = defaultReportGrace

@@ -96,6 +96,7 @@ func (h *Handler) create(ctx context.Context, b *Body, rid uint64, addr string) 
 		inactivity: h.config().Inactivity,
 		maxPause:   h.config().MaxPause,
 		legacy:     legacy,
+		multi:      h.config().MaxStreams > 1,
 		lastRID:    rid,
 		lastAnswer: rid,
 	}
@@ -127,7 +128,7 @@ func (h *Handler) create(ctx context.Context, b *Body, rid uint64, addr string) 
 	}
 	s.id = id
 	s.remote, s.domain = addr, target.Domain
-	s.relay = relay.NewRelay(stream, h.config().MaxQueueBytes, s.wake, relay.Observed(h.reg.Observer(), h.reg.Transport()))
+	s.first.relay = relay.NewRelay(stream, h.config().MaxQueueBytes, s.wake, relay.Observed(h.reg.Observer(), h.reg.Transport()))
 	h.reg.Opened(id, target.Domain)
 
 	var w responseBuilder
@@ -146,6 +147,11 @@ func (h *Handler) create(ctx context.Context, b *Body, rid uint64, addr string) 
 		w.attr("ver", lowerVersion(ver, Version))
 	}
 	w.attr("from", target.Domain)
+	if s.multi {
+		// XEP-0124 §16.2: the feature is announced by naming the
+		// first stream.
+		w.attr("stream", s.streamName())
+	}
 	if id := stream.Header().ID; id != "" {
 		w.attr("authid", id)
 	}

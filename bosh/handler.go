@@ -23,6 +23,8 @@ type Handler struct {
 	reg   *relay.Registry[*Session]
 	shell *endpoint.Shell
 	held  *held.Front // takes held requests' connections over (hold.go)
+	// streamKey derives the sessions' first stream names (streams.go).
+	streamKey []byte
 }
 
 // New returns a Handler for cfg (see Config for the defaults).
@@ -34,6 +36,8 @@ func New(cfg Config) *Handler {
 	h := &Handler{
 		reg:  relay.NewRegistry[*Session](cfg.MaxSessions, cfg.MaxSessionsPerAddress, cfg.Counter, cfg.RegistryOptions(Transport)...),
 		held: held.New(),
+		// 256 random bits.
+		streamKey: []byte(relay.NewID() + relay.NewID()),
 	}
 	h.cfg.Store(&cfg)
 	h.shell = endpoint.New(shellConfig(&cfg), (*protocol)(h))
@@ -182,7 +186,10 @@ func (p *protocol) ServePost(w http.ResponseWriter, r *http.Request, raw []byte)
 		return
 	}
 	c := h.compression(r, s.encodings)
-	req, a := s.handle(b, rid)
+	req, a, dials := s.handle(b, rid)
+	if dials != nil {
+		s.addStreams(dials)
+	}
 	if a != nil {
 		writeAnswer(w, c, s.content, *a)
 		return

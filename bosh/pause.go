@@ -32,13 +32,21 @@ func (s *Session) pauseFor(r *request, v string) {
 	}
 	p := min(time.Duration(secs)*time.Second, s.maxPause)
 	if err := s.forward(r.body); err != nil {
-		s.end(RemoteConnectionFailed, err, r)
+		s.end(forwardCondition(err), err, r)
 		return
 	}
+	kept := s.held[:0]
 	for _, h := range s.held {
-		s.answerEmpty(h)
+		switch {
+		case h.adding:
+			kept = append(kept, h) // answered when its dial ends (§16.3)
+		case h.fixed != nil:
+			s.deliver(h, *h.fixed)
+		default:
+			s.answerEmpty(h)
+		}
 	}
-	s.held = s.held[:0]
+	s.held = kept
 	s.answerEmpty(r)
 	s.state, s.pause = StatePaused, p
 }

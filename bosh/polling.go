@@ -59,7 +59,7 @@ func (s *Session) advisedInterval() time.Duration {
 	if !s.polling || s.h.config().PollInterval == nil {
 		return 0
 	}
-	return max(s.h.config().PollInterval(time.Since(s.relay.LastStanza())), s.h.config().Polling)
+	return max(s.h.config().PollInterval(time.Since(s.lastStanza())), s.h.config().Polling)
 }
 
 // pollAttrs adds the advised poll interval to an answer of a polling

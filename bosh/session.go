@@ -34,7 +34,14 @@ type request struct {
 	body     *Body
 	answer   chan answer
 	answered bool
-	park     *parked // set while held on a taken-over connection (hold.go)
+	// adding: an add-stream request whose dial runs (XEP-0124 §16.3);
+	// it stays held, and holds back the answers after it, until then.
+	// (Beside answered: it takes no room of its own.)
+	adding bool
+	park   *parked // set while held on a taken-over connection (hold.go)
+	// fixed is an answer settled while processing (a stream added,
+	// refused or closed, streams.go), given in r's turn among the held.
+	fixed *answer
 }
 
 func newRequest(rid uint64, b *Body) *request {
@@ -42,9 +49,14 @@ func newRequest(rid uint64, b *Body) *request {
 }
 
 // empty reports whether the request carries no payload and is not one of
-// the special requests (restart, pause, terminate) XEP-0124 §11 exempts.
+// the special requests (restart, pause, terminate) XEP-0124 §11 exempts,
+// nor one with 'to' (a §16.3 add-stream request asks for something, as a
+// restart does; XEP-0206 restarts carry 'to' too).
 func (r *request) empty() bool {
 	if len(r.body.Payloads) > 0 {
+		return false
+	}
+	if _, ok := r.body.Get("to"); ok {
 		return false
 	}
 	if t, _ := r.body.Get("type"); t == "terminate" {
@@ -63,9 +75,13 @@ func (r *request) empty() bool {
 // cached answers and the timers of XEP-0124, over a relay.Relay to the
 // server.
 type Session struct {
-	h     *Handler
-	id    string
-	relay *relay.Relay
+	h  *Handler
+	id string
+	// first is the session's first stream, inline; more holds the streams
+	// added to it (XEP-0124 §16, streams.go), nil until the client adds
+	// one. Both are guarded by mu.
+	first upstream
+	more  *streams
 	// remote and domain identify the session in its log lines (logger).
 	remote, domain string
 
@@ -73,16 +89,21 @@ type Session struct {
 	wait       time.Duration
 	hold       int
 	requests   int
-	polling    bool // hold or wait was 0 (XEP-0124 §12)
 	inactivity time.Duration
 	maxPause   time.Duration
 	content    string
-	legacy     bool               // no 'ver': HTTP error codes (XEP-0124 §17.1)
-	acks       bool               // the client asked for acknowledgements (§9)
-	encodings  endpoint.Encodings // the codings answers may use (compress.go)
+	// The flags together, so that they share one word (memory per
+	// session, issue 12).
+	polling bool // hold or wait was 0 (XEP-0124 §12)
+	legacy  bool // no 'ver': HTTP error codes (XEP-0124 §17.1)
+	acks    bool // the client asked for acknowledgements (§9)
+	multi   bool // the creation response named the first stream (§16.2)
 
-	mu         sync.Mutex
-	state      State
+	mu    sync.Mutex
+	state State
+	// encodings is fixed at creation like the flags above; it sits here
+	// to share state's word and keep Session in its size class.
+	encodings  endpoint.Encodings  // the codings answers may use (compress.go)
 	lastRID    uint64              // highest rid processed in order
 	pending    map[uint64]*request // arrived ahead of their turn
 	held       []*request          // processed, waiting for data, in rid order
@@ -96,19 +117,21 @@ type Session struct {
 }
 
 // handle runs one request of an existing session and returns its answer
-// channel, or the answer itself when it is known at once.
-func (s *Session) handle(b *Body, rid uint64) (*request, *answer) {
+// channel, or the answer itself when it is known at once, and the
+// add-stream dials (§16.3) the caller must run, with addStreams, once
+// the session's lock is released: they are network I/O.
+func (s *Session) handle(b *Body, rid uint64) (*request, *answer, []addJob) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.state == StateClosed {
 		a := s.terminalAnswer(ItemNotFound, nil)
-		return nil, &a
+		return nil, &a, nil
 	}
 	r := newRequest(rid, b)
 	// Step 1, the window (rid.go): a copy of an earlier request, or a rid
 	// beyond the window, is settled here and never processed.
 	if done, ok := s.window(r); ok {
-		return done.request, done.answer
+		return done.request, done.answer, nil
 	}
 	s.stopIdle()
 	if s.pending == nil {
@@ -125,7 +148,7 @@ func (s *Session) handle(b *Body, rid uint64) (*request, *answer) {
 		s.process(next)
 	}
 	s.armIdle()
-	return r, nil
+	return r, nil, s.takeDials()
 }
 
 // process handles one request in rid order, in the steps of XEP-0124
@@ -134,7 +157,7 @@ func (s *Session) handle(b *Body, rid uint64) (*request, *answer) {
 // arrival, before the request can change anything), pause (§10: any
 // processed request ends a pause), acks (§9.2), then what the request asks
 // for (terminate §13, pause §10, restart XEP-0206 §5, or payloads to
-// forward), then hold (§8). Called with s.mu held.
+// forward, or add a stream §16.3), then hold (§8). Called with s.mu held.
 func (s *Session) process(r *request) {
 	now := time.Now()
 	if !s.checkKey(r) {
@@ -147,13 +170,17 @@ func (s *Session) process(r *request) {
 	report := s.noteAck(r.body, now)
 
 	// Upstream already gone: answer with what it left and the reason.
-	if err := s.relay.Err(); err != nil {
+	// (With several streams, a failed one is answered by flush and the
+	// others go on.)
+	if s.more == nil && s.first.relay.Err() != nil {
 		s.holdRequest(r)
 		return
 	}
 	b := r.body
 	if typ, _ := b.Get("type"); typ == "terminate" {
-		s.terminate(r)
+		if !s.terminateStream(r) {
+			s.terminate(r)
+		}
 		return
 	}
 	if v, ok := b.Get("pause"); ok && s.maxPause > 0 {
@@ -164,13 +191,25 @@ func (s *Session) process(r *request) {
 		// XEP-0206 §5: a new stream over the same connection; payloads
 		// of a restart request are ignored. The new features arrive
 		// through the relay and answer this request.
-		if err := s.relay.Restart(); err != nil {
-			s.end(RemoteConnectionFailed, err, r)
+		u, ok := s.restartTarget(r)
+		if !ok {
 			return
 		}
-		s.state = StateRestarting
+		if u != nil {
+			if err := u.relay.Restart(); err != nil && s.more == nil {
+				s.end(RemoteConnectionFailed, err, r)
+				return
+			}
+			// With several streams, a failed restart shows as that
+			// stream's end in the answer (flush).
+			u.restarting = true
+			s.state = StateRestarting
+		}
+	} else if s.isAddStream(b) {
+		s.addStream(r)
+		return
 	} else if err := s.forward(b); err != nil {
-		s.end(RemoteConnectionFailed, err, r)
+		s.end(forwardCondition(err), err, r)
 		return
 	}
 	if report != 0 {
@@ -188,13 +227,40 @@ func (s *Session) holdRequest(r *request) {
 	s.flush()
 }
 
-// terminate ends the session at the client's request (§13): it forwards
-// the payloads (e.g. unavailable presence) before the stream closes and
+// restartTarget is the stream a restart request restarts: the one it
+// names, or the oldest open one (XEP-0124 §16 leaves this open; see
+// docs/conformance.md). nil: the named stream has just closed, nothing
+// to restart. false: the name was never issued and the session has
+// ended with item-not-found.
+func (s *Session) restartTarget(r *request) (*upstream, bool) {
+	if s.more == nil {
+		return &s.first, true
+	}
+	name, named := r.body.Get("stream")
+	if !named {
+		return s.oldestOpen(), true
+	}
+	u, known := s.lookup(name)
+	if !known {
+		s.end(ItemNotFound, fmt.Errorf("%w %q", errUnknownStream, name), r)
+		return nil, false
+	}
+	return u, true
+}
+
+// terminate ends the session at the client's request (§13, and §16.5
+// without 'stream': every stream): it forwards the payloads (e.g.
+// unavailable presence) to every open stream before they close and
 // acknowledges on the oldest open request.
 func (s *Session) terminate(r *request) {
 	if len(r.body.Payloads) > 0 {
-		if err := s.relay.Send(joinPayloads(r.body.Payloads), len(r.body.Payloads)); err != nil {
-			s.logger().WithError(err).Debug("terminate payload not forwarded")
+		p := joinPayloads(r.body.Payloads)
+		for i := range s.slots() {
+			if u := s.streamAt(i); u != nil {
+				if err := u.relay.Send(p, len(r.body.Payloads)); err != nil {
+					s.logger().WithError(err).Debug("terminate payload not forwarded")
+				}
+			}
 		}
 	}
 	s.logger().Debug("client terminated the session")
@@ -202,13 +268,42 @@ func (s *Session) terminate(r *request) {
 	s.endTerminate()
 }
 
-// forward sends a request's payloads upstream in one write.
+// forward sends a request's payloads upstream in one write per stream:
+// to the stream the request names, or to every open one (XEP-0124
+// §16.4; a session with one stream has just that one). With several
+// streams a failed write is not the session's end: that stream's end
+// reaches the client in an answer (flush).
 func (s *Session) forward(b *Body) error {
 	if len(b.Payloads) == 0 {
 		return nil
 	}
-	s.relay.NoteClientStanza()
-	return s.relay.Send(joinPayloads(b.Payloads), len(b.Payloads))
+	var buf [1]*upstream
+	to, err := s.addressed(b, buf[:0])
+	if err != nil {
+		return err
+	}
+	if len(to) == 0 {
+		s.logger().Debug("payloads for a closed stream dropped")
+		return nil
+	}
+	p := joinPayloads(b.Payloads)
+	for _, u := range to {
+		u.relay.NoteClientStanza()
+		if err := u.relay.Send(p, len(b.Payloads)); err != nil && s.more == nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// forwardCondition is the condition a failed forward ends the session
+// with: item-not-found for a stream name never issued (§16.4), else
+// remote-connection-failed.
+func forwardCondition(err error) Condition {
+	if errors.Is(err, errUnknownStream) {
+		return ItemNotFound
+	}
+	return RemoteConnectionFailed
 }
 
 func joinPayloads(p [][]byte) []byte {
@@ -228,16 +323,42 @@ func joinPayloads(p [][]byte) []byte {
 
 // flush answers held requests that must not wait: the oldest ones beyond
 // 'hold' (§8, the connection switching of §4), and the oldest one when data
-// is waiting or the upstream stream ended. Called with s.mu held.
+// is waiting or an upstream stream ended, or when a later one has its
+// answer fixed (§16, streams.go). An add-stream request whose dial runs
+// holds back every answer after it (§8: answers in rid order). Called
+// with s.mu held.
 func (s *Session) flush() {
 	for len(s.held) > 0 && s.state != StateClosed {
-		if len(s.held) <= s.hold && !s.relay.Pending() {
+		r := s.held[0]
+		if r.adding {
 			return
 		}
-		r := s.held[0]
+		if r.fixed == nil && len(s.held) <= s.hold && !s.hasData() && !s.fixedWaiting() {
+			return
+		}
 		s.held = s.held[1:]
+		if r.fixed != nil {
+			s.activity.answered(false)
+			s.deliver(r, *r.fixed)
+			continue
+		}
 		s.answerWithQueue(r)
 	}
+}
+
+// fixedWaiting reports whether a held request has its answer fixed, so
+// that the ones before it must be answered now. Only §16's requests have
+// one.
+func (s *Session) fixedWaiting() bool {
+	if s.more == nil {
+		return false
+	}
+	for _, r := range s.held {
+		if r.fixed != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // wake is the relay's callback: the server sent something or the stream
@@ -253,18 +374,28 @@ func (s *Session) wake() {
 	// The answer may have emptied the session's open requests: from now
 	// the client has to come back within 'inactivity' (§10).
 	s.armIdle()
-	if err := s.relay.Err(); err != nil && len(s.held) == 0 && s.relay.Pending() {
-		// Nobody to tell now; the next request (or the inactivity timer)
-		// ends the session. Keep the queue for it.
-		s.logger().WithError(err).Debug("upstream ended with no request held")
+	if s.more == nil && len(s.held) == 0 {
+		if err := s.first.relay.Err(); err != nil && s.first.relay.Pending() {
+			// Nobody to tell now; the next request (or the inactivity
+			// timer) ends the session. Keep the queue for it.
+			s.logger().WithError(err).Debug("upstream ended with no request held")
+		}
 	}
 }
 
-// answerWithQueue answers r with everything queued; when the upstream
+// answerWithQueue answers r with everything queued by one stream
+// (readyStream: an answer never mixes streams, XEP-0124 §16.4); when that
 // stream has ended, the answer is the terminal one (XEP-0206 §6: stanzas,
-// then the <stream:error/>, with condition remote-stream-error).
+// then the <stream:error/>, with condition remote-stream-error), for the
+// whole session, or, while other streams are open, for that stream only
+// (§16.6).
 func (s *Session) answerWithQueue(r *request) {
-	els, err := s.relay.Take()
+	u := s.readyStream()
+	if u == nil {
+		s.answerEmpty(r)
+		return
+	}
+	els, err := u.relay.Take()
 	// The stream's end may be queued before the relay records it.
 	streamError := false
 	for _, el := range els {
@@ -276,9 +407,12 @@ func (s *Session) answerWithQueue(r *request) {
 			err = io.EOF
 		}
 	}
-	if s.state == StateRestarting && hasFeatures(els) {
+	if u.restarting && hasFeatures(els) {
 		// XEP-0206 §5: the restarted stream's features have come.
-		s.state = StateOpen
+		u.restarting = false
+		if s.state == StateRestarting && !s.anyRestarting() {
+			s.state = StateOpen
+		}
 	}
 	els = deliverable(els)
 	if c := xmppconn.Condition(err); c != "" && !streamError {
@@ -298,11 +432,15 @@ func (s *Session) answerWithQueue(r *request) {
 		} else if errors.Is(err, io.EOF) {
 			cause = errors.New("upstream closed the stream")
 		}
+		if s.openStreams() > 1 {
+			s.endStream(u, cond, cause, r, els)
+			return
+		}
 		s.endWith(cond, cause, r, els)
 		return
 	}
 	s.activity.answered(len(els) > 0)
-	s.deliver(r, s.build(r, "", "", els))
+	s.deliver(r, s.build(r, "", "", s.tagFor(u, els), els))
 }
 
 // deliverable drops the elements a BOSH client never sees: stream
@@ -327,8 +465,8 @@ func hasFeatures(els []xmppconn.Element) bool {
 }
 
 // build makes an answer to r: the wrapper with the per-response
-// attributes, typ and condition when set, and els.
-func (s *Session) build(r *request, typ, cond string, els []xmppconn.Element) answer {
+// attributes, typ, condition and stream (XEP-0124 §16.4) when set, and els.
+func (s *Session) build(r *request, typ, cond, stream string, els []xmppconn.Element) answer {
 	var w responseBuilder
 	w.start(elementsLen(els))
 	if typ != "" {
@@ -336,6 +474,9 @@ func (s *Session) build(r *request, typ, cond string, els []xmppconn.Element) an
 	}
 	if cond != "" {
 		w.attr("condition", cond)
+	}
+	if stream != "" {
+		w.attr("stream", stream)
 	}
 	// §9.1: acknowledge the highest rid received in order, when it is
 	// not the one being answered.
@@ -362,7 +503,7 @@ func (s *Session) deliver(r *request, a answer) {
 
 func (s *Session) answerEmpty(r *request) {
 	s.activity.answered(false)
-	s.deliver(r, s.build(r, "", "", nil))
+	s.deliver(r, s.build(r, "", "", "", nil))
 }
 
 // answerRecoverable answers an older copy of a retransmitted request with
@@ -392,6 +533,9 @@ func (s *Session) expire(r *request) {
 	defer s.mu.Unlock()
 	for i, h := range s.held {
 		if h == r {
+			if r.adding {
+				return // its dial ends within the dial timeout
+			}
 			s.held = append(s.held[:i], s.held[i+1:]...)
 			if i == 0 {
 				s.answerWithQueue(r)
@@ -422,6 +566,11 @@ func (s *Session) abandon(r *request) {
 	}
 	for i, h := range s.held {
 		if h == r {
+			if r.adding {
+				// Its dial goes on; the answer is cached for a
+				// retransmission of the rid.
+				return
+			}
 			s.held = append(s.held[:i], s.held[i+1:]...)
 			s.answerEmpty(r)
 			s.armIdle()
@@ -436,7 +585,7 @@ func (s *Session) abandon(r *request) {
 // ahead of their turn and will now never be processed.
 func (s *Session) endTerminate() {
 	for _, h := range s.held {
-		s.deliver(h, s.build(h, "terminate", "", nil))
+		s.deliver(h, s.build(h, "terminate", "", "", nil))
 	}
 	rest := make([]*request, 0, len(s.pending))
 	for _, p := range s.pending {
@@ -444,7 +593,7 @@ func (s *Session) endTerminate() {
 	}
 	slices.SortFunc(rest, func(a, b *request) int { return cmp.Compare(a.rid, b.rid) })
 	for _, p := range rest {
-		s.deliver(p, s.build(p, "terminate", "", nil))
+		s.deliver(p, s.build(p, "terminate", "", "", nil))
 	}
 	s.held, s.pending = nil, nil
 	s.close(nil)
@@ -534,11 +683,7 @@ func (s *Session) close(err error) {
 	default:
 		e.Message = "session ended by the client"
 	}
-	var stop func()
-	if s.relay != nil {
-		stop = s.relay.Close
-	}
-	s.h.reg.End(s.id, &s.idle, stop, s.logger(), e)
+	s.h.reg.End(s.id, &s.idle, s.stopAll(), s.logger(), e)
 }
 
 // armIdle starts the inactivity timer when no request is open (§10).

@@ -66,6 +66,11 @@ type Config struct {
 	// the cheapest way to consume thousands of sessions. When it is nil,
 	// stanzas go to the channel returned by Session.Receive.
 	OnStanza func(s *Session, stanza []byte)
+	// OnStreamStanza, when set, replaces OnStanza and Receive: it also
+	// gets the 'stream' attribute of the answer that carried the stanza
+	// (XEP-0124 §16.4; "" when the CM named none, which means the first
+	// stream).
+	OnStreamStanza func(s *Session, stream string, stanza []byte)
 	// ReceiveBuffer is the capacity of the Receive channel. Default 64.
 	ReceiveBuffer int
 

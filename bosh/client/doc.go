@@ -26,6 +26,12 @@
 // sends stanzas; [Session.Close] terminates. [Session.Err] tells why a
 // session ended (a [*TerminateError] carries the CM's condition).
 //
+// A CM that supports XEP-0124 §16 multiple streams names the first stream
+// in Params.Stream; [Session.AddStream] opens another (to another account
+// or domain) and [Session.LoginStream] logs in on it; [Session.SendStream]
+// and [Session.CloseStream] address one stream, and Config.OnStreamStanza
+// tells which stream each stanza came from.
+//
 // Protocol tests use the lower layers: [Session.Request] sends one request
 // with chosen attributes and returns the raw answer, [Session.Resend]
 // replays a rid byte for byte, [Session.SetNextRID] skips or repeats

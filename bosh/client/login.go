@@ -22,6 +22,42 @@ import (
 // s.JID. Stanzas that arrive meanwhile go to the receive path. Call it
 // once, after Connect and before Run.
 func (s *Session) Login(ctx context.Context, user, pass, mechanism, resource string) error {
+	j, err := s.login(ctx, "", user, pass, mechanism, resource)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.JID = j
+	s.mu.Unlock()
+	return nil
+}
+
+// LoginStream is Login on the stream named stream, added with AddStream
+// (XEP-0124 §16): every request of the login names the stream, the
+// restart too, and the answers of that stream are the ones it reads. It
+// returns the bound JID; the stream's latest features are StreamFeatures.
+// Like Login, it is a sequential tool: call it before Run.
+func (s *Session) LoginStream(ctx context.Context, stream, user, pass, mechanism, resource string) (string, error) {
+	if stream == "" {
+		return "", fmt.Errorf("client: login: no stream name")
+	}
+	return s.login(ctx, stream, user, pass, mechanism, resource)
+}
+
+// login is Login on stream ("" for the session's first stream); it
+// returns the bound JID.
+func (s *Session) login(ctx context.Context, stream, user, pass, mechanism, resource string) (string, error) {
+	// on names the stream in a request's attributes (none for the first).
+	on := func(attrs map[string]string) map[string]string {
+		if stream == "" {
+			return attrs
+		}
+		if attrs == nil {
+			attrs = map[string]string{}
+		}
+		attrs["stream"] = stream
+		return attrs
+	}
 	if mechanism == "" {
 		mechanism = "SCRAM-SHA-1"
 	}
@@ -34,17 +70,17 @@ func (s *Session) Login(ctx context.Context, user, pass, mechanism, resource str
 	case "SCRAM-SHA-256":
 		mech = sasl.ScramSha256
 	default:
-		return fmt.Errorf("client: login: unsupported mechanism %q", mechanism)
+		return "", fmt.Errorf("client: login: unsupported mechanism %q", mechanism)
 	}
 	defer func() { s.loginQueue = nil }()
 
-	feats, err := parseElement(s.Features)
+	feats, err := parseElement(s.featuresOf(stream))
 	if err != nil {
-		return fmt.Errorf("client: login: features: %w", err)
+		return "", fmt.Errorf("client: login: features: %w", err)
 	}
 	offered := mechanisms(feats)
 	if !slices.Contains(offered, mechanism) {
-		return fmt.Errorf("client: login: server does not offer %s (offers %v)", mechanism, offered)
+		return "", fmt.Errorf("client: login: server does not offer %s (offers %v)", mechanism, offered)
 	}
 
 	// SASL (RFC 6120 §6.4).
@@ -53,44 +89,44 @@ func (s *Session) Login(ctx context.Context, user, pass, mechanism, resource str
 		sasl.RemoteMechanisms(offered...))
 	more, resp, err := neg.Step(nil)
 	if err != nil {
-		return fmt.Errorf("client: login: %s: %w", mechanism, err)
+		return "", fmt.Errorf("client: login: %s: %w", mechanism, err)
 	}
 	auth := []byte("<auth xmlns='" + NSSASL + "' mechanism='" + mechanism + "'>")
 	auth = appendSASLData(auth, resp)
 	auth = append(auth, "</auth>"...)
-	if _, err := s.loginRequest(ctx, nil, auth); err != nil {
-		return fmt.Errorf("client: login: send auth: %w", err)
+	if _, err := s.loginRequest(ctx, on(nil), auth); err != nil {
+		return "", fmt.Errorf("client: login: send auth: %w", err)
 	}
 	for done := false; !done; {
-		raw, err := s.awaitLogin(ctx, isSASL)
+		raw, err := s.awaitLogin(ctx, stream, isSASL)
 		if err != nil {
-			return fmt.Errorf("client: login: %s: %w", mechanism, err)
+			return "", fmt.Errorf("client: login: %s: %w", mechanism, err)
 		}
 		el, err := parseElement(raw)
 		if err != nil {
-			return fmt.Errorf("client: login: %w", err)
+			return "", fmt.Errorf("client: login: %w", err)
 		}
 		data, err := decodeSASLData(el.Text)
 		if err != nil {
-			return fmt.Errorf("client: login: %s: %s: %w", mechanism, el.XMLName.Local, err)
+			return "", fmt.Errorf("client: login: %s: %s: %w", mechanism, el.XMLName.Local, err)
 		}
 		switch el.XMLName.Local {
 		case "challenge":
 			if more, resp, err = neg.Step(data); err != nil {
-				return fmt.Errorf("client: login: %s: %w", mechanism, err)
+				return "", fmt.Errorf("client: login: %s: %w", mechanism, err)
 			}
 			r := []byte("<response xmlns='" + NSSASL + "'>")
 			r = appendSASLData(r, resp)
 			r = append(r, "</response>"...)
-			if _, err := s.loginRequest(ctx, nil, r); err != nil {
-				return fmt.Errorf("client: login: send response: %w", err)
+			if _, err := s.loginRequest(ctx, on(nil), r); err != nil {
+				return "", fmt.Errorf("client: login: send response: %w", err)
 			}
 		case "success":
 			if more {
 				// Additional data with success: SCRAM's server signature,
 				// which proves the server knows the password (RFC 5802 §5).
 				if _, _, err := neg.Step(data); err != nil {
-					return fmt.Errorf("client: login: %s: verify server: %w", mechanism, err)
+					return "", fmt.Errorf("client: login: %s: verify server: %w", mechanism, err)
 				}
 			}
 			done = true
@@ -103,26 +139,26 @@ func (s *Session) Login(ctx context.Context, user, pass, mechanism, resource str
 					fe.Condition = c.XMLName.Local
 				}
 			}
-			return fe
+			return "", fe
 		}
 	}
 
 	// Restart (XEP-0206 §5): the CM opens a new stream upstream and sends
 	// its features.
-	restart := map[string]string{"to": s.cfg.Domain, "xml:lang": s.cfg.Lang, "xmpp:restart": "true"}
+	restart := on(map[string]string{"to": s.domainOf(stream), "xml:lang": s.cfg.Lang, "xmpp:restart": "true"})
 	if _, err := s.loginRequest(ctx, restart); err != nil {
-		return fmt.Errorf("client: login: restart: %w", err)
+		return "", fmt.Errorf("client: login: restart: %w", err)
 	}
-	if _, err := s.awaitLogin(ctx, isFeatures); err != nil {
-		return fmt.Errorf("client: login: features after restart: %w", err)
+	if _, err := s.awaitLogin(ctx, stream, isFeatures); err != nil {
+		return "", fmt.Errorf("client: login: features after restart: %w", err)
 	}
-	if feats, err = parseElement(s.Features); err != nil {
-		return fmt.Errorf("client: login: features after restart: %w", err)
+	if feats, err = parseElement(s.featuresOf(stream)); err != nil {
+		return "", fmt.Errorf("client: login: features after restart: %w", err)
 	}
 
 	// Resource binding (RFC 6120 §7).
 	if feats.child(NSBind, "bind") == nil {
-		return fmt.Errorf("client: login: server offers no resource binding")
+		return "", fmt.Errorf("client: login: server offers no resource binding")
 	}
 	bind := []byte("<iq type='set' id='" + bindID + "' xmlns='" + NSClient + "'><bind xmlns='" + NSBind + "'>")
 	if resource != "" {
@@ -131,9 +167,9 @@ func (s *Session) Login(ctx context.Context, user, pass, mechanism, resource str
 		bind = append(bind, "</resource>"...)
 	}
 	bind = append(bind, "</bind></iq>"...)
-	res, err := s.iq(ctx, "bind", bindID, bind)
+	res, err := s.iq(ctx, stream, "bind", bindID, bind)
 	if err != nil {
-		return fmt.Errorf("client: login: %w", err)
+		return "", fmt.Errorf("client: login: %w", err)
 	}
 	j := ""
 	if b := res.child(NSBind, "bind"); b != nil {
@@ -142,20 +178,17 @@ func (s *Session) Login(ctx context.Context, user, pass, mechanism, resource str
 		}
 	}
 	if j == "" {
-		return fmt.Errorf("client: login: bind result without jid")
+		return "", fmt.Errorf("client: login: bind result without jid")
 	}
 
 	// Legacy session establishment, when not marked optional.
 	if sess := feats.child(NSSession, "session"); sess != nil && sess.child("", "optional") == nil {
 		iq := []byte("<iq type='set' id='" + sessionID + "' xmlns='" + NSClient + "'><session xmlns='" + NSSession + "'/></iq>")
-		if _, err := s.iq(ctx, "session", sessionID, iq); err != nil {
-			return fmt.Errorf("client: login: %w", err)
+		if _, err := s.iq(ctx, stream, "session", sessionID, iq); err != nil {
+			return "", fmt.Errorf("client: login: %w", err)
 		}
 	}
-	s.mu.Lock()
-	s.JID = j
-	s.mu.Unlock()
-	return nil
+	return j, nil
 }
 
 // Mechanisms returns the SASL mechanisms the latest stream features offer
@@ -191,11 +224,15 @@ const (
 )
 
 // iq sends an iq and waits for the answer with the same id.
-func (s *Session) iq(ctx context.Context, step, id string, iq []byte) (*element, error) {
-	if _, err := s.loginRequest(ctx, nil, iq); err != nil {
+func (s *Session) iq(ctx context.Context, stream, step, id string, iq []byte) (*element, error) {
+	var attrs map[string]string
+	if stream != "" {
+		attrs = map[string]string{"stream": stream}
+	}
+	if _, err := s.loginRequest(ctx, attrs, iq); err != nil {
 		return nil, fmt.Errorf("%s: %w", step, err)
 	}
-	raw, err := s.awaitLogin(ctx, func(p []byte) bool { return localName(p) == "iq" && attrOf(p, "id") == id })
+	raw, err := s.awaitLogin(ctx, stream, func(p []byte) bool { return localName(p) == "iq" && attrOf(p, "id") == id })
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", step, err)
 	}
@@ -230,16 +267,29 @@ func (s *Session) loginRequest(ctx context.Context, attrs map[string]string, pay
 		return 0, err
 	}
 	b, deliver, err := s.exchange(ctx, fl, isLoginElement)
-	s.complete(fl.rid, deliver)
+	s.complete(fl.rid, streamOf(b), deliver)
 	if err != nil {
 		return 0, err
 	}
-	for _, p := range b.Payloads {
+	s.queueLogin(b, b.Payloads)
+	return len(b.Payloads), nil
+}
+
+// loginItem is a login element waiting for Login, with the 'stream' of
+// the answer that carried it.
+type loginItem struct {
+	stream string
+	p      []byte
+}
+
+// queueLogin adds the login elements among payloads, which came in b, to
+// the login queue.
+func (s *Session) queueLogin(b *Body, payloads [][]byte) {
+	for _, p := range payloads {
 		if isLoginElement(p) {
-			s.loginQueue = append(s.loginQueue, p)
+			s.loginQueue = append(s.loginQueue, loginItem{streamOf(b), p})
 		}
 	}
-	return len(b.Payloads), nil
 }
 
 // awaitLogin returns the first queued login element that matches, sending
@@ -247,18 +297,16 @@ func (s *Session) loginRequest(ctx context.Context, attrs map[string]string, pay
 // polls). In a polling session an empty answer to an empty request is
 // followed by a pause of 'polling' seconds, as in Run (XEP-0124 §12).
 // Features also update s.Features.
-func (s *Session) awaitLogin(ctx context.Context, match func([]byte) bool) ([]byte, error) {
+func (s *Session) awaitLogin(ctx context.Context, stream string, match func([]byte) bool) ([]byte, error) {
 	pause := false
 	for {
-		for i, p := range s.loginQueue {
-			if match(p) {
+		for i, it := range s.loginQueue {
+			if s.sameStream(it.stream, stream) && match(it.p) {
 				s.loginQueue = append(s.loginQueue[:i], s.loginQueue[i+1:]...)
-				if isFeatures(p) {
-					s.mu.Lock()
-					s.Features = p
-					s.mu.Unlock()
+				if isFeatures(it.p) {
+					s.setFeatures(stream, it.p)
 				}
-				return p, nil
+				return it.p, nil
 			}
 		}
 		if pause {

@@ -87,12 +87,17 @@ type Session struct {
 	closing    bool
 	delivering bool
 	recvClosed bool
-	loginQueue [][]byte
+	loginQueue []loginItem
+	// streams are the streams added to the session (XEP-0124 §16,
+	// streams.go), by name; nil until AddStream.
+	streams map[string]*streamState
 }
 
-// answer is a completed rid whose payloads wait for their turn.
+// answer is a completed rid whose payloads wait for their turn; stream is
+// the answer's 'stream' attribute (XEP-0124 §16.4).
 type answer struct {
 	rid      uint64
+	stream   string
 	payloads [][]byte
 }
 
@@ -179,8 +184,8 @@ func Connect(ctx context.Context, c Config) (*Session, error) {
 		n = s.Params.Requests
 	}
 	s.ready(n)
-	s.loginQueue = append(s.loginQueue, b.Payloads...)
-	if _, err := s.awaitLogin(ctx, isFeatures); err != nil {
+	s.queueLogin(b, b.Payloads)
+	if _, err := s.awaitLogin(ctx, "", isFeatures); err != nil {
 		s.end(err)
 		return nil, fmt.Errorf("client: create session at %s: waiting for stream features: %w", s.cfg.URL, err)
 	}
@@ -214,7 +219,7 @@ func newSession(c Config) (*Session, error) {
 func (s *Session) ready(requests int) {
 	s.slots = make(chan struct{}, requests)
 	s.cursor = s.nextRID
-	if s.cfg.OnStanza == nil {
+	if s.cfg.OnStanza == nil && s.cfg.OnStreamStanza == nil {
 		s.recv = make(chan []byte, s.cfg.ReceiveBuffer)
 	}
 }
@@ -333,8 +338,8 @@ func (s *Session) Send(ctx context.Context, stanzas ...[]byte) error {
 	if err != nil {
 		return err
 	}
-	_, deliver, err := s.exchange(ctx, fl, nil)
-	s.complete(fl.rid, deliver)
+	b, deliver, err := s.exchange(ctx, fl, nil)
+	s.complete(fl.rid, streamOf(b), deliver)
 	return err
 }
 
@@ -373,7 +378,8 @@ func (s *Session) Run(ctx context.Context) error {
 		b, deliver, err := s.exchange(ctx, fl, nil)
 		s.release()
 		rid := fl.rid
-		prev = func() { s.complete(rid, deliver) }
+		stream := streamOf(b)
+		prev = func() { s.complete(rid, stream, deliver) }
 		if err != nil {
 			return err
 		}
@@ -519,7 +525,7 @@ func (s *Session) Request(ctx context.Context, attrs map[string]string, payloads
 		return nil, err
 	}
 	b, _, err := s.exchange(ctx, fl, keepAll)
-	s.complete(fl.rid, nil)
+	s.complete(fl.rid, "", nil)
 	return b, err
 }
 
@@ -590,8 +596,8 @@ func (s *Session) Close(ctx context.Context, payloads ...[]byte) error {
 		}
 		return err
 	}
-	_, deliver, err := s.exchange(ctx, fl, nil)
-	s.complete(fl.rid, deliver)
+	b, deliver, err := s.exchange(ctx, fl, nil)
+	s.complete(fl.rid, streamOf(b), deliver)
 	s.end(ErrClosed)
 	if err == nil || errors.Is(err, ErrClosed) {
 		return nil
@@ -633,6 +639,16 @@ func (s *Session) exchange(ctx context.Context, fl *flight, keep func([]byte) bo
 		s.resendRIDs(func(f uint64) bool { return f == r })
 	}
 	terminal := b.Type() == "terminate"
+	if name := b.Attrs["stream"]; terminal && name != "" {
+		// XEP-0124 §16.6: the end of that stream only; without a
+		// condition, the answer to the client's own CloseStream (§16.5).
+		var why error = ErrClosed
+		if c := b.Condition(); c != "" {
+			why = &TerminateError{Condition: c, Body: b}
+		}
+		s.streamEnded(name, why)
+		terminal = false
+	}
 	for _, p := range b.Payloads {
 		if keep != nil && keep(p) {
 			continue
@@ -805,11 +821,11 @@ func (s *Session) endAt(err error, rid uint64) {
 // processes answers in rid order even when they arrive out of order). One
 // goroutine at a time delivers; the others leave their answer and go, so
 // a stanza callback may call Send without deadlock.
-func (s *Session) complete(rid uint64, payloads [][]byte) {
+func (s *Session) complete(rid uint64, stream string, payloads [][]byte) {
 	s.mu.Lock()
 	s.inflight--
 	if rid >= s.cursor {
-		s.pending = append(s.pending, answer{rid, payloads})
+		s.pending = append(s.pending, answer{rid, stream, payloads})
 	}
 	if s.delivering {
 		s.mu.Unlock()
@@ -827,7 +843,7 @@ func (s *Session) complete(rid uint64, payloads [][]byte) {
 		if i < 0 {
 			break
 		}
-		ps := s.pending[i].payloads
+		ps, stream := s.pending[i].payloads, s.pending[i].stream
 		s.pending = append(s.pending[:i], s.pending[i+1:]...)
 		s.cursor++
 		if len(ps) == 0 {
@@ -835,7 +851,9 @@ func (s *Session) complete(rid uint64, payloads [][]byte) {
 		}
 		s.mu.Unlock()
 		for _, p := range ps {
-			if s.cfg.OnStanza != nil {
+			if s.cfg.OnStreamStanza != nil {
+				s.cfg.OnStreamStanza(s, stream, p)
+			} else if s.cfg.OnStanza != nil {
 				s.cfg.OnStanza(s, p)
 			} else {
 				s.recv <- p

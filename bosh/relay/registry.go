@@ -282,6 +282,19 @@ func (g *Registry[V]) RetireWith(id, condition string, stop func()) {
 	}()
 }
 
+// Background runs stop (closing one upstream stream of a live session,
+// which waits briefly for the server) in a goroutine the registry owns:
+// Shutdown waits for it as for a retired session's.
+func (g *Registry[V]) Background(stop func()) {
+	g.mu.Lock()
+	g.retiring++
+	g.mu.Unlock()
+	go func() {
+		defer g.retired()
+		stop()
+	}()
+}
+
 // retired records the end of one goroutine started by Retire.
 func (g *Registry[V]) retired() {
 	g.mu.Lock()

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
@@ -381,4 +382,30 @@ func TestRegistryDrainRefusesNewKeepsOld(t *testing.T) {
 	if _, ok := g.Get(old); !ok || g.Len() != 2 {
 		t.Fatalf("draining dropped sessions: Len %d", g.Len())
 	}
+}
+
+// TestShutdownWaitsForBackground: a stream closed alone while its session
+// lives on (Background) is waited for by Shutdown like a retired
+// session's, and the session stays registered.
+func TestShutdownWaitsForBackground(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		g, _ := registryWith(1)
+		release := make(chan struct{})
+		g.Background(func() { <-release })
+		if n := g.Len(); n != 1 {
+			t.Fatalf("%d sessions after Background, want the 1 still live", n)
+		}
+		done := make(chan error, 1)
+		go func() { done <- g.Shutdown(context.Background(), func(int) {}) }()
+		synctest.Wait()
+		select {
+		case err := <-done:
+			t.Fatalf("Shutdown returned %v while a stream was still closing", err)
+		default:
+		}
+		close(release)
+		if err := <-done; err != nil {
+			t.Fatalf("Shutdown: %v", err)
+		}
+	})
 }

@@ -308,6 +308,7 @@ func (s *server) frontEndConfigs(cfg config.Config) (bosh.Config, httppoll.Confi
 		Inactivity:   time.Duration(cfg.BOSH.Inactivity),
 		Polling:      time.Duration(cfg.BOSH.Polling),
 		MaxPause:     maxPause(cfg.BOSH.MaxPause),
+		MaxStreams:   cfg.BOSH.MaxStreams,
 		PollInterval: pollInterval(cfg.Poll),
 		CORSOrigins:  cfg.HTTP.CORSOrigins,
 

@@ -215,6 +215,7 @@ func (s *server) snapshot() status {
 		{"bosh.max_sessions", int64(cfg.BOSH.MaxSessions), "sessions", use(s.counter.Total())},
 		{"bosh.max_sessions_per_address", int64(cfg.BOSH.MaxSessionsPerAddress), "sessions (busiest address)", use(s.counter.Busiest())},
 		{"bosh.max_hold", int64(cfg.BOSH.MaxHold), "requests per session", nil},
+		{"bosh.max_streams", int64(cfg.BOSH.MaxStreams), "streams per session", nil},
 		{"bosh.max_queue_bytes", int64(cfg.BOSH.MaxQueueBytes), "bytes per session", nil},
 		{"http.max_body_bytes", int64(cfg.HTTP.MaxBodyBytes), "bytes per request", nil},
 		{"upstream.max_stanza_bytes", int64(cfg.Upstream.MaxStanzaBytes), "bytes per stanza", nil},

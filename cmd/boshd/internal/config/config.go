@@ -75,6 +75,9 @@ type BOSH struct {
 	// max_sessions_per_address does not apply to (default loopback).
 	PerAddressExempt []string `toml:"per_address_exempt"`
 	MaxQueueBytes    int      `toml:"max_queue_bytes"`
+	// MaxStreams bounds the XML streams of one session, the first
+	// included (XEP-0124 §16); 1 turns multiple streams off.
+	MaxStreams int `toml:"max_streams"`
 }
 
 // Poll is the [poll] table: XEP-0025 and adaptive poll intervals.
@@ -229,6 +232,7 @@ func Default() Config {
 			Inactivity:  Duration(60 * time.Second),
 			Polling:     Duration(2 * time.Second),
 			MaxPause:    Duration(120 * time.Second),
+			MaxStreams:  8,
 			MaxSessions: 20000,
 			// One address: one household or a small office behind NAT
 			// (a few sessions per person, one per tab); see config.toml.
@@ -407,6 +411,9 @@ func (c *Config) Validate() error {
 	}
 	if time.Duration(c.BOSH.Polling) < 0 {
 		bad("bosh.polling", "must not be negative")
+	}
+	if c.BOSH.MaxStreams < 1 || c.BOSH.MaxStreams > 64 {
+		bad("bosh.max_streams", "must be between 1 and 64")
 	}
 	if time.Duration(c.BOSH.MaxPause) < 0 {
 		bad("bosh.max_pause", "must not be negative")
