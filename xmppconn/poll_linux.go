@@ -3,43 +3,45 @@
 package xmppconn
 
 import (
+	"fmt"
 	"net"
+	"os"
 	"syscall"
 
 	"golang.org/x/sys/unix"
 )
 
 // epoll is one running instance of a Poller: an epoll set of its own
-// (Go's poller keeps its own registration of the same descriptors), an
-// eventfd that stops it, and the goroutine waiting in epoll_wait.
+// (Go's poller keeps its own registration of the same descriptors) and
+// the goroutine that waits for it. That goroutine waits in the runtime's
+// poller, not in epoll_wait: an epoll set is itself a pollable
+// descriptor, readable while it has events to report, so the wait costs
+// no thread blocked in a system call and a wake-up is the runtime's
+// ordinary one. Closing the set's os.File stops the goroutine.
 type epoll struct {
-	fd   int
-	wake int // eventfd: a write stops the goroutine
+	fd   int      // the epoll set, owned by file
+	file *os.File // closed by stop
 	done chan struct{}
 }
-
-// wakeKey marks the eventfd's events; streams' descriptors are never
-// negative.
-const wakeKey = -1
 
 func startEpoll(p *Poller) (*epoll, error) {
 	fd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("xmppconn: poller: %w", err)
 	}
-	wake, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+	// Non-blocking, so that os.NewFile hands it to the runtime's poller.
+	if err := unix.SetNonblock(fd, true); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("xmppconn: poller: %w", err)
+	}
+	file := os.NewFile(uintptr(fd), "xmppconn-poller")
+	rc, err := file.SyscallConn()
 	if err != nil {
-		unix.Close(fd)
-		return nil, err
+		file.Close()
+		return nil, fmt.Errorf("xmppconn: poller: %w", err)
 	}
-	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: wakeKey}
-	if err := unix.EpollCtl(fd, unix.EPOLL_CTL_ADD, wake, &ev); err != nil {
-		unix.Close(fd)
-		unix.Close(wake)
-		return nil, err
-	}
-	ep := &epoll{fd: fd, wake: wake, done: make(chan struct{})}
-	go ep.run(p)
+	ep := &epoll{fd: fd, file: file, done: make(chan struct{})}
+	go ep.run(p, rc)
 	return ep, nil
 }
 
@@ -75,42 +77,43 @@ func (ep *epoll) del(c net.Conn) {
 	rc.Control(func(d uintptr) { unix.EpollCtl(ep.fd, unix.EPOLL_CTL_DEL, int(d), nil) })
 }
 
-// stop asks the goroutine to end; it closes done when it has, after
-// releasing the epoll set and the eventfd.
-func (ep *epoll) stop() {
-	var one = [8]byte{1}
-	unix.Write(ep.wake, one[:])
-}
+// stop makes the goroutine end; it closes done when it has. The epoll set
+// is closed once the goroutine no longer uses it (os.File counts its
+// users).
+func (ep *epoll) stop() { ep.file.Close() }
 
-func (ep *epoll) run(p *Poller) {
-	defer func() {
-		unix.Close(ep.fd)
-		unix.Close(ep.wake)
-		close(ep.done)
-	}()
+func (ep *epoll) run(p *Poller, rc syscall.RawConn) {
+	defer close(ep.done)
 	events := make([]unix.EpollEvent, 128)
 	keys := make([]pollKey, 0, len(events))
 	var calls []func()
+	n := 0
 	for {
-		n, err := unix.EpollWait(ep.fd, events, -1)
-		if err == unix.EINTR {
-			continue
-		}
+		// A batch smaller than events emptied the set: wait for its next
+		// edge before asking again (every event added later makes one),
+		// which saves a system call per wake-up when sessions are woken
+		// one at a time.
+		drained := n < len(events)
+		err := rc.Read(func(fd uintptr) bool {
+			if drained {
+				drained = false
+				return false
+			}
+			for {
+				var err error
+				n, err = unix.EpollWait(int(fd), events, 0)
+				if err != unix.EINTR {
+					return n > 0 // else wait until the set is readable again
+				}
+			}
+		})
 		if err != nil {
-			return
+			return // stop closed the set
 		}
 		keys = keys[:0]
-		stop := false
 		for _, ev := range events[:n] {
-			if ev.Fd == wakeKey {
-				stop = true
-				continue
-			}
 			keys = append(keys, pollKey{ev.Fd, ev.Pad})
 		}
 		calls = p.dispatch(ep, keys, calls)
-		if stop {
-			return
-		}
 	}
 }

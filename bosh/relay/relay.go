@@ -63,6 +63,7 @@ type Relay struct {
 	// done (Close claims it). On TLS, or when the poller cannot watch
 	// the stream, the reader never parks: it waits in Stream.Next.
 	watched bool // the stream is registered with upstreamPoller
+	noPark  bool // never park (waitInNext: the old way, for comparisons)
 	parked  bool // no reader runs; readable starts one
 	// again: the poller said readable while a reader ran, which must
 	// then read once more before it parks (the poller is edge-triggered).
@@ -249,7 +250,7 @@ func (r *Relay) park() int {
 	case r.again:
 		r.again = false
 		return readAgain
-	case r.stopping || r.err != nil:
+	case r.stopping || r.err != nil || r.noPark:
 		return wait
 	}
 	if !r.watched {
@@ -264,6 +265,10 @@ func (r *Relay) park() int {
 	r.parked = true
 	return parked
 }
+
+// waitInNext makes the relay's reader wait in Stream.Next, one goroutine
+// per relay, as before readers parked: benchmarks compare the two.
+func waitInNext() RelayOption { return func(r *Relay) { r.noPark = true } }
 
 // readable is called by the poller when bytes may have arrived: it starts
 // a reader if none runs, or tells the running one to read again.
