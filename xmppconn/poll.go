@@ -1,6 +1,9 @@
 package xmppconn
 
-import "sync"
+import (
+	"sync"
+	"syscall"
+)
 
 // Poller tells, with one goroutine for many streams, when an idle plain
 // TCP stream has something to read, so that a stream needs no goroutine
@@ -46,21 +49,25 @@ type pollReg struct {
 // stream already watched changes nothing and reports true.
 //
 // Watch reports false when s cannot be watched (TLS, not a socket, not
-// Linux, no epoll): the caller then reads with Next. Unwatch must be
+// Linux, no epoll): the caller then reads with Next. Failing with nothing
+// else watched, it stops the poller's goroutine and waits for it, as the
+// last Unwatch does: a readable function of another stream still being
+// called must not wait for anything the caller of Watch holds. Unwatch must be
 // called before s is closed: a closed descriptor's number is soon another
 // connection's.
 func (p *Poller) Watch(s *Stream, readable func()) bool {
-	if s.conn != s.raw {
+	if _, sock := s.raw.(syscall.Conn); !sock || s.conn != s.raw {
 		return false
 	}
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	if s.poll.on {
+		p.mu.Unlock()
 		return true
 	}
 	if p.ep == nil {
 		ep, err := startEpoll(p)
 		if err != nil {
+			p.mu.Unlock()
 			return false
 		}
 		p.ep = ep
@@ -71,15 +78,19 @@ func (p *Poller) Watch(s *Stream, readable func()) bool {
 		p.gen = 1
 	}
 	fd, ok := p.ep.add(s.raw, p.gen)
-	if !ok {
-		if len(p.watched) == 0 {
-			p.stopLocked()
-		}
-		return false
+	if ok {
+		s.poll = pollReg{on: true, fd: fd, gen: p.gen, readable: readable}
+		p.watched[fd] = s
 	}
-	s.poll = pollReg{on: true, fd: fd, gen: p.gen, readable: readable}
-	p.watched[fd] = s
-	return true
+	var done chan struct{}
+	if !ok && len(p.watched) == 0 {
+		done = p.stopLocked()
+	}
+	p.mu.Unlock()
+	if done != nil {
+		<-done
+	}
+	return ok
 }
 
 // Unwatch removes s from p, so that s may be closed; it does nothing if s

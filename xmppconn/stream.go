@@ -16,13 +16,15 @@ import (
 var ErrClosed = errors.New("xmppconn: stream closed")
 
 // Stream is one upstream XML stream. Send and Restart may be called from any
-// goroutine; Next from one reader goroutine only; Close from any, more than once.
+// goroutine; Next and TryNext from one reader at a time; Close from any,
+// more than once.
 //
 // A Stream starts no goroutine. Its memory while idle is the connection
 // and, with TLS, crypto/tls's record buffers and the splitter's small
 // buffer; without TLS, a stream with nothing pending waits for the server
 // without any read buffer (elements larger than a few KiB grow the buffer
-// only while they are read).
+// only while they are read), and, read with TryNext and a Poller, without
+// a goroutine.
 type Stream struct {
 	conn   net.Conn // *tls.Conn after STARTTLS; fixed once Open returns
 	raw    net.Conn // the TCP connection

@@ -24,7 +24,7 @@ var ErrClosed = errors.New("relay: closed")
 
 // Relay is one client session's upstream half: the XML stream to the
 // server, the elements the server sent that the client has not fetched
-// yet, and the goroutine that reads them. Its methods may be called from
+// yet, and the goroutine that reads them while there is something to read. Its methods may be called from
 // any goroutine.
 type Relay struct {
 	stream   *xmppconn.Stream
@@ -63,7 +63,7 @@ type Relay struct {
 	// done (Close claims it). On TLS, or when the poller cannot watch
 	// the stream, the reader never parks: it waits in Stream.Next.
 	watched bool // the stream is registered with upstreamPoller
-	noPark  bool // never park (waitInNext: the old way, for comparisons)
+	noPark  bool // never park: the stream cannot be watched, or waitInNext
 	parked  bool // no reader runs; readable starts one
 	// again: the poller said readable while a reader ran, which must
 	// then read once more before it parks (the poller is edge-triggered).
@@ -90,9 +90,12 @@ type outgoing struct {
 // server. wake is called, from the relay's goroutines and without locks
 // held, whenever an element was queued or the relay ended; it must not
 // block. The relay owns its goroutines: the reader, which queues what the
-// server sends, and, while something waits to be written, the writer,
-// which writes what Send and Restart queued, so that no caller ever waits
-// on the upstream socket. Close stops both and waits for them.
+// server sends (on a plain TCP upstream it runs only while bytes are
+// there to read, and the process's poller starts it again when more
+// arrive; on TLS it waits for the server), and, while something waits to
+// be written, the writer, which writes what Send and Restart queued, so
+// that no caller ever waits on the upstream socket. Close stops both and
+// waits for them.
 func NewRelay(stream *xmppconn.Stream, maxQueue int, wake func(), opts ...RelayOption) *Relay {
 	if maxQueue <= 0 {
 		maxQueue = 1 << 20
@@ -255,6 +258,7 @@ func (r *Relay) park() int {
 	}
 	if !r.watched {
 		if !upstreamPoller.Watch(r.stream, r.readable) {
+			r.noPark = true // TLS, or not a socket: it will not change
 			return wait
 		}
 		r.watched = true
