@@ -87,33 +87,30 @@ func (ep *epoll) run(p *Poller, rc syscall.RawConn) {
 	events := make([]unix.EpollEvent, 128)
 	keys := make([]pollKey, 0, len(events))
 	var calls []func()
-	n := 0
-	for {
-		// A batch smaller than events emptied the set: wait for its next
-		// edge before asking again (every event added later makes one),
-		// which saves a system call per wake-up when sessions are woken
-		// one at a time.
-		drained := n < len(events)
-		err := rc.Read(func(fd uintptr) bool {
-			if drained {
-				drained = false
+	// One RawConn.Read for the goroutine's whole life: it clears the
+	// runtime's readiness flag when it begins, so a new call could miss an
+	// edge that came since the last epoll_wait. Inside it, an edge that
+	// comes while events are being handled makes the next wait return at
+	// once. A batch smaller than events emptied the set, so the callback
+	// waits for the next edge instead of asking again: one epoll_wait per
+	// wake-up. It returns only when stop closes the set.
+	rc.Read(func(fd uintptr) bool {
+		for {
+			n, err := unix.EpollWait(int(fd), events, 0)
+			if err == unix.EINTR {
+				continue
+			}
+			if n <= 0 {
+				return false // wait until the set is readable again
+			}
+			keys = keys[:0]
+			for _, ev := range events[:n] {
+				keys = append(keys, pollKey{ev.Fd, ev.Pad})
+			}
+			calls = p.dispatch(ep, keys, calls)
+			if n < len(events) {
 				return false
 			}
-			for {
-				var err error
-				n, err = unix.EpollWait(int(fd), events, 0)
-				if err != unix.EINTR {
-					return n > 0 // else wait until the set is readable again
-				}
-			}
-		})
-		if err != nil {
-			return // stop closed the set
 		}
-		keys = keys[:0]
-		for _, ev := range events[:n] {
-			keys = append(keys, pollKey{ev.Fd, ev.Pad})
-		}
-		calls = p.dispatch(ep, keys, calls)
-	}
+	})
 }
