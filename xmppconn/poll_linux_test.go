@@ -6,8 +6,11 @@ import (
 	"io"
 	"os"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // waitReadable waits for the Poller to call back, failing after 5s.
@@ -176,5 +179,40 @@ func TestPollerRefusesTLS(t *testing.T) {
 	if p.Watch(s, func() {}) {
 		p.Unwatch(s)
 		t.Fatal("Watch took a TLS stream")
+	}
+}
+
+// TestPollerWatchReadyStream: bytes already waiting when a stream is
+// watched are announced at once (a reader that found nothing may park
+// just before they came, and no later edge may follow).
+func TestPollerWatchReadyStream(t *testing.T) {
+	srv := newServer(t, func(p *peer) {
+		if p.open("id", featuresBind) && p.expect("<presence/>") {
+			p.send("<message/>")
+		}
+		p.drain()
+	})
+	s := openStream(t, srv.dialer())
+	must(t, s.Send([]byte("<presence/>")))
+	rc, err := s.raw.(syscall.Conn).SyscallConn()
+	must(t, err)
+	var ready bool
+	rc.Control(func(fd uintptr) {
+		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+		n, _ := unix.Poll(fds, 5000)
+		ready = n == 1
+	})
+	if !ready {
+		t.Fatal("the server's message never arrived")
+	}
+	var p Poller
+	readable, ch := signal()
+	if !p.Watch(s, readable) {
+		t.Fatal("Watch refused a plain TCP stream")
+	}
+	defer p.Unwatch(s)
+	waitReadable(t, ch, "bytes waiting before Watch")
+	if got, err := tryAll(t, s); err != nil || len(got) != 1 || got[0] != "<message/>" {
+		t.Fatalf("TryNext gave %q, %v; want the message", got, err)
 	}
 }

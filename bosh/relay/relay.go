@@ -24,8 +24,8 @@ var ErrClosed = errors.New("relay: closed")
 
 // Relay is one client session's upstream half: the XML stream to the
 // server, the elements the server sent that the client has not fetched
-// yet, and the goroutine that reads them while there is something to read. Its methods may be called from
-// any goroutine.
+// yet, and the goroutine that reads them while there is something to
+// read. Its methods may be called from any goroutine.
 type Relay struct {
 	stream   *xmppconn.Stream
 	maxQueue int
@@ -262,9 +262,9 @@ func (r *Relay) park() int {
 			return wait
 		}
 		r.watched = true
-		// Bytes that came before the registration were not announced by
-		// an edge: read once more (it costs one read that finds nothing).
-		return readAgain
+		// Bytes that came since TryNext found none make the poller call
+		// readable at once: epoll reports a descriptor that is already
+		// readable when it is added.
 	}
 	r.parked = true
 	return parked
