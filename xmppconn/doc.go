@@ -27,6 +27,9 @@
 //     [Element]: stanzas, a [KindHeader] and [KindFeatures] after
 //     [Stream.Restart], and finally [KindError] or [KindEnd] followed by an
 //     error.
+//   - [Stream.TryNext] is Next without waiting on a plain TCP stream;
+//     with a [Poller] (one per process, epoll on Linux) telling when bytes
+//     arrive, an idle stream needs no goroutine of its own.
 //   - [Stream.Send] writes the client's elements; [Stream.Close] ends the
 //     stream politely and unblocks the reader.
 //   - [Splitter] is the incremental scanner under Next, usable on its own

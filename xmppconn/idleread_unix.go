@@ -23,9 +23,11 @@ var idleWaitHook func(*Splitter)
 // nothing is pending in the splitter it waits for the connection to become
 // readable without holding a buffer: the buffer is taken from idleBufs
 // only when bytes are there to read, and given back if the read finds
-// none. It reports false when it cannot be used (TLS, or not a
-// syscall.Conn), and the caller falls back to fill.
-func (s *Splitter) fillIdle(c net.Conn) (n int, used bool, err error) {
+// none. With wait false it does not wait at all: a read that finds nothing
+// returns errWouldBlock, for a reader that a Poller wakes instead. It
+// reports false when it cannot be used (TLS, or not a syscall.Conn, or
+// bytes pending), and the caller falls back to fill.
+func (s *Splitter) fillIdle(c net.Conn, wait bool) (n int, used bool, err error) {
 	sc, ok := c.(syscall.Conn)
 	if !ok {
 		return 0, false, nil
@@ -40,6 +42,7 @@ func (s *Splitter) fillIdle(c net.Conn) (n int, used bool, err error) {
 	}
 	s.release()
 	var rerr error
+	wouldBlock := false
 	err = rc.Read(func(fd uintptr) bool {
 		bp := idleBufs.Get().(*[]byte)
 		b := (*bp)[:0]
@@ -52,6 +55,10 @@ func (s *Splitter) fillIdle(c net.Conn) (n int, used bool, err error) {
 		if rerr == syscall.EAGAIN {
 			n, rerr = 0, nil
 			idleBufs.Put(bp)
+			if !wait {
+				wouldBlock = true
+				return true // the caller's poller waits instead
+			}
 			if idleWaitHook != nil {
 				idleWaitHook(s)
 			}
@@ -66,6 +73,8 @@ func (s *Splitter) fillIdle(c net.Conn) (n int, used bool, err error) {
 	switch {
 	case err != nil:
 		return 0, true, err
+	case wouldBlock:
+		return 0, true, errWouldBlock
 	case rerr != nil:
 		return 0, true, os.NewSyscallError("read", rerr)
 	case n == 0:

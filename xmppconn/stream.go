@@ -16,13 +16,15 @@ import (
 var ErrClosed = errors.New("xmppconn: stream closed")
 
 // Stream is one upstream XML stream. Send and Restart may be called from any
-// goroutine; Next from one reader goroutine only; Close from any, more than once.
+// goroutine; Next and TryNext from one reader at a time; Close from any,
+// more than once.
 //
 // A Stream starts no goroutine. Its memory while idle is the connection
 // and, with TLS, crypto/tls's record buffers and the splitter's small
 // buffer; without TLS, a stream with nothing pending waits for the server
 // without any read buffer (elements larger than a few KiB grow the buffer
-// only while they are read).
+// only while they are read), and, read with TryNext and a Poller, without
+// a goroutine.
 type Stream struct {
 	conn   net.Conn // *tls.Conn after STARTTLS; fixed once Open returns
 	raw    net.Conn // the TCP connection
@@ -56,6 +58,8 @@ type Stream struct {
 	remoteOnce sync.Once
 	closeOnce  sync.Once
 	closeErr   error
+
+	poll pollReg // guarded by the mu of the Poller watching the stream
 }
 
 func newStream(conn net.Conn, p StreamParams, d *Dialer) *Stream {
@@ -151,9 +155,17 @@ func (s *Stream) open() error {
 	return fmt.Errorf("expected <stream:features/>, got %s %.100q", el.Kind, el.Raw)
 }
 
+// errWouldBlock is next's answer, with wait false, when nothing is
+// buffered and a plain TCP connection has nothing to read now.
+var errWouldBlock = errors.New("xmppconn: nothing to read now")
+
 // next returns the next element, reading as needed. The caller holds rmu
 // (or is Open, before anyone else has the stream).
-func (s *Stream) next() (Element, error) {
+func (s *Stream) next() (Element, error) { return s.nextOr(true) }
+
+// nextOr is next; with wait false it returns errWouldBlock instead of
+// waiting for an idle plain TCP connection (see TryNext).
+func (s *Stream) nextOr(wait bool) (Element, error) {
 	for {
 		el, ok, err := s.sp.Next()
 		if err != nil {
@@ -167,7 +179,10 @@ func (s *Stream) next() (Element, error) {
 		}
 		used := false
 		if s.conn == s.raw {
-			_, used, err = s.sp.fillIdle(s.raw)
+			_, used, err = s.sp.fillIdle(s.raw, wait)
+			if err == errWouldBlock {
+				return Element{}, err
+			}
 		}
 		if !used {
 			_, err = s.sp.fill(s.conn)
@@ -249,22 +264,41 @@ func (s *Stream) write(p []byte) error {
 //
 // A KindHeader (after Restart) also updates Header.
 func (s *Stream) Next() (Element, error) {
+	el, _, err := s.nextElement(true)
+	return el, err
+}
+
+// TryNext is Next for a reader that need not wait: when no complete
+// element is buffered and the plain TCP connection has nothing to read
+// now, it returns ok false at once, holding no read buffer, instead of
+// waiting (a [Poller] tells when there is something to read). On a TLS
+// stream, or while part of an element is buffered (the rest is on its
+// way), it waits as Next does. ok is true whenever err is nil and an
+// element is returned.
+func (s *Stream) TryNext() (el Element, ok bool, err error) {
+	return s.nextElement(false)
+}
+
+func (s *Stream) nextElement(wait bool) (Element, bool, error) {
 	s.rmu.Lock()
 	defer s.rmu.Unlock()
 	if s.done != nil {
-		return Element{}, s.done
+		return Element{}, false, s.done
 	}
 	var el Element
 	var err error
 	if s.isAhead {
 		el, s.ahead, s.isAhead = s.ahead, Element{}, false
 	} else {
-		el, err = s.next()
+		el, err = s.nextOr(wait)
+		if err == errWouldBlock {
+			return Element{}, false, nil
+		}
 	}
 	if err != nil {
 		err = fmt.Errorf("xmppconn: stream from %s: %w", s.addr, err)
 		s.end(err)
-		return Element{}, err
+		return Element{}, false, err
 	}
 	switch el.Kind {
 	case KindHeader:
@@ -278,7 +312,7 @@ func (s *Stream) Next() (Element, error) {
 	case KindError:
 		s.end(newStreamError(el.Raw))
 	}
-	return el, nil
+	return el, true, nil
 }
 
 // Ready reports whether Next would return an element without reading from

@@ -12,7 +12,9 @@
 //
 //   - [Domains.Open] checks the requested domain (and route) against the
 //     configuration and opens the upstream stream (xmppconn.Dialer.Open);
-//   - [NewRelay] starts the reader goroutine a session owns (a writer
+//   - [NewRelay] starts the reader goroutine a session owns (on a plain
+//     TCP upstream it runs only while the server's bytes are there to
+//     read: one poller per process starts it when they arrive; a writer
 //     goroutine runs while something waits to be written);
 //     each element the server sends is queued and the front end's wake
 //     function is called, so a held request can be answered at once;

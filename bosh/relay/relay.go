@@ -24,8 +24,8 @@ var ErrClosed = errors.New("relay: closed")
 
 // Relay is one client session's upstream half: the XML stream to the
 // server, the elements the server sent that the client has not fetched
-// yet, and the goroutine that reads them. Its methods may be called from
-// any goroutine.
+// yet, and the goroutine that reads them while there is something to
+// read. Its methods may be called from any goroutine.
 type Relay struct {
 	stream   *xmppconn.Stream
 	maxQueue int
@@ -54,9 +54,30 @@ type Relay struct {
 	obs       Observer // nil: no events (Observed)
 	transport string
 
-	readerDone chan struct{}
-	closeOnce  sync.Once
+	// The reader, guarded by mu. A reader goroutine runs while the
+	// server's bytes are there to read; on a plain TCP upstream it exits
+	// when there are none (parked) and the process's poller starts the
+	// next one when bytes arrive, so an idle session costs no goroutine.
+	// States: running → parked (park: Stream.TryNext found nothing) →
+	// running (readable); running → done (the stream ended); parked →
+	// done (Close claims it). On TLS, or when the poller cannot watch
+	// the stream, the reader never parks: it waits in Stream.Next.
+	watched bool // the stream is registered with upstreamPoller
+	noPark  bool // never park: the stream cannot be watched, or waitInNext
+	parked  bool // no reader runs; readable starts one
+	// again: the poller said readable while a reader ran, which must
+	// then read once more before it parks (the poller is edge-triggered).
+	again   bool
+	readers sync.WaitGroup // the reader goroutines; Close waits for them
+
+	closeOnce sync.Once
 }
+
+// upstreamPoller tells the relays of the whole process when a parked
+// reader has something to read (one goroutine for all, running only while
+// some stream is watched; each relay unwatches its stream before closing
+// it, and the last one stops that goroutine).
+var upstreamPoller xmppconn.Poller
 
 // outgoing is one write for the server: elements, or a stream restart.
 type outgoing struct {
@@ -70,9 +91,12 @@ type outgoing struct {
 // server. wake is called, from the relay's goroutines and without locks
 // held, whenever an element was queued or the relay ended; it must not
 // block. The relay owns its goroutines: the reader, which queues what the
-// server sends, and, while something waits to be written, the writer,
-// which writes what Send and Restart queued, so that no caller ever waits
-// on the upstream socket. Close stops both and waits for them.
+// server sends (on a plain TCP upstream it runs only while bytes are
+// there to read, and the process's poller starts it again when more
+// arrive; on TLS it waits for the server), and, while something waits to
+// be written, the writer, which writes what Send and Restart queued, so
+// that no caller ever waits on the upstream socket. Close stops both and
+// waits for them.
 func NewRelay(stream *xmppconn.Stream, maxQueue int, wake func(), opts ...RelayOption) *Relay {
 	if maxQueue <= 0 {
 		maxQueue = 1 << 20
@@ -83,11 +107,11 @@ func NewRelay(stream *xmppconn.Stream, maxQueue int, wake func(), opts ...RelayO
 		maxOut:     4 * maxQueue,
 		wake:       wake,
 		lastStanza: time.Now(),
-		readerDone: make(chan struct{}),
 	}
 	for _, o := range opts {
 		o(r)
 	}
+	r.readers.Add(1)
 	go r.read()
 	return r
 }
@@ -160,10 +184,21 @@ func (r *Relay) enqueue(item outgoing, what string) error {
 	return nil
 }
 
+// read is the reader goroutine: it queues what the server sends until the
+// stream ends or, parked, until there is nothing to read.
 func (r *Relay) read() {
-	defer close(r.readerDone)
+	defer r.readers.Done()
 	for {
-		el, err := r.stream.Next()
+		el, ok, err := r.stream.TryNext()
+		if err == nil && !ok {
+			switch r.park() {
+			case parked:
+				return
+			case readAgain:
+				continue
+			}
+			el, err = r.stream.Next()
+		}
 		if err != nil {
 			if errors.Is(err, io.EOF) {
 				err = io.EOF
@@ -179,7 +214,7 @@ func (r *Relay) read() {
 		if r.queueBytes+len(el.Raw) > r.maxQueue {
 			r.mu.Unlock()
 			r.end(ErrQueueFull)
-			r.stream.Close()
+			r.closeStream()
 			return
 		}
 		r.queue = append(r.queue, el)
@@ -198,6 +233,68 @@ func (r *Relay) read() {
 			r.wake()
 		}
 	}
+}
+
+// What park decided.
+const (
+	parked    = iota // the goroutine exits; the poller starts the next reader
+	readAgain        // bytes may have arrived meanwhile: TryNext again
+	wait             // no poller for this stream, or closing: wait in Next
+)
+
+// park ends the running reader, which found nothing to read, unless the
+// poller said readable meanwhile or the stream cannot be watched. The
+// first park registers the stream with the poller; Watch is a system
+// call on the epoll set, not network I/O, so it is made under mu, which
+// orders it before Close's unwatch and against readable.
+func (r *Relay) park() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	switch {
+	case r.again:
+		r.again = false
+		return readAgain
+	case r.stopping || r.err != nil || r.noPark:
+		return wait
+	}
+	if !r.watched {
+		if !upstreamPoller.Watch(r.stream, r.readable) {
+			r.noPark = true // TLS, or not a socket: it will not change
+			return wait
+		}
+		r.watched = true
+		// Bytes that came since TryNext found none make the poller call
+		// readable at once: epoll reports a descriptor that is already
+		// readable when it is added.
+	}
+	r.parked = true
+	return parked
+}
+
+// waitInNext makes the relay's reader wait in Stream.Next, one goroutine
+// per relay, as before readers parked: benchmarks compare the two.
+func waitInNext() RelayOption { return func(r *Relay) { r.noPark = true } }
+
+// readable is called by the poller when bytes may have arrived: it starts
+// a reader if none runs, or tells the running one to read again.
+func (r *Relay) readable() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.parked {
+		r.again = true
+		return
+	}
+	r.parked = false
+	r.readers.Add(1)
+	go r.read()
+}
+
+// closeStream unregisters the stream from the poller, so that its
+// descriptor's number is not in the epoll set when it is reused, and
+// closes it.
+func (r *Relay) closeStream() {
+	upstreamPoller.Unwatch(r.stream)
+	r.stream.Close()
 }
 
 // end records why the relay ended (the first reason wins) and wakes the owner.
@@ -294,7 +391,8 @@ func (r *Relay) Restart() error {
 func (r *Relay) Close() {
 	r.closeOnce.Do(func() {
 		r.mu.Lock()
-		r.stopping = true // no writer starts after this
+		r.stopping = true // no writer starts, and no reader parks, after this
+		r.parked = false  // a parked reader is not restarted
 		writer := r.writerDone
 		r.mu.Unlock()
 		if writer != nil {
@@ -310,10 +408,10 @@ func (r *Relay) Close() {
 			r.err = ErrClosed
 		}
 		r.mu.Unlock()
-		r.stream.Close()
+		r.closeStream()
 		if writer != nil {
 			<-writer
 		}
-		<-r.readerDone
+		r.readers.Wait()
 	})
 }
