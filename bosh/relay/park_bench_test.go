@@ -106,7 +106,7 @@ func BenchmarkRelayRoundTrip(b *testing.B) {
 			syscall.Getrusage(syscall.RUSAGE_SELF, &before)
 			b.ResetTimer()
 			for i := range b.N {
-				if err := r.Send(msg); err != nil {
+				if err := r.Send(msg, 1); err != nil {
 					b.Fatal(err)
 				}
 				c.Next(b)
