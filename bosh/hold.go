@@ -21,11 +21,16 @@ import (
 // parked is the part of a request held on a taken-over connection.
 // Guarded by the session's mu.
 type parked struct {
-	conn    *held.Conn
-	content string               // the session's Content-Type (§7.1)
-	coding  endpoint.Compression // how the answer is compressed (compress.go)
-	timer   *time.Timer          // the 'wait' timer, running expire
-	left    bool                 // the client hung up (set by leftParked)
+	conn *held.Conn
+	// content points at the session's Content-Type (§7.1), fixed at
+	// creation; a pointer rather than a copy for the same size class.
+	content *string
+	// coding is how the answer is compressed (compress.go); nil while
+	// compression is off, so that an idle session does not carry the
+	// request's Accept-Encoding (parked stays in the 48-byte size class).
+	coding *endpoint.Compression
+	timer  *time.Timer // the 'wait' timer, running expire
+	left   bool        // the client hung up (set by leftParked)
 	// done is called once when the parked request is answered: the held
 	// requests gauge (relay.Registry.HeldEnded), as await's defer does.
 	done func()
@@ -41,7 +46,10 @@ func (h *Handler) HeldConns() net.Listener { return h.held.Listener() }
 // false when the request must wait in await (HTTP/2, listener not served,
 // shutting down). Whatever answer req already got is written at once.
 func (h *Handler) park(w http.ResponseWriter, r *http.Request, coding endpoint.Compression, s *Session, req *request) bool {
-	p := &parked{content: s.content, coding: coding}
+	p := &parked{content: &s.content}
+	if coding.On {
+		p.coding = &coding
+	}
 	c, err := h.held.Take(w, r, func() { s.leftParked(req, p) })
 	if err != nil {
 		return false
@@ -124,6 +132,10 @@ func (p *parked) write(a answer) {
 	}
 	// Compressing here, under the session's mu, is CPU only (tens of µs
 	// for a large answer, docs/benchmarks.md); the write is Answer's.
-	body := answerHeader(p.conn.Header(), p.coding, p.content, a)
+	var coding endpoint.Compression // off
+	if p.coding != nil {
+		coding = *p.coding
+	}
+	body := answerHeader(p.conn.Header(), coding, *p.content, a)
 	p.conn.Answer(a.httpStatus(), body)
 }

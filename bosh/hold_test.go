@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"boshd/xmppconn"
 )
@@ -142,5 +143,18 @@ func TestPanicInParkedWaitTimerEndsOneSession(t *testing.T) {
 	other, _, _ := h.open(20, 10, "")
 	if r := h.post(body(21, other, " type='terminate'", "")); r.attr("condition") != "" {
 		t.Fatalf("another session answered %s", r.raw)
+	}
+}
+
+// TestParkedCostsNoMoreWhenCompressionIsOff pins the per-session cost of
+// a parked request (issue 12): with compression off, parked carries no
+// copy of the request's Accept-Encoding and stays in its 48-byte size
+// class.
+func TestParkedCostsNoMoreWhenCompressionIsOff(t *testing.T) {
+	if unsafe.Sizeof(uintptr(0)) != 8 {
+		t.Skip("size classes measured on 64-bit platforms")
+	}
+	if n := unsafe.Sizeof(parked{}); n > 48 {
+		t.Errorf("parked is %d bytes, beyond the 48-byte size class", n)
 	}
 }
