@@ -104,7 +104,11 @@ func (p *Poller) Unwatch(s *Stream) {
 		return
 	}
 	p.ep.del(s.raw)
-	delete(p.watched, s.poll.fd)
+	if p.watched[s.poll.fd] == s {
+		// Only s's own entry: were its descriptor ever closed and its
+		// number reused by a stream watched since, the entry is that one's.
+		delete(p.watched, s.poll.fd)
+	}
 	s.poll = pollReg{}
 	var done chan struct{}
 	if len(p.watched) == 0 {
