@@ -70,3 +70,20 @@ func TestCompressedAnswers(t *testing.T) {
 		})
 	}
 }
+
+// TestRefusedAnswerVaries: while compression is on, an answer the shell
+// gives before any session is found (a body over the limit) carries Vary
+// like every other answer, so that a cache never serves it for a request
+// with another Accept-Encoding.
+func TestRefusedAnswerVaries(t *testing.T) {
+	for _, on := range []bool{true, false} {
+		p := newHarness(t, func(c *Config) { c.Compression, c.MaxBodyBytes = on, 64 })
+		req := httptest.NewRequest(http.MethodPost, "/http-poll", strings.NewReader("0,"+strings.Repeat("x", 200)))
+		req.Header.Set("Accept-Encoding", "gzip")
+		rec := httptest.NewRecorder()
+		p.h.ServeHTTP(rec, req)
+		if got := rec.Header().Get("Vary") == "Accept-Encoding"; got != on {
+			t.Errorf("compression %v: Vary %q on the refused answer", on, rec.Header().Values("Vary"))
+		}
+	}
+}

@@ -94,20 +94,31 @@ type protocol Handler
 // Panicked answers a request that panicked outside a session's bytes (a
 // panic there ends the session, see Session.feedSafely).
 func (p *protocol) Panicked(w http.ResponseWriter, r *http.Request, v any) {
-	(*Handler)(p).write(w, endpoint.Compression{}, answer{id: IDServerError})
+	h := (*Handler)(p)
+	h.write(w, h.compression(r), answer{id: IDServerError})
 }
 
 // RefuseBody answers a body that was too large or cut short: §3 answers
 // every request with 200; the client learns of the problem from the ID.
 func (p *protocol) RefuseBody(w http.ResponseWriter, r *http.Request, err error) {
-	(*Handler)(p).config().LogRequest(logrus.InfoLevel, r.RemoteAddr, err, "request refused")
-	(*Handler)(p).write(w, endpoint.Compression{}, answer{id: IDBadRequest})
+	h := (*Handler)(p)
+	h.config().LogRequest(logrus.InfoLevel, r.RemoteAddr, err, "request refused")
+	h.write(w, h.compression(r), answer{id: IDBadRequest})
+}
+
+// compression is how answers to r are compressed: the configured switch
+// and threshold, every coding (XEP-0025 negotiates none), r's
+// Accept-Encoding. Every answer goes through it, so that every answer
+// carries Vary while compression is on.
+func (h *Handler) compression(r *http.Request) endpoint.Compression {
+	c := h.config()
+	return endpoint.Compression{On: c.Compression, MinBytes: c.CompressionMinBytes, Allowed: endpoint.AllEncodings}.For(r)
 }
 
 // ServePost answers one id;key,xml request (XEP-0025 §3).
 func (p *protocol) ServePost(w http.ResponseWriter, r *http.Request, body []byte) {
 	h := (*Handler)(p)
-	c := endpoint.Compression{On: h.config().Compression, MinBytes: h.config().CompressionMinBytes, Allowed: endpoint.AllEncodings}.For(r)
+	c := h.compression(r)
 	req, err := ParseRequest(body)
 	if err != nil {
 		h.config().LogRequest(logrus.DebugLevel, r.RemoteAddr, err, "malformed request")
