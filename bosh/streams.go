@@ -81,9 +81,11 @@ type streams struct {
 	dials  []addJob // add-stream dials to run without the session's lock
 }
 
-// addJob is an add-stream request waiting for its upstream dial.
+// addJob is an add-stream request waiting for its upstream dial. The
+// request is found among the held by its rid when the dial ends, not
+// kept by pointer: a copy of it (§14.3) may have taken its place.
 type addJob struct {
-	r                   *request
+	rid                 uint64
 	name                string
 	target              relay.Target
 	from, lang, version string
@@ -316,7 +318,7 @@ func (s *Session) addStream(r *request) {
 	}
 	m.adding++
 	r.adding = true
-	m.dials = append(m.dials, addJob{r: r, name: name, target: target, from: from, lang: lang, version: version})
+	m.dials = append(m.dials, addJob{rid: r.rid, name: name, target: target, from: from, lang: lang, version: version})
 	s.holdRequest(r)
 }
 
@@ -376,10 +378,18 @@ func (s *Session) installStream(j addJob, st *xmppconn.Stream, err error) bool {
 	defer s.mu.Unlock()
 	m := s.more
 	m.adding--
-	j.r.adding = false
 	if s.state == StateClosed {
 		return false
 	}
+	i := slices.IndexFunc(s.held, func(h *request) bool { return h.rid == j.rid })
+	if i < 0 {
+		// No longer held (every path that answers an adding request
+		// ends the session, so this is defence): nobody could learn the
+		// stream's name, so it is not opened.
+		return false
+	}
+	r := s.held[i]
+	r.adding = false
 	defer s.armIdle()
 	if err != nil {
 		cond, els := RemoteConnectionFailed, []xmppconn.Element(nil)
@@ -390,8 +400,8 @@ func (s *Session) installStream(j addJob, st *xmppconn.Stream, err error) bool {
 			cond = SystemShutdown
 		}
 		// r is in s.held already: fix its answer and let flush give it.
-		a := s.streamEnd(j.r, j.name, cond, els)
-		j.r.fixed = &a
+		a := s.streamEnd(r, j.name, cond, els)
+		r.fixed = &a
 		s.logger().WithFields(logrus.Fields{"condition": string(cond), "to": j.target.Domain}).WithError(err).Info("stream refused")
 		s.flush()
 		return false
@@ -400,8 +410,8 @@ func (s *Session) installStream(j addJob, st *xmppconn.Stream, err error) bool {
 	u.relay = relay.NewRelay(st, s.h.config().MaxQueueBytes, s.wake, relay.Observed(s.h.reg.Observer(), s.h.reg.Transport()))
 	m.extra = append(m.extra, u)
 	m.tagged = true
-	a := s.addedAnswer(j.r, u.name, j.target.Domain, st)
-	j.r.fixed = &a
+	a := s.addedAnswer(r, u.name, j.target.Domain, st)
+	r.fixed = &a
 	s.logger().WithFields(logrus.Fields{"to": j.target.Domain, "streams": s.openStreams()}).Info("stream added")
 	s.flush()
 	return true

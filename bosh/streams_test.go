@@ -466,33 +466,15 @@ func TestStreamsCostNothingUntilUsed(t *testing.T) {
 // the dial gives up after the dial timeout. On synctest's fake clock.
 func TestAddStreamDialHoldsNoLock(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		f := newFakeClock(t, func(c *Config) {
-			d := c.Domains.Dialer
-			pipe := d.DialContext
-			d.Routes["slow.example"] = []string{"slow:5222"}
-			c.Domains.Served = append(c.Domains.Served, "slow.example")
-			c.DialTimeout = 10 * time.Second
-			d.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
-				if addr == "slow:5222" { // a server that never answers
-					<-ctx.Done()
-					return nil, ctx.Err()
-				}
-				return pipe(ctx, network, addr)
-			}
-		})
+		f, _ := slowDial(t) // a server that never answers
 		sid := f.create("wait='60' hold='1'")
 		up := <-f.up.Conns
 		<-up.Received // its header
 		start := time.Now()
 
-		answered := func(get func() *etree.Element) chan *etree.Element {
-			ch := make(chan *etree.Element, 1)
-			go func() { ch <- get() }()
-			return ch
-		}
-		add := answered(f.start(body(2, sid, " to='slow.example'", "")))
+		add := answeredLater(f.start(body(2, sid, " to='slow.example'", "")))
 		synctest.Wait() // the dial is blocked
-		send := answered(f.start(body(3, sid, "", `<message xmlns='jabber:client' id='during'/>`)))
+		send := answeredLater(f.start(body(3, sid, "", `<message xmlns='jabber:client' id='during'/>`)))
 		synctest.Wait()
 		select {
 		case el := <-up.Received:
@@ -524,4 +506,110 @@ func TestAddStreamDialHoldsNoLock(t *testing.T) {
 			t.Fatalf("rid 3 answered without the reply: %v", r3.Attr)
 		}
 	})
+}
+
+// slowDial is a fake-clock handler that serves slow.example, whose dial
+// waits until the returned function is called.
+func slowDial(t *testing.T) (f *fakeClock, release func()) {
+	ch := make(chan struct{})
+	f = newFakeClock(t, func(c *Config) {
+		d := c.Domains.Dialer
+		pipe := d.DialContext
+		d.Routes["slow.example"] = []string{"slow:5222"}
+		c.Domains.Served = append(c.Domains.Served, "slow.example")
+		c.DialTimeout = 10 * time.Second
+		d.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			if addr == "slow:5222" {
+				select {
+				case <-ch:
+				case <-ctx.Done():
+					return nil, ctx.Err()
+				}
+			}
+			return pipe(ctx, network, addr)
+		}
+	})
+	return f, func() { close(ch) }
+}
+
+// answeredLater runs get in the background; the channel gets its answer.
+func answeredLater(get func() *etree.Element) chan *etree.Element {
+	ch := make(chan *etree.Element, 1)
+	go func() { ch <- get() }()
+	return ch
+}
+
+// streamOf is an answer's unqualified 'stream' attribute (etree's
+// SelectAttrValue would also match the xmlns:stream declaration).
+func streamOf(el *etree.Element) string {
+	for _, a := range el.Attr {
+		if a.Space == "" && a.Key == "stream" {
+			return a.Value
+		}
+	}
+	return ""
+}
+
+// TestResentRequestBehindADial: §14.3, a copy of a request held while an
+// add-stream dial runs (§16.3) takes the original's place with what
+// processing settled for the rid: the copy of the add-stream request
+// gets the answer naming the new stream, and the copy of a request
+// whose answer was fixed behind the dial (a refused add-stream) gets that
+// answer, both as soon as the dial ends (not after 'wait'); the
+// original copy gets the recoverable error. On synctest's fake clock.
+func TestResentRequestBehindADial(t *testing.T) {
+	tests := []struct {
+		name     string
+		third    string // attributes of rid 3, sent while the dial runs; "" sends none
+		resend   uint64
+		wantType string
+		wantCond string
+		wantFrom string
+	}{
+		{"add-stream resent while it dials", "", 2, "", "", "slow.example"},
+		{"fixed refusal resent behind the dial", " to='elsewhere.example'", 3, "terminate", "host-unknown", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				f, release := slowDial(t)
+				sid := f.create("wait='60' hold='1'")
+				up := <-f.up.Conns
+				<-up.Received // its header
+				attrs := map[uint64]string{2: " to='slow.example'", 3: tt.third}
+				first := map[uint64]chan *etree.Element{}
+				for rid := uint64(2); rid <= 3; rid++ {
+					if attrs[rid] == "" {
+						continue
+					}
+					first[rid] = answeredLater(f.start(body(rid, sid, attrs[rid], "")))
+					synctest.Wait()
+				}
+				again := answeredLater(f.start(body(tt.resend, sid, attrs[tt.resend], "")))
+				synctest.Wait()
+				release()
+				synctest.Wait()
+				var r *etree.Element
+				select {
+				case r = <-again:
+				default:
+					t.Fatal("the copy was not answered when the dial ended")
+				}
+				if got := r.SelectAttrValue("type", ""); got != tt.wantType {
+					t.Fatalf("the copy answered type %q, want %q: %v", got, tt.wantType, r.Attr)
+				}
+				if r.SelectAttrValue("condition", "") != tt.wantCond || r.SelectAttrValue("from", "") != tt.wantFrom || streamOf(r) == "" {
+					t.Fatalf("the copy answered %v, want condition %q, from %q and a stream name", r.Attr, tt.wantCond, tt.wantFrom)
+				}
+				if o := <-first[tt.resend]; o.SelectAttrValue("type", "") != "error" {
+					t.Fatalf("the original copy answered %v, want the recoverable error", o.Attr)
+				}
+				if tt.resend != 2 {
+					if a := <-first[2]; streamOf(a) == "" || a.SelectAttrValue("from", "") != "slow.example" {
+						t.Fatalf("add-stream answered %v", a.Attr)
+					}
+				}
+			})
+		})
+	}
 }
