@@ -436,7 +436,9 @@ func (s *Session) answerWithQueue(r *request) {
 			s.endStream(u, cond, cause, r, els)
 			return
 		}
-		s.endWith(cond, cause, r, els)
+		// The last stream: the session ends, and the answer still names
+		// the stream its payloads come from (§16.4).
+		s.endWith(cond, cause, r, s.tagFor(u, els), els)
 		return
 	}
 	s.activity.answered(len(els) > 0)
@@ -603,15 +605,17 @@ func (s *Session) endTerminate() {
 // when the cause is not a request); culprit gets cond, other open requests
 // other-request (§17.2).
 func (s *Session) end(cond Condition, cause error, culprit *request) {
-	s.endWith(cond, cause, culprit, nil)
+	s.endWith(cond, cause, culprit, "", nil)
 }
 
-func (s *Session) endWith(cond Condition, cause error, culprit *request, els []xmppconn.Element) {
+// endWith is end with els, what the stream whose end it is left, for the
+// culprit, in an answer naming that stream when stream is set (§16.4).
+func (s *Session) endWith(cond Condition, cause error, culprit *request, stream string, els []xmppconn.Element) {
 	if s.state == StateClosed {
 		return
 	}
 	if culprit != nil {
-		a := s.terminalAnswer(cond, els)
+		a := terminalAnswer(cond, s.legacy, stream, els)
 		if !culprit.answered {
 			culprit.answered = true
 			culprit.give(a)
@@ -640,17 +644,21 @@ func (s *Session) endWith(cond Condition, cause error, culprit *request, els []x
 // terminalAnswer is the answer for a terminal condition: a terminate body,
 // or for legacy clients the HTTP status of §17.1.
 func (s *Session) terminalAnswer(cond Condition, els []xmppconn.Element) answer {
-	return terminalAnswer(cond, s.legacy, els)
+	return terminalAnswer(cond, s.legacy, "", els)
 }
 
 // terminalAnswer is the answer for a terminal condition outside a session
 // (or for one): legacy clients, which sent no 'ver', get the HTTP status
-// of §17.1 too.
-func terminalAnswer(cond Condition, legacy bool, els []xmppconn.Element) answer {
+// of §17.1 too. stream, when set, names the stream els come from
+// (§16.4).
+func terminalAnswer(cond Condition, legacy bool, stream string, els []xmppconn.Element) answer {
 	var w responseBuilder
 	w.start(elementsLen(els))
 	w.attr("type", "terminate")
 	w.attr("condition", string(cond))
+	if stream != "" {
+		w.attr("stream", stream)
+	}
 	w.elements(els)
 	a := answer{body: w.buf}
 	if legacy {

@@ -321,6 +321,61 @@ func TestStreamFailureEndsOnlyThatStream(t *testing.T) {
 	}
 }
 
+// TestLastStreamEndNamesIt: §16.4, once a second stream has been open
+// every non-empty answer names its stream, the one that ends the session
+// too: when the last open stream (either of the two) ends with stanzas
+// and a stream error, the terminate answer carries them and its name.
+// One that ends with nothing to carry names none: the session is over.
+func TestLastStreamEndNamesIt(t *testing.T) {
+	const lastWords = `<message id='last-words'/><stream:error><conflict xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error>`
+	tests := []struct {
+		name       string
+		closeFirst bool   // else the second stream is closed first
+		push       string // what the last stream's server sends; "" closes the connection
+		cond       string
+		named      bool
+	}{
+		{"second is last, ends with stanzas", true, lastWords, "remote-stream-error", true},
+		{"first is last, ends with stanzas", false, lastWords, "remote-stream-error", true},
+		{"second is last, connection closed", true, "", "remote-connection-failed", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, nil)
+			m := h.openTwo(5)
+			gone, last, lastUp := m.second, m.first, m.up1
+			if tt.closeFirst {
+				gone, last, lastUp = m.first, m.second, m.up2
+			}
+			if r := h.post(body(m.next(), m.sid, " type='terminate' stream='"+gone+"'", "")); r.attr("type") != "terminate" || r.streamAttr() != gone {
+				t.Fatalf("closing one stream answered %s", r.raw)
+			}
+			held := h.async(body(m.rid, m.sid, "", ""))
+			h.waitOpen(m.sid, m.rid)
+			m.next()
+			if tt.push != "" {
+				lastUp.Push(t, tt.push)
+			} else {
+				lastUp.Close()
+			}
+			r := held()
+			if r.attr("type") != "terminate" || r.attr("condition") != tt.cond {
+				t.Fatalf("the last stream's end answered %s, want terminate %s", r.raw, tt.cond)
+			}
+			if tt.push != "" && !strings.Contains(r.raw, "last-words") {
+				t.Fatalf("the last stream's stanzas are lost: %s", r.raw)
+			}
+			want := ""
+			if tt.named {
+				want = last
+			}
+			if got := r.streamAttr(); got != want {
+				t.Fatalf("the last stream's end names %q, want %q: %s", got, want, r.raw)
+			}
+		})
+	}
+}
+
 // TestUnknownStreamName: §16.4, payloads for a name the session never
 // issued end it with item-not-found; on an empty request the attribute is
 // ignored.
