@@ -49,14 +49,12 @@ func newRequest(rid uint64, b *Body) *request {
 }
 
 // empty reports whether the request carries no payload and is not one of
-// the special requests (restart, pause, terminate) XEP-0124 §11 exempts,
-// nor one with 'to' (a §16.3 add-stream request asks for something, as a
-// restart does; XEP-0206 restarts carry 'to' too).
+// the special requests (restart, pause, terminate) XEP-0124 §11 exempts.
+// 'to' alone does not exempt it: only a §16.3 add-stream request the
+// session will act on asks for something (checkPolling), and with the
+// feature off a request with 'to' is an ordinary empty request (§16.3).
 func (r *request) empty() bool {
 	if len(r.body.Payloads) > 0 {
-		return false
-	}
-	if _, ok := r.body.Get("to"); ok {
 		return false
 	}
 	if t, _ := r.body.Get("type"); t == "terminate" {

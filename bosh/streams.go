@@ -298,8 +298,8 @@ func (s *Session) isAddStream(b *Body) bool {
 func (s *Session) addStream(r *request) {
 	m := s.streamSet()
 	name := relay.NewID()
-	if limit := s.h.config().MaxStreams; s.openStreams()+m.adding >= limit {
-		s.refuseStream(r, name, PolicyViolation, fmt.Errorf("bosh: the session has %d streams, the limit", limit), nil)
+	if !s.roomForStream() {
+		s.refuseStream(r, name, PolicyViolation, fmt.Errorf("bosh: the session has %d streams, the limit", s.h.config().MaxStreams), nil)
 		return
 	}
 	b := r.body
@@ -322,10 +322,22 @@ func (s *Session) addStream(r *request) {
 	s.holdRequest(r)
 }
 
+// roomForStream reports whether the session may open one more stream:
+// its open streams and those being dialled are below Config.MaxStreams.
+func (s *Session) roomForStream() bool {
+	n := s.openStreams()
+	if s.more != nil {
+		n += s.more.adding
+	}
+	return n < s.h.config().MaxStreams
+}
+
 // refuseStream fixes r's answer to the refusal of the stream name
 // (§16.6), held in r's turn among the held requests.
 func (s *Session) refuseStream(r *request, name string, cond Condition, err error, els []xmppconn.Element) {
-	s.logger().WithFields(logrus.Fields{"condition": string(cond)}).WithError(err).Info("stream refused")
+	// Debug: the client's doing (a limit, a destination not served),
+	// as often as it likes to ask.
+	s.logger().WithFields(logrus.Fields{"condition": string(cond)}).WithError(err).Debug("stream refused")
 	a := s.streamEnd(r, name, cond, els)
 	r.fixed = &a
 	s.holdRequest(r)

@@ -450,23 +450,58 @@ func TestAddStreamConnectFails(t *testing.T) {
 	}
 }
 
-// TestAddStreamIsNotOveractivity: an add-stream request right after an
-// empty answer, while the session's one allowed request is held, is not
-// the too-frequent empty polling of §11: it asks for something.
-func TestAddStreamIsNotOveractivity(t *testing.T) {
-	h := newHarness(t, nil)
-	sid, _, _ := h.open(10, 1, "")
-	if r := h.post(body(11, sid, "", "")); r.attr("type") != "" {
-		t.Fatalf("poll answered %s", r.raw)
+// TestAddStreamOveractivity: an add-stream request right after an empty
+// answer, while the session's one allowed request is held, is not the
+// too-frequent empty polling of §11: it asks for something. But a request
+// with 'to' is an ordinary empty request when the feature is off (§16.3),
+// or when the session is at bosh.max_streams and it is refused at once:
+// 'to' must not let a client poll as fast as it likes.
+func TestAddStreamOveractivity(t *testing.T) {
+	tests := []struct {
+		name       string
+		maxStreams int
+		two        bool // a second stream is open first
+		cond       string
+	}{
+		{"add-stream: not overactivity", 0, false, ""},
+		{"feature off: an empty request", 1, false, "policy-violation"},
+		{"at max_streams: refused, an empty request", 2, true, "policy-violation"},
 	}
-	held := h.async(body(12, sid, "", ""))
-	h.waitOpen(sid, 12)
-	r := h.post(body(13, sid, " to='localhost'", ""))
-	if r.attr("type") != "" || r.streamAttr() == "" {
-		t.Fatalf("add-stream right after an empty answer: %s", r.raw)
-	}
-	if r := held(); r.attr("type") != "" {
-		t.Fatalf("held poll answered %s", r.raw)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, func(c *Config) { c.MaxStreams = tt.maxStreams })
+			var sid string
+			rid := uint64(11)
+			if tt.two {
+				m := h.openTwo(1)
+				sid, rid = m.sid, m.rid
+			} else {
+				sid, _, _ = h.open(10, 1, "")
+			}
+			if r := h.post(body(rid, sid, "", "")); r.attr("type") != "" {
+				t.Fatalf("poll answered %s", r.raw)
+			}
+			held := h.async(body(rid+1, sid, "", ""))
+			h.waitOpen(sid, rid+1)
+			r := h.post(body(rid+2, sid, " to='localhost'", ""))
+			if got := r.attr("condition"); got != tt.cond {
+				t.Fatalf("request with 'to' right after an empty answer: %s, want condition %q", r.raw, tt.cond)
+			}
+			if tt.cond != "" {
+				// The session's end, not a refusal of one stream (which
+				// names it, with the same condition, §16.6).
+				if _, alive := h.h.reg.Get(sid); alive || r.streamAttr() != "" {
+					t.Fatalf("answered %s, and the session goes on: want its end", r.raw)
+				}
+				return
+			}
+			if r.attr("type") != "" || r.streamAttr() == "" {
+				t.Fatalf("add-stream answered %s", r.raw)
+			}
+			if r := held(); r.attr("type") != "" {
+				t.Fatalf("held poll answered %s", r.raw)
+			}
+		})
 	}
 }
 
