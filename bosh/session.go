@@ -225,6 +225,20 @@ func (s *Session) holdRequest(r *request) {
 	s.flush()
 }
 
+// answerInTurn gives r the answer a at once or, while earlier requests
+// are held behind an add-stream dial (§16.3), fixes it to be given in
+// r's turn when the dial ends (§8: answers in rid order). The callers
+// have answered every held request not behind a dial. Called with s.mu
+// held.
+func (s *Session) answerInTurn(r *request, a answer) {
+	if len(s.held) > 0 {
+		r.fixed = &a
+		s.held = append(s.held, r)
+		return
+	}
+	s.deliver(r, a)
+}
+
 // restartTarget is the stream a restart request restarts: the one it
 // names, or the oldest open one (XEP-0124 §16 leaves this open; see
 // docs/conformance.md). nil: the named stream has just closed, nothing

@@ -703,3 +703,53 @@ func TestResentRequestBehindADial(t *testing.T) {
 		})
 	}
 }
+
+// TestAnswersWaitForADial: §8, answers go out in rid order, so a request
+// that would be answered at once, a pause (§10) or one whose 'ack' gets a
+// report (§9.2), waits for an earlier add-stream request whose dial runs
+// (§16.3), and is answered when the dial ends. On synctest's fake clock.
+func TestAnswersWaitForADial(t *testing.T) {
+	tests := []struct {
+		name   string
+		attrs  string // of rid 4, sent while rid 3's dial runs
+		report string // the 'report' rid 4's answer carries
+	}{
+		{"pause", " ack='2' pause='10'", ""},
+		{"report", " ack='1'", "2"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				f, release := slowDial(t)
+				sid := f.create("wait='60' hold='1' ack='1'")
+				up := <-f.up.Conns
+				<-up.Received // its header
+				up.Push(t, `<message id='first'/>`)
+				if r := f.do(body(2, sid, " ack='1'", "")); r.FindElement("./message") == nil {
+					t.Fatalf("rid 2 answered %v", r.Attr)
+				}
+				time.Sleep(2 * time.Second) // beyond the report grace
+				add := answeredLater(f.start(body(3, sid, " ack='1' to='slow.example'", "")))
+				synctest.Wait()
+				later := answeredLater(f.start(body(4, sid, tt.attrs, "")))
+				synctest.Wait()
+				select {
+				case r := <-later:
+					t.Fatalf("rid 4 answered ahead of rid 3's dial: %v", r.Attr)
+				case r := <-add:
+					t.Fatalf("rid 3 answered before its dial ended: %v", r.Attr)
+				default:
+				}
+				release()
+				synctest.Wait()
+				if r := <-add; streamOf(r) == "" || r.SelectAttrValue("from", "") != "slow.example" {
+					t.Fatalf("add-stream answered %v", r.Attr)
+				}
+				r := <-later
+				if r.SelectAttrValue("type", "") != "" || r.SelectAttrValue("report", "") != tt.report {
+					t.Fatalf("rid 4 answered %v, want report %q", r.Attr, tt.report)
+				}
+			})
+		})
+	}
+}
