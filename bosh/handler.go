@@ -188,7 +188,8 @@ func (p *protocol) ServePost(w http.ResponseWriter, r *http.Request, raw []byte)
 	c := h.compression(r, s.encodings)
 	req, a, dials := s.handle(b, rid)
 	if dials != nil {
-		s.addStreams(dials)
+		// Not on this goroutine: its own answer may be ready now.
+		s.h.reg.Background(func() { s.addStreams(dials) })
 	}
 	if a != nil {
 		writeAnswer(w, c, s.content, *a)

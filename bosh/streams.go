@@ -364,9 +364,12 @@ func (s *Session) takeDials() []addJob {
 // dialled through the registry's DialContext (bounded by the dial
 // timeout, cancelled by Shutdown) without the session's lock, and fixes
 // each request's answer: its name, 'from' and features, or the refusal.
-// It runs on the goroutine of the HTTP request whose handle took the
-// jobs.
+// It runs in a goroutine the registry owns (Background; Shutdown cancels
+// the dial and waits for it), not on that of the HTTP request whose
+// handle took the jobs: that request's own answer may be ready meanwhile
+// (it processed an add-stream request that came ahead of its turn).
 func (s *Session) addStreams(jobs []addJob) {
+	defer relay.Recover(s.h.config().Log, "add-stream dial", s.endAfterPanic)
 	cfg := s.h.config()
 	for _, j := range jobs {
 		dctx, cancel := s.h.reg.DialContext(context.Background(), cfg.DialTimeout)

@@ -753,3 +753,37 @@ func TestAnswersWaitForADial(t *testing.T) {
 		})
 	}
 }
+
+// TestAddStreamDialWaitsOnNoRequest: the add-stream dial (§16.3) runs
+// in a goroutine of its own, not on that of the request that processed
+// the add-stream request: here rid 3 asks for a stream ahead of its turn,
+// so rid 2's handling processes it, and rid 2's own answer, the data
+// queued for it, is written at once, not when the dial ends. On
+// synctest's fake clock.
+func TestAddStreamDialWaitsOnNoRequest(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f, release := slowDial(t)
+		sid := f.create("wait='60' hold='1'")
+		up := <-f.up.Conns
+		<-up.Received // its header
+		up.Push(t, `<message id='ready'/>`)
+		synctest.Wait()
+		add := answeredLater(f.start(body(3, sid, " to='slow.example'", "")))
+		synctest.Wait() // ahead of its turn: waits for rid 2
+		poll := answeredLater(f.start(body(2, sid, "", "")))
+		synctest.Wait()
+		select {
+		case r := <-poll:
+			if r.FindElement("./message") == nil {
+				t.Fatalf("rid 2 answered %v without the data queued", r.Attr)
+			}
+		default:
+			t.Fatal("rid 2's answer waits for rid 3's dial")
+		}
+		release()
+		synctest.Wait()
+		if r := <-add; streamOf(r) == "" || r.SelectAttrValue("from", "") != "slow.example" {
+			t.Fatalf("add-stream answered %v", r.Attr)
+		}
+	})
+}
