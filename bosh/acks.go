@@ -36,7 +36,8 @@ func (s *Session) noteAck(b *Body, now time.Time) (report uint64) {
 
 // answerWithReport answers r at once with a report of the answer rid
 // report. Answers go out in rid order (§8): the requests held before r
-// are answered first, the oldest with what is queued.
+// are answered first, the oldest with what is queued; those held behind
+// an add-stream dial (§16.3) keep r's answer waiting until it ends.
 func (s *Session) answerWithReport(r *request, report uint64) {
 	c, _ := s.cache.get(report)
 	for len(s.held) > 0 && s.state != StateClosed && !s.held[0].adding {
@@ -51,18 +52,18 @@ func (s *Session) answerWithReport(r *request, report uint64) {
 	if s.state == StateClosed {
 		return
 	}
-	s.answerReport(r, report, time.Since(c.sentAt))
+	s.answerInTurn(r, reportAnswer(report, time.Since(c.sentAt)))
 }
 
-// answerReport answers at once telling the client which answer it seems
-// to have missed (§9.2).
-func (s *Session) answerReport(r *request, report uint64, since time.Duration) {
+// reportAnswer is the answer telling the client which answer it seems to
+// have missed (§9.2).
+func reportAnswer(report uint64, since time.Duration) answer {
 	var w responseBuilder
 	w.start(0)
 	w.attrUint("report", report)
 	w.attrInt("time", since.Milliseconds())
 	w.empty()
-	s.deliver(r, answer{body: w.buf})
+	return answer{body: w.buf}
 }
 
 // defaultReportGrace is how long an answer may go unacknowledged before a request

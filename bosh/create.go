@@ -29,7 +29,7 @@ func (h *Handler) create(ctx context.Context, b *Body, rid uint64, addr string) 
 	legacy := !hasVer
 	fail := func(cond Condition, err error) answer {
 		h.config().Log.WithFields(logrus.Fields{"remote": addr, "condition": string(cond)}).WithError(err).Info("session refused")
-		return terminalAnswer(cond, legacy, nil)
+		return terminalAnswer(cond, legacy, "", nil)
 	}
 	if h.reg.Closed() {
 		return fail(SystemShutdown, relay.ErrShuttingDown)
@@ -82,7 +82,7 @@ func (h *Handler) create(ctx context.Context, b *Body, rid uint64, addr string) 
 		var se *xmppconn.StreamError
 		if errors.As(err, &se) {
 			h.config().Log.WithFields(logrus.Fields{"remote": addr, "domain": target.Domain}).WithError(err).Info("session refused by the server")
-			return terminalAnswer(RemoteStreamError, legacy, []xmppconn.Element{{Kind: xmppconn.KindError, Raw: se.Raw}})
+			return terminalAnswer(RemoteStreamError, legacy, "", []xmppconn.Element{{Kind: xmppconn.KindError, Raw: se.Raw}})
 		}
 		return fail(RemoteConnectionFailed, fmt.Errorf("bosh: connecting to %s: %w", target.Domain, err))
 	}

@@ -117,7 +117,7 @@ func (p sessionPanic) String() string { return fmt.Sprint(p.v) }
 // any, has been ended with internal-server-error.
 func (p *protocol) Panicked(w http.ResponseWriter, r *http.Request, v any) {
 	sp, _ := v.(sessionPanic)
-	writeAnswer(w, (*Handler)(p).compression(r, endpoint.AllEncodings), "", terminalAnswer(InternalServerError, sp.legacy, nil))
+	writeAnswer(w, (*Handler)(p).compression(r, endpoint.AllEncodings), "", terminalAnswer(InternalServerError, sp.legacy, "", nil))
 }
 
 // RefuseBody answers a request whose body never arrived whole: there is
@@ -155,7 +155,7 @@ func (p *protocol) ServePost(w http.ResponseWriter, r *http.Request, raw []byte)
 	b, err := ParseBody(raw)
 	if err != nil {
 		h.config().LogRequest(logrus.DebugLevel, r.RemoteAddr, err, "malformed request")
-		writeAnswer(w, h.compression(r, endpoint.AllEncodings), "", terminalAnswer(BadRequest, false, nil))
+		writeAnswer(w, h.compression(r, endpoint.AllEncodings), "", terminalAnswer(BadRequest, false, "", nil))
 		return
 	}
 	ridText, hasRID := b.Get("rid")
@@ -164,7 +164,7 @@ func (p *protocol) ServePost(w http.ResponseWriter, r *http.Request, raw []byte)
 	if !hasSID {
 		if !hasRID || ridErr != nil || rid > maxRID {
 			_, hasVer := b.Get("ver")
-			writeAnswer(w, h.compression(r, endpoint.AllEncodings), "", terminalAnswer(BadRequest, !hasVer, nil))
+			writeAnswer(w, h.compression(r, endpoint.AllEncodings), "", terminalAnswer(BadRequest, !hasVer, "", nil))
 			return
 		}
 		a := h.create(r.Context(), b, rid, relay.ClientAddr(r.RemoteAddr, r.Header.Get("X-Forwarded-For"), h.config().ClientAddr))
@@ -174,7 +174,7 @@ func (p *protocol) ServePost(w http.ResponseWriter, r *http.Request, raw []byte)
 
 	s, ok := h.reg.Get(sid)
 	if !ok {
-		writeAnswer(w, h.compression(r, endpoint.AllEncodings), "", terminalAnswer(ItemNotFound, false, nil))
+		writeAnswer(w, h.compression(r, endpoint.AllEncodings), "", terminalAnswer(ItemNotFound, false, "", nil))
 		return
 	}
 	if !hasRID || ridErr != nil || rid > maxRID {
@@ -188,7 +188,8 @@ func (p *protocol) ServePost(w http.ResponseWriter, r *http.Request, raw []byte)
 	c := h.compression(r, s.encodings)
 	req, a, dials := s.handle(b, rid)
 	if dials != nil {
-		s.addStreams(dials)
+		// Not on this goroutine: its own answer may be ready now.
+		s.h.reg.Background(func() { s.addStreams(dials) })
 	}
 	if a != nil {
 		writeAnswer(w, c, s.content, *a)

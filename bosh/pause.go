@@ -23,7 +23,8 @@ func (s *Session) resume() {
 // pauseFor handles a pause request whose pause attribute is v: forward
 // its payloads, answer every held request and the pause request itself at
 // once, without payloads (data stays queued), and go to StatePaused.
-// Called with s.mu held.
+// Answers stay in rid order (§8): those behind an add-stream dial
+// (§16.3) are fixed now and given when it ends. Called with s.mu held.
 func (s *Session) pauseFor(r *request, v string) {
 	secs, err := strconv.ParseUint(v, 10, 32)
 	if err != nil {
@@ -35,18 +36,22 @@ func (s *Session) pauseFor(r *request, v string) {
 		s.end(forwardCondition(err), err, r)
 		return
 	}
-	kept := s.held[:0]
-	for _, h := range s.held {
-		switch {
-		case h.adding:
-			kept = append(kept, h) // answered when its dial ends (§16.3)
-		case h.fixed != nil:
+	for len(s.held) > 0 && !s.held[0].adding {
+		h := s.held[0]
+		s.held = s.held[1:]
+		if h.fixed != nil {
 			s.deliver(h, *h.fixed)
-		default:
+		} else {
 			s.answerEmpty(h)
 		}
 	}
-	s.held = kept
-	s.answerEmpty(r)
+	for _, h := range s.held {
+		if !h.adding && h.fixed == nil {
+			a := s.build(h, "", "", "", nil)
+			h.fixed = &a
+		}
+	}
+	s.activity.answered(false)
+	s.answerInTurn(r, s.build(r, "", "", "", nil))
 	s.state, s.pause = StatePaused, p
 }

@@ -39,10 +39,12 @@ func (o *overactivity) tooSoon(now time.Time, empty bool, min time.Duration) boo
 // checkPolling is the polling step of a request processed in rid order:
 // too frequent empty requests (§11, §12) with the session's requests all
 // outstanding (always so when polling) end the session with
-// policy-violation. Called with s.mu held; false means the session has
-// ended.
+// policy-violation. An add-stream request (§16.3) asks for something, as
+// a restart does, unless the session is at its limit of streams: refused
+// at once, it is an empty request like any other. Called with s.mu held;
+// false means the session has ended.
 func (s *Session) checkPolling(r *request, now time.Time) bool {
-	empty := r.empty()
+	empty := r.empty() && !(s.isAddStream(r.body) && s.roomForStream())
 	if s.activity.tooSoon(now, empty, s.h.config().Polling) && (s.polling || len(s.held) >= s.hold) {
 		s.end(PolicyViolation, fmt.Errorf("empty requests %v apart", now.Sub(s.activity.lastAt).Round(time.Millisecond)), r)
 		return false

@@ -87,7 +87,13 @@ func (s *Session) window(r *request) (settled, bool) {
 			s.end(ItemNotFound, fmt.Errorf("rid %d is no longer cached", rid), r)
 			return settled{request: r}, true
 		}
-		s.replaceCopy(r, s.held[i], func() { s.held[i] = r })
+		old := s.held[i]
+		s.replaceCopy(r, old, func() {
+			// What processing settled for the rid goes with it: a dial
+			// still running (§16.3) and an answer already fixed.
+			r.adding, r.fixed = old.adding, old.fixed
+			s.held[i] = r
+		})
 		return settled{request: r}, true
 	case s.pending[rid] != nil:
 		s.replaceCopy(r, s.pending[rid], func() { s.pending[rid] = r })

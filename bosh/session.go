@@ -49,14 +49,12 @@ func newRequest(rid uint64, b *Body) *request {
 }
 
 // empty reports whether the request carries no payload and is not one of
-// the special requests (restart, pause, terminate) XEP-0124 §11 exempts,
-// nor one with 'to' (a §16.3 add-stream request asks for something, as a
-// restart does; XEP-0206 restarts carry 'to' too).
+// the special requests (restart, pause, terminate) XEP-0124 §11 exempts.
+// 'to' alone does not exempt it: only a §16.3 add-stream request the
+// session will act on asks for something (checkPolling), and with the
+// feature off a request with 'to' is an ordinary empty request (§16.3).
 func (r *request) empty() bool {
 	if len(r.body.Payloads) > 0 {
-		return false
-	}
-	if _, ok := r.body.Get("to"); ok {
 		return false
 	}
 	if t, _ := r.body.Get("type"); t == "terminate" {
@@ -225,6 +223,20 @@ func (s *Session) process(r *request) {
 func (s *Session) holdRequest(r *request) {
 	s.held = append(s.held, r)
 	s.flush()
+}
+
+// answerInTurn gives r the answer a at once or, while earlier requests
+// are held behind an add-stream dial (§16.3), fixes it to be given in
+// r's turn when the dial ends (§8: answers in rid order). The callers
+// have answered every held request not behind a dial. Called with s.mu
+// held.
+func (s *Session) answerInTurn(r *request, a answer) {
+	if len(s.held) > 0 {
+		r.fixed = &a
+		s.held = append(s.held, r)
+		return
+	}
+	s.deliver(r, a)
 }
 
 // restartTarget is the stream a restart request restarts: the one it
@@ -436,7 +448,9 @@ func (s *Session) answerWithQueue(r *request) {
 			s.endStream(u, cond, cause, r, els)
 			return
 		}
-		s.endWith(cond, cause, r, els)
+		// The last stream: the session ends, and the answer still names
+		// the stream its payloads come from (§16.4).
+		s.endWith(cond, cause, r, s.tagFor(u, els), els)
 		return
 	}
 	s.activity.answered(len(els) > 0)
@@ -603,15 +617,17 @@ func (s *Session) endTerminate() {
 // when the cause is not a request); culprit gets cond, other open requests
 // other-request (§17.2).
 func (s *Session) end(cond Condition, cause error, culprit *request) {
-	s.endWith(cond, cause, culprit, nil)
+	s.endWith(cond, cause, culprit, "", nil)
 }
 
-func (s *Session) endWith(cond Condition, cause error, culprit *request, els []xmppconn.Element) {
+// endWith is end with els, what the stream whose end it is left, for the
+// culprit, in an answer naming that stream when stream is set (§16.4).
+func (s *Session) endWith(cond Condition, cause error, culprit *request, stream string, els []xmppconn.Element) {
 	if s.state == StateClosed {
 		return
 	}
 	if culprit != nil {
-		a := s.terminalAnswer(cond, els)
+		a := terminalAnswer(cond, s.legacy, stream, els)
 		if !culprit.answered {
 			culprit.answered = true
 			culprit.give(a)
@@ -640,17 +656,21 @@ func (s *Session) endWith(cond Condition, cause error, culprit *request, els []x
 // terminalAnswer is the answer for a terminal condition: a terminate body,
 // or for legacy clients the HTTP status of §17.1.
 func (s *Session) terminalAnswer(cond Condition, els []xmppconn.Element) answer {
-	return terminalAnswer(cond, s.legacy, els)
+	return terminalAnswer(cond, s.legacy, "", els)
 }
 
 // terminalAnswer is the answer for a terminal condition outside a session
 // (or for one): legacy clients, which sent no 'ver', get the HTTP status
-// of §17.1 too.
-func terminalAnswer(cond Condition, legacy bool, els []xmppconn.Element) answer {
+// of §17.1 too. stream, when set, names the stream els come from
+// (§16.4).
+func terminalAnswer(cond Condition, legacy bool, stream string, els []xmppconn.Element) answer {
 	var w responseBuilder
 	w.start(elementsLen(els))
 	w.attr("type", "terminate")
 	w.attr("condition", string(cond))
+	if stream != "" {
+		w.attr("stream", stream)
+	}
 	w.elements(els)
 	a := answer{body: w.buf}
 	if legacy {

@@ -81,9 +81,11 @@ type streams struct {
 	dials  []addJob // add-stream dials to run without the session's lock
 }
 
-// addJob is an add-stream request waiting for its upstream dial.
+// addJob is an add-stream request waiting for its upstream dial. The
+// request is found among the held by its rid when the dial ends, not
+// kept by pointer: a copy of it (§14.3) may have taken its place.
 type addJob struct {
-	r                   *request
+	rid                 uint64
 	name                string
 	target              relay.Target
 	from, lang, version string
@@ -296,8 +298,8 @@ func (s *Session) isAddStream(b *Body) bool {
 func (s *Session) addStream(r *request) {
 	m := s.streamSet()
 	name := relay.NewID()
-	if limit := s.h.config().MaxStreams; s.openStreams()+m.adding >= limit {
-		s.refuseStream(r, name, PolicyViolation, fmt.Errorf("bosh: the session has %d streams, the limit", limit), nil)
+	if !s.roomForStream() {
+		s.refuseStream(r, name, PolicyViolation, fmt.Errorf("bosh: the session has %d streams, the limit", s.h.config().MaxStreams), nil)
 		return
 	}
 	b := r.body
@@ -316,14 +318,26 @@ func (s *Session) addStream(r *request) {
 	}
 	m.adding++
 	r.adding = true
-	m.dials = append(m.dials, addJob{r: r, name: name, target: target, from: from, lang: lang, version: version})
+	m.dials = append(m.dials, addJob{rid: r.rid, name: name, target: target, from: from, lang: lang, version: version})
 	s.holdRequest(r)
+}
+
+// roomForStream reports whether the session may open one more stream:
+// its open streams and those being dialled are below Config.MaxStreams.
+func (s *Session) roomForStream() bool {
+	n := s.openStreams()
+	if s.more != nil {
+		n += s.more.adding
+	}
+	return n < s.h.config().MaxStreams
 }
 
 // refuseStream fixes r's answer to the refusal of the stream name
 // (§16.6), held in r's turn among the held requests.
 func (s *Session) refuseStream(r *request, name string, cond Condition, err error, els []xmppconn.Element) {
-	s.logger().WithFields(logrus.Fields{"condition": string(cond)}).WithError(err).Info("stream refused")
+	// Debug: the client's doing (a limit, a destination not served),
+	// as often as it likes to ask.
+	s.logger().WithFields(logrus.Fields{"condition": string(cond)}).WithError(err).Debug("stream refused")
 	a := s.streamEnd(r, name, cond, els)
 	r.fixed = &a
 	s.holdRequest(r)
@@ -350,9 +364,12 @@ func (s *Session) takeDials() []addJob {
 // dialled through the registry's DialContext (bounded by the dial
 // timeout, cancelled by Shutdown) without the session's lock, and fixes
 // each request's answer: its name, 'from' and features, or the refusal.
-// It runs on the goroutine of the HTTP request whose handle took the
-// jobs.
+// It runs in a goroutine the registry owns (Background; Shutdown cancels
+// the dial and waits for it), not on that of the HTTP request whose
+// handle took the jobs: that request's own answer may be ready meanwhile
+// (it processed an add-stream request that came ahead of its turn).
 func (s *Session) addStreams(jobs []addJob) {
+	defer relay.Recover(s.h.config().Log, "add-stream dial", s.endAfterPanic)
 	cfg := s.h.config()
 	for _, j := range jobs {
 		dctx, cancel := s.h.reg.DialContext(context.Background(), cfg.DialTimeout)
@@ -376,10 +393,18 @@ func (s *Session) installStream(j addJob, st *xmppconn.Stream, err error) bool {
 	defer s.mu.Unlock()
 	m := s.more
 	m.adding--
-	j.r.adding = false
 	if s.state == StateClosed {
 		return false
 	}
+	i := slices.IndexFunc(s.held, func(h *request) bool { return h.rid == j.rid })
+	if i < 0 {
+		// No longer held (every path that answers an adding request
+		// ends the session, so this is defence): nobody could learn the
+		// stream's name, so it is not opened.
+		return false
+	}
+	r := s.held[i]
+	r.adding = false
 	defer s.armIdle()
 	if err != nil {
 		cond, els := RemoteConnectionFailed, []xmppconn.Element(nil)
@@ -390,8 +415,8 @@ func (s *Session) installStream(j addJob, st *xmppconn.Stream, err error) bool {
 			cond = SystemShutdown
 		}
 		// r is in s.held already: fix its answer and let flush give it.
-		a := s.streamEnd(j.r, j.name, cond, els)
-		j.r.fixed = &a
+		a := s.streamEnd(r, j.name, cond, els)
+		r.fixed = &a
 		s.logger().WithFields(logrus.Fields{"condition": string(cond), "to": j.target.Domain}).WithError(err).Info("stream refused")
 		s.flush()
 		return false
@@ -400,8 +425,8 @@ func (s *Session) installStream(j addJob, st *xmppconn.Stream, err error) bool {
 	u.relay = relay.NewRelay(st, s.h.config().MaxQueueBytes, s.wake, relay.Observed(s.h.reg.Observer(), s.h.reg.Transport()))
 	m.extra = append(m.extra, u)
 	m.tagged = true
-	a := s.addedAnswer(j.r, u.name, j.target.Domain, st)
-	j.r.fixed = &a
+	a := s.addedAnswer(r, u.name, j.target.Domain, st)
+	r.fixed = &a
 	s.logger().WithFields(logrus.Fields{"to": j.target.Domain, "streams": s.openStreams()}).Info("stream added")
 	s.flush()
 	return true

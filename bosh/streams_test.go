@@ -321,6 +321,61 @@ func TestStreamFailureEndsOnlyThatStream(t *testing.T) {
 	}
 }
 
+// TestLastStreamEndNamesIt: §16.4, once a second stream has been open
+// every non-empty answer names its stream, the one that ends the session
+// too: when the last open stream (either of the two) ends with stanzas
+// and a stream error, the terminate answer carries them and its name.
+// One that ends with nothing to carry names none: the session is over.
+func TestLastStreamEndNamesIt(t *testing.T) {
+	const lastWords = `<message id='last-words'/><stream:error><conflict xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error>`
+	tests := []struct {
+		name       string
+		closeFirst bool   // else the second stream is closed first
+		push       string // what the last stream's server sends; "" closes the connection
+		cond       string
+		named      bool
+	}{
+		{"second is last, ends with stanzas", true, lastWords, "remote-stream-error", true},
+		{"first is last, ends with stanzas", false, lastWords, "remote-stream-error", true},
+		{"second is last, connection closed", true, "", "remote-connection-failed", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, nil)
+			m := h.openTwo(5)
+			gone, last, lastUp := m.second, m.first, m.up1
+			if tt.closeFirst {
+				gone, last, lastUp = m.first, m.second, m.up2
+			}
+			if r := h.post(body(m.next(), m.sid, " type='terminate' stream='"+gone+"'", "")); r.attr("type") != "terminate" || r.streamAttr() != gone {
+				t.Fatalf("closing one stream answered %s", r.raw)
+			}
+			held := h.async(body(m.rid, m.sid, "", ""))
+			h.waitOpen(m.sid, m.rid)
+			m.next()
+			if tt.push != "" {
+				lastUp.Push(t, tt.push)
+			} else {
+				lastUp.Close()
+			}
+			r := held()
+			if r.attr("type") != "terminate" || r.attr("condition") != tt.cond {
+				t.Fatalf("the last stream's end answered %s, want terminate %s", r.raw, tt.cond)
+			}
+			if tt.push != "" && !strings.Contains(r.raw, "last-words") {
+				t.Fatalf("the last stream's stanzas are lost: %s", r.raw)
+			}
+			want := ""
+			if tt.named {
+				want = last
+			}
+			if got := r.streamAttr(); got != want {
+				t.Fatalf("the last stream's end names %q, want %q: %s", got, want, r.raw)
+			}
+		})
+	}
+}
+
 // TestUnknownStreamName: §16.4, payloads for a name the session never
 // issued end it with item-not-found; on an empty request the attribute is
 // ignored.
@@ -395,23 +450,58 @@ func TestAddStreamConnectFails(t *testing.T) {
 	}
 }
 
-// TestAddStreamIsNotOveractivity: an add-stream request right after an
-// empty answer, while the session's one allowed request is held, is not
-// the too-frequent empty polling of §11: it asks for something.
-func TestAddStreamIsNotOveractivity(t *testing.T) {
-	h := newHarness(t, nil)
-	sid, _, _ := h.open(10, 1, "")
-	if r := h.post(body(11, sid, "", "")); r.attr("type") != "" {
-		t.Fatalf("poll answered %s", r.raw)
+// TestAddStreamOveractivity: an add-stream request right after an empty
+// answer, while the session's one allowed request is held, is not the
+// too-frequent empty polling of §11: it asks for something. But a request
+// with 'to' is an ordinary empty request when the feature is off (§16.3),
+// or when the session is at bosh.max_streams and it is refused at once:
+// 'to' must not let a client poll as fast as it likes.
+func TestAddStreamOveractivity(t *testing.T) {
+	tests := []struct {
+		name       string
+		maxStreams int
+		two        bool // a second stream is open first
+		cond       string
+	}{
+		{"add-stream: not overactivity", 0, false, ""},
+		{"feature off: an empty request", 1, false, "policy-violation"},
+		{"at max_streams: refused, an empty request", 2, true, "policy-violation"},
 	}
-	held := h.async(body(12, sid, "", ""))
-	h.waitOpen(sid, 12)
-	r := h.post(body(13, sid, " to='localhost'", ""))
-	if r.attr("type") != "" || r.streamAttr() == "" {
-		t.Fatalf("add-stream right after an empty answer: %s", r.raw)
-	}
-	if r := held(); r.attr("type") != "" {
-		t.Fatalf("held poll answered %s", r.raw)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, func(c *Config) { c.MaxStreams = tt.maxStreams })
+			var sid string
+			rid := uint64(11)
+			if tt.two {
+				m := h.openTwo(1)
+				sid, rid = m.sid, m.rid
+			} else {
+				sid, _, _ = h.open(10, 1, "")
+			}
+			if r := h.post(body(rid, sid, "", "")); r.attr("type") != "" {
+				t.Fatalf("poll answered %s", r.raw)
+			}
+			held := h.async(body(rid+1, sid, "", ""))
+			h.waitOpen(sid, rid+1)
+			r := h.post(body(rid+2, sid, " to='localhost'", ""))
+			if got := r.attr("condition"); got != tt.cond {
+				t.Fatalf("request with 'to' right after an empty answer: %s, want condition %q", r.raw, tt.cond)
+			}
+			if tt.cond != "" {
+				// The session's end, not a refusal of one stream (which
+				// names it, with the same condition, §16.6).
+				if _, alive := h.h.reg.Get(sid); alive || r.streamAttr() != "" {
+					t.Fatalf("answered %s, and the session goes on: want its end", r.raw)
+				}
+				return
+			}
+			if r.attr("type") != "" || r.streamAttr() == "" {
+				t.Fatalf("add-stream answered %s", r.raw)
+			}
+			if r := held(); r.attr("type") != "" {
+				t.Fatalf("held poll answered %s", r.raw)
+			}
+		})
 	}
 }
 
@@ -466,33 +556,15 @@ func TestStreamsCostNothingUntilUsed(t *testing.T) {
 // the dial gives up after the dial timeout. On synctest's fake clock.
 func TestAddStreamDialHoldsNoLock(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		f := newFakeClock(t, func(c *Config) {
-			d := c.Domains.Dialer
-			pipe := d.DialContext
-			d.Routes["slow.example"] = []string{"slow:5222"}
-			c.Domains.Served = append(c.Domains.Served, "slow.example")
-			c.DialTimeout = 10 * time.Second
-			d.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
-				if addr == "slow:5222" { // a server that never answers
-					<-ctx.Done()
-					return nil, ctx.Err()
-				}
-				return pipe(ctx, network, addr)
-			}
-		})
+		f, _ := slowDial(t) // a server that never answers
 		sid := f.create("wait='60' hold='1'")
 		up := <-f.up.Conns
 		<-up.Received // its header
 		start := time.Now()
 
-		answered := func(get func() *etree.Element) chan *etree.Element {
-			ch := make(chan *etree.Element, 1)
-			go func() { ch <- get() }()
-			return ch
-		}
-		add := answered(f.start(body(2, sid, " to='slow.example'", "")))
+		add := answeredLater(f.start(body(2, sid, " to='slow.example'", "")))
 		synctest.Wait() // the dial is blocked
-		send := answered(f.start(body(3, sid, "", `<message xmlns='jabber:client' id='during'/>`)))
+		send := answeredLater(f.start(body(3, sid, "", `<message xmlns='jabber:client' id='during'/>`)))
 		synctest.Wait()
 		select {
 		case el := <-up.Received:
@@ -522,6 +594,196 @@ func TestAddStreamDialHoldsNoLock(t *testing.T) {
 		r3 := <-send
 		if r3.FindElement("./message") == nil {
 			t.Fatalf("rid 3 answered without the reply: %v", r3.Attr)
+		}
+	})
+}
+
+// slowDial is a fake-clock handler that serves slow.example, whose dial
+// waits until the returned function is called.
+func slowDial(t *testing.T) (f *fakeClock, release func()) {
+	ch := make(chan struct{})
+	f = newFakeClock(t, func(c *Config) {
+		d := c.Domains.Dialer
+		pipe := d.DialContext
+		d.Routes["slow.example"] = []string{"slow:5222"}
+		c.Domains.Served = append(c.Domains.Served, "slow.example")
+		c.DialTimeout = 10 * time.Second
+		d.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			if addr == "slow:5222" {
+				select {
+				case <-ch:
+				case <-ctx.Done():
+					return nil, ctx.Err()
+				}
+			}
+			return pipe(ctx, network, addr)
+		}
+	})
+	return f, func() { close(ch) }
+}
+
+// answeredLater runs get in the background; the channel gets its answer.
+func answeredLater(get func() *etree.Element) chan *etree.Element {
+	ch := make(chan *etree.Element, 1)
+	go func() { ch <- get() }()
+	return ch
+}
+
+// streamOf is an answer's unqualified 'stream' attribute (etree's
+// SelectAttrValue would also match the xmlns:stream declaration).
+func streamOf(el *etree.Element) string {
+	for _, a := range el.Attr {
+		if a.Space == "" && a.Key == "stream" {
+			return a.Value
+		}
+	}
+	return ""
+}
+
+// TestResentRequestBehindADial: §14.3, a copy of a request held while an
+// add-stream dial runs (§16.3) takes the original's place with what
+// processing settled for the rid: the copy of the add-stream request
+// gets the answer naming the new stream, and the copy of a request
+// whose answer was fixed behind the dial (a refused add-stream) gets that
+// answer, both as soon as the dial ends (not after 'wait'); the
+// original copy gets the recoverable error. On synctest's fake clock.
+func TestResentRequestBehindADial(t *testing.T) {
+	tests := []struct {
+		name     string
+		third    string // attributes of rid 3, sent while the dial runs; "" sends none
+		resend   uint64
+		wantType string
+		wantCond string
+		wantFrom string
+	}{
+		{"add-stream resent while it dials", "", 2, "", "", "slow.example"},
+		{"fixed refusal resent behind the dial", " to='elsewhere.example'", 3, "terminate", "host-unknown", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				f, release := slowDial(t)
+				sid := f.create("wait='60' hold='1'")
+				up := <-f.up.Conns
+				<-up.Received // its header
+				attrs := map[uint64]string{2: " to='slow.example'", 3: tt.third}
+				first := map[uint64]chan *etree.Element{}
+				for rid := uint64(2); rid <= 3; rid++ {
+					if attrs[rid] == "" {
+						continue
+					}
+					first[rid] = answeredLater(f.start(body(rid, sid, attrs[rid], "")))
+					synctest.Wait()
+				}
+				again := answeredLater(f.start(body(tt.resend, sid, attrs[tt.resend], "")))
+				synctest.Wait()
+				release()
+				synctest.Wait()
+				var r *etree.Element
+				select {
+				case r = <-again:
+				default:
+					t.Fatal("the copy was not answered when the dial ended")
+				}
+				if got := r.SelectAttrValue("type", ""); got != tt.wantType {
+					t.Fatalf("the copy answered type %q, want %q: %v", got, tt.wantType, r.Attr)
+				}
+				if r.SelectAttrValue("condition", "") != tt.wantCond || r.SelectAttrValue("from", "") != tt.wantFrom || streamOf(r) == "" {
+					t.Fatalf("the copy answered %v, want condition %q, from %q and a stream name", r.Attr, tt.wantCond, tt.wantFrom)
+				}
+				if o := <-first[tt.resend]; o.SelectAttrValue("type", "") != "error" {
+					t.Fatalf("the original copy answered %v, want the recoverable error", o.Attr)
+				}
+				if tt.resend != 2 {
+					if a := <-first[2]; streamOf(a) == "" || a.SelectAttrValue("from", "") != "slow.example" {
+						t.Fatalf("add-stream answered %v", a.Attr)
+					}
+				}
+			})
+		})
+	}
+}
+
+// TestAnswersWaitForADial: §8, answers go out in rid order, so a request
+// that would be answered at once, a pause (§10) or one whose 'ack' gets a
+// report (§9.2), waits for an earlier add-stream request whose dial runs
+// (§16.3), and is answered when the dial ends. On synctest's fake clock.
+func TestAnswersWaitForADial(t *testing.T) {
+	tests := []struct {
+		name   string
+		attrs  string // of rid 4, sent while rid 3's dial runs
+		report string // the 'report' rid 4's answer carries
+	}{
+		{"pause", " ack='2' pause='10'", ""},
+		{"report", " ack='1'", "2"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				f, release := slowDial(t)
+				sid := f.create("wait='60' hold='1' ack='1'")
+				up := <-f.up.Conns
+				<-up.Received // its header
+				up.Push(t, `<message id='first'/>`)
+				if r := f.do(body(2, sid, " ack='1'", "")); r.FindElement("./message") == nil {
+					t.Fatalf("rid 2 answered %v", r.Attr)
+				}
+				time.Sleep(2 * time.Second) // beyond the report grace
+				add := answeredLater(f.start(body(3, sid, " ack='1' to='slow.example'", "")))
+				synctest.Wait()
+				later := answeredLater(f.start(body(4, sid, tt.attrs, "")))
+				synctest.Wait()
+				select {
+				case r := <-later:
+					t.Fatalf("rid 4 answered ahead of rid 3's dial: %v", r.Attr)
+				case r := <-add:
+					t.Fatalf("rid 3 answered before its dial ended: %v", r.Attr)
+				default:
+				}
+				release()
+				synctest.Wait()
+				if r := <-add; streamOf(r) == "" || r.SelectAttrValue("from", "") != "slow.example" {
+					t.Fatalf("add-stream answered %v", r.Attr)
+				}
+				r := <-later
+				if r.SelectAttrValue("type", "") != "" || r.SelectAttrValue("report", "") != tt.report {
+					t.Fatalf("rid 4 answered %v, want report %q", r.Attr, tt.report)
+				}
+			})
+		})
+	}
+}
+
+// TestAddStreamDialWaitsOnNoRequest: the add-stream dial (§16.3) runs
+// in a goroutine of its own, not on that of the request that processed
+// the add-stream request: here rid 3 asks for a stream ahead of its turn,
+// so rid 2's handling processes it, and rid 2's own answer, the data
+// queued for it, is written at once, not when the dial ends. On
+// synctest's fake clock.
+func TestAddStreamDialWaitsOnNoRequest(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f, release := slowDial(t)
+		sid := f.create("wait='60' hold='1'")
+		up := <-f.up.Conns
+		<-up.Received // its header
+		up.Push(t, `<message id='ready'/>`)
+		synctest.Wait()
+		add := answeredLater(f.start(body(3, sid, " to='slow.example'", "")))
+		synctest.Wait() // ahead of its turn: waits for rid 2
+		poll := answeredLater(f.start(body(2, sid, "", "")))
+		synctest.Wait()
+		select {
+		case r := <-poll:
+			if r.FindElement("./message") == nil {
+				t.Fatalf("rid 2 answered %v without the data queued", r.Attr)
+			}
+		default:
+			t.Fatal("rid 2's answer waits for rid 3's dial")
+		}
+		release()
+		synctest.Wait()
+		if r := <-add; streamOf(r) == "" || r.SelectAttrValue("from", "") != "slow.example" {
+			t.Fatalf("add-stream answered %v", r.Attr)
 		}
 	})
 }

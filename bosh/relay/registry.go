@@ -282,9 +282,10 @@ func (g *Registry[V]) RetireWith(id, condition string, stop func()) {
 	}()
 }
 
-// Background runs stop (closing one upstream stream of a live session,
-// which waits briefly for the server) in a goroutine the registry owns:
-// Shutdown waits for it as for a retired session's.
+// Background runs stop (work of a live session no request should wait
+// for: closing one upstream stream, which waits briefly for the server,
+// or dialling a new one) in a goroutine the registry owns: Shutdown waits
+// for it as for a retired session's.
 func (g *Registry[V]) Background(stop func()) {
 	g.mu.Lock()
 	g.retiring++
