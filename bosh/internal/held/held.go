@@ -35,6 +35,7 @@ package held
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -43,6 +44,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -99,16 +101,17 @@ type Conn struct {
 	answered atomic.Bool
 	gone     func()
 	idle     time.Duration // the server's IdleTimeout (or ReadTimeout); 0: none
-	watchFD  int32         // the descriptor registered with the watcher, -1 if none
-	watchGen int32
+	watchFD  int32         // its descriptor while the watcher has it parked, -1 if not
 }
 
 // Take hijacks the connection of r so that its answer can be written later
 // by Conn.Answer, from any goroutine, with no goroutine waiting for it.
 // hdr holds the headers already set for the answer (w.Header(): CORS,
 // Cache-Control, Vary); the Conn keeps it (Conn.Header). gone, if not
-// nil, is called at most once, from the watcher goroutine, when the client
-// hangs up before the answer. The request body must have been read whole.
+// nil, is called at most once when the client hangs up before the answer:
+// from the watcher goroutine, or from Take itself, before it returns, when
+// the client hung up on the connection before the request was parked (so
+// Take's caller must not hold what gone takes). The request body must have been read whole.
 //
 // It returns an error, with w untouched, when the request must be held
 // the net/http way: HTTP/2 (http.ErrNotSupported), the listener not yet
@@ -239,6 +242,9 @@ func idleTimeout(r *http.Request) time.Duration {
 // before ReadHeaderTimeout starts. It runs on the goroutine of finish,
 // which the Front counts until it ends.
 func (f *Front) awaitNext(nc net.Conn, idle time.Duration) {
+	if p, ok := nc.(*prefixConn); ok && len(p.pre) == 0 {
+		nc = p.Conn // its prefix was read: wrap the socket afresh below
+	}
 	f.mu.Lock()
 	if f.closing.Load() {
 		f.mu.Unlock()
@@ -251,8 +257,7 @@ func (f *Front) awaitNext(nc net.Conn, idle time.Duration) {
 	f.idle[nc] = struct{}{}
 	f.mu.Unlock()
 	nc.SetReadDeadline(time.Now().Add(idle))
-	first := make([]byte, 1)
-	_, err := io.ReadFull(nc, first)
+	first, err := readArrived(nc)
 	f.mu.Lock()
 	delete(f.idle, nc)
 	f.mu.Unlock()
@@ -262,6 +267,52 @@ func (f *Front) awaitNext(nc net.Conn, idle time.Duration) {
 	}
 	nc.SetReadDeadline(time.Time{})
 	f.ln.requeue(&prefixConn{Conn: nc, pre: first})
+}
+
+// arrivalBufs are the buffers readArrived reads into: taken only once
+// bytes are there, so that a connection waiting for its next request
+// holds none.
+var arrivalBufs = sync.Pool{New: func() any { b := make([]byte, 4096); return &b }}
+
+// readArrived waits until bytes arrive on nc and returns what one read
+// got. On a plain socket that is the whole of a usual request, read into
+// a pooled buffer and copied out at its size, so net/http finds it all
+// in the prefix and reads the socket once less; on anything else
+// (TLS) it is one byte.
+func readArrived(nc net.Conn) ([]byte, error) {
+	sc, ok := nc.(syscall.Conn)
+	if _, isTLS := nc.(*tls.Conn); !ok || isTLS {
+		first := make([]byte, 1)
+		_, err := io.ReadFull(nc, first)
+		return first, err
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	var got []byte
+	var rerr error
+	err = rc.Read(func(fd uintptr) bool {
+		bp := arrivalBufs.Get().(*[]byte)
+		n, e := syscall.Read(int(fd), *bp)
+		switch {
+		case e == syscall.EAGAIN:
+			arrivalBufs.Put(bp)
+			return false // wait for readability
+		case e != nil:
+			rerr = e
+		case n == 0:
+			rerr = io.EOF
+		default:
+			got = append([]byte(nil), (*bp)[:n]...)
+		}
+		arrivalBufs.Put(bp)
+		return true
+	})
+	if err == nil {
+		err = rerr
+	}
+	return got, err
 }
 
 // appendHead appends the status line and the header block, as net/http
@@ -365,8 +416,8 @@ func (f *Front) Shutdown(ctx context.Context) error {
 	return err
 }
 
-// unwatch takes c off the watcher, before its descriptor can be closed or
-// handed back (so that a reused descriptor is never mistaken for it).
+// unwatch tells the watcher c is no longer parked, before its connection
+// is closed or handed back, so that a hang-up from now on is not c's.
 func (f *Front) unwatch(c *Conn) {
 	f.mu.Lock()
 	w := f.w

@@ -37,7 +37,10 @@ func newRig(t *testing.T, mod ...func(*http.Server)) *rig {
 	rg.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.Copy(io.Discard, r.Body)
 		w.Header().Set("Cache-Control", "no-store")
-		if r.URL.Path == "/hold" {
+		if r.URL.Path == "/slowhold" {
+			time.Sleep(100 * time.Millisecond) // the client may hang up meanwhile
+		}
+		if r.URL.Path == "/hold" || r.URL.Path == "/slowhold" {
 			c, err := rg.f.Take(w, r, func() { rg.gone <- struct{}{} })
 			if err == nil {
 				rg.parked <- c
@@ -195,6 +198,108 @@ func TestClientLeavingIsNoticed(t *testing.T) {
 		t.Fatal("client hung up; gone not called")
 	}
 	c.Answer(200, nil)
+}
+
+// TestParkingAgainCostsNoRegistration: a keep-alive connection that parks
+// request after request is registered with the watcher once, at its first
+// park (one epoll_ctl for the connection's life, none per answer), and a
+// hang-up during a later park is still noticed.
+func TestParkingAgainCostsNoRegistration(t *testing.T) {
+	rg := newRig(t)
+	nc, br := rg.dial()
+	for i := 0; i < 3; i++ {
+		io.WriteString(nc, post("/hold", "HTTP/1.1", ""))
+		rg.nextParked().Answer(http.StatusOK, []byte("<body/>"))
+		if _, body := readResponse(t, br, "POST"); body != "<body/>" {
+			t.Fatalf("answer %d: %q", i, body)
+		}
+	}
+	io.WriteString(nc, post("/hold", "HTTP/1.1", ""))
+	c := rg.nextParked()
+	rg.f.mu.Lock()
+	w := rg.f.w
+	rg.f.mu.Unlock()
+	if w == nil {
+		t.Skip("no watcher on this system")
+	}
+	w.mu.Lock()
+	adds := w.adds
+	w.mu.Unlock()
+	if adds != 1 {
+		t.Errorf("4 parks on one connection made %d registrations, want 1", adds)
+	}
+	nc.Close()
+	select {
+	case <-rg.gone:
+	case <-time.After(5 * time.Second):
+		t.Fatal("client hung up on its fourth park; gone not called")
+	}
+	c.Answer(200, nil)
+}
+
+// TestHangUpBeforeParkIsNoticed: a client that hangs up on a registered
+// connection after sending a request, before that request is parked, is
+// noticed at the park: the hang-up event came while nothing was parked.
+func TestHangUpBeforeParkIsNoticed(t *testing.T) {
+	rg := newRig(t)
+	nc, br := rg.dial()
+	io.WriteString(nc, post("/hold", "HTTP/1.1", ""))
+	rg.nextParked().Answer(http.StatusOK, []byte("<body/>"))
+	readResponse(t, br, "POST")
+	io.WriteString(nc, post("/slowhold", "HTTP/1.1", ""))
+	time.Sleep(20 * time.Millisecond) // the request is read before the hang-up
+	nc.Close()
+	c := rg.nextParked()
+	select {
+	case <-rg.gone:
+	case <-time.After(5 * time.Second):
+		t.Fatal("client hung up before its request was parked; gone not called")
+	}
+	c.Answer(200, nil)
+}
+
+// TestLargeNextRequestAfterAnswer: a handed-back connection's next request
+// larger than one read of the socket reaches the handler whole.
+func TestLargeNextRequestAfterAnswer(t *testing.T) {
+	var got int
+	f := New()
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		if r.URL.Path == "/hold" {
+			if c, err := f.Take(w, r, nil); err == nil {
+				c.Answer(http.StatusOK, []byte("held"))
+				return
+			}
+		}
+		got = len(b)
+		io.WriteString(w, "direct")
+	}))
+	srv.Start()
+	done := make(chan struct{})
+	go func() { defer close(done); srv.Config.Serve(f.Listener()) }()
+	defer func() {
+		f.Shutdown(context.Background())
+		srv.Close()
+		<-done
+	}()
+	for !f.serving.Load() {
+		time.Sleep(time.Millisecond)
+	}
+	nc, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	br := bufio.NewReader(nc)
+	io.WriteString(nc, post("/hold", "HTTP/1.1", ""))
+	if _, body := readResponse(t, br, "POST"); body != "held" {
+		t.Fatalf("held answer %q", body)
+	}
+	big := strings.Repeat("x", 20000)
+	io.WriteString(nc, "POST /next HTTP/1.1\r\nHost: x\r\nContent-Length: 20000\r\n\r\n"+big)
+	if _, body := readResponse(t, br, "POST"); body != "direct" || got != 20000 {
+		t.Fatalf("large next request: answer %q, handler read %d bytes, want 20000", body, got)
+	}
 }
 
 // TestShutdownWaitsForAnswers: Shutdown returns once every parked request
