@@ -35,7 +35,6 @@ package held
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -108,10 +107,11 @@ type Conn struct {
 // by Conn.Answer, from any goroutine, with no goroutine waiting for it.
 // hdr holds the headers already set for the answer (w.Header(): CORS,
 // Cache-Control, Vary); the Conn keeps it (Conn.Header). gone, if not
-// nil, is called at most once when the client hangs up before the answer:
-// from the watcher goroutine, or from Take itself, before it returns, when
-// the client hung up on the connection before the request was parked (so
-// Take's caller must not hold what gone takes). The request body must have been read whole.
+// nil, is called at most once when the client hangs up before the
+// answer: from the watcher goroutine, or from Take itself, before it
+// returns, when the client hung up on the connection before the request
+// was parked (so Take's caller must not hold what gone takes). The
+// request body must have been read whole.
 //
 // It returns an error, with w untouched, when the request must be held
 // the net/http way: HTTP/2 (http.ErrNotSupported), the listener not yet
@@ -275,13 +275,13 @@ func (f *Front) awaitNext(nc net.Conn, idle time.Duration) {
 var arrivalBufs = sync.Pool{New: func() any { b := make([]byte, 4096); return &b }}
 
 // readArrived waits until bytes arrive on nc and returns what one read
-// got. On a plain socket that is the whole of a usual request, read into
-// a pooled buffer and copied out at its size, so net/http finds it all
-// in the prefix and reads the socket once less; on anything else
-// (TLS) it is one byte.
+// got. On a plain socket (a syscall.Conn: *tls.Conn is not one) that is
+// the whole of a usual request, read into a pooled buffer and copied out
+// at its size, so net/http finds it all in the prefix and reads the
+// socket once less; on anything else it is one byte.
 func readArrived(nc net.Conn) ([]byte, error) {
 	sc, ok := nc.(syscall.Conn)
-	if _, isTLS := nc.(*tls.Conn); !ok || isTLS {
+	if !ok {
 		first := make([]byte, 1)
 		_, err := io.ReadFull(nc, first)
 		return first, err
@@ -295,6 +295,9 @@ func readArrived(nc net.Conn) ([]byte, error) {
 	err = rc.Read(func(fd uintptr) bool {
 		bp := arrivalBufs.Get().(*[]byte)
 		n, e := syscall.Read(int(fd), *bp)
+		for e == syscall.EINTR {
+			n, e = syscall.Read(int(fd), *bp)
+		}
 		switch {
 		case e == syscall.EAGAIN:
 			arrivalBufs.Put(bp)

@@ -3,6 +3,7 @@ package held
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -10,6 +11,8 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -28,6 +31,8 @@ type rig struct {
 	parked chan *Conn
 	gone   chan struct{}
 	other  chan string // requests not parked: method and path
+	// lastBody is the length of the last request body the handler read.
+	lastBody atomic.Int64
 }
 
 // newRig starts the rig's server, after mod (if any) has set its timeouts.
@@ -35,7 +40,8 @@ func newRig(t *testing.T, mod ...func(*http.Server)) *rig {
 	t.Helper()
 	rg := &rig{t: t, f: New(), parked: make(chan *Conn, 8), gone: make(chan struct{}, 8), other: make(chan string, 8)}
 	rg.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.Copy(io.Discard, r.Body)
+		n, _ := io.Copy(io.Discard, r.Body)
+		rg.lastBody.Store(n)
 		w.Header().Set("Cache-Control", "no-store")
 		if r.URL.Path == "/slowhold" {
 			time.Sleep(100 * time.Millisecond) // the client may hang up meanwhile
@@ -94,6 +100,17 @@ func (rg *rig) nextParked() *Conn {
 		rg.t.Fatal("no request parked")
 	}
 	return nil
+}
+
+// waitGone waits for the gone function of a parked request, failing
+// after 5s with what happened.
+func (rg *rig) waitGone(what string) {
+	rg.t.Helper()
+	select {
+	case <-rg.gone:
+	case <-time.After(5 * time.Second):
+		rg.t.Fatalf("%s; gone not called", what)
+	}
 }
 
 func post(path, proto, extra string) string {
@@ -192,11 +209,7 @@ func TestClientLeavingIsNoticed(t *testing.T) {
 	io.WriteString(nc, post("/hold", "HTTP/1.1", ""))
 	c := rg.nextParked()
 	nc.Close()
-	select {
-	case <-rg.gone:
-	case <-time.After(5 * time.Second):
-		t.Fatal("client hung up; gone not called")
-	}
+	rg.waitGone("client hung up")
 	c.Answer(200, nil)
 }
 
@@ -229,11 +242,7 @@ func TestParkingAgainCostsNoRegistration(t *testing.T) {
 		t.Errorf("4 parks on one connection made %d registrations, want 1", adds)
 	}
 	nc.Close()
-	select {
-	case <-rg.gone:
-	case <-time.After(5 * time.Second):
-		t.Fatal("client hung up on its fourth park; gone not called")
-	}
+	rg.waitGone("client hung up on its fourth park")
 	c.Answer(200, nil)
 }
 
@@ -250,55 +259,39 @@ func TestHangUpBeforeParkIsNoticed(t *testing.T) {
 	time.Sleep(20 * time.Millisecond) // the request is read before the hang-up
 	nc.Close()
 	c := rg.nextParked()
-	select {
-	case <-rg.gone:
-	case <-time.After(5 * time.Second):
-		t.Fatal("client hung up before its request was parked; gone not called")
-	}
+	rg.waitGone("client hung up before its request was parked")
 	c.Answer(200, nil)
 }
 
 // TestLargeNextRequestAfterAnswer: a handed-back connection's next request
 // larger than one read of the socket reaches the handler whole.
 func TestLargeNextRequestAfterAnswer(t *testing.T) {
-	var got int
-	f := New()
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		if r.URL.Path == "/hold" {
-			if c, err := f.Take(w, r, nil); err == nil {
-				c.Answer(http.StatusOK, []byte("held"))
-				return
-			}
-		}
-		got = len(b)
-		io.WriteString(w, "direct")
-	}))
-	srv.Start()
-	done := make(chan struct{})
-	go func() { defer close(done); srv.Config.Serve(f.Listener()) }()
-	defer func() {
-		f.Shutdown(context.Background())
-		srv.Close()
-		<-done
-	}()
-	for !f.serving.Load() {
-		time.Sleep(time.Millisecond)
-	}
-	nc, err := net.Dial("tcp", srv.Listener.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	br := bufio.NewReader(nc)
+	rg := newRig(t)
+	nc, br := rg.dial()
 	io.WriteString(nc, post("/hold", "HTTP/1.1", ""))
+	rg.nextParked().Answer(http.StatusOK, []byte("held"))
 	if _, body := readResponse(t, br, "POST"); body != "held" {
 		t.Fatalf("held answer %q", body)
 	}
 	big := strings.Repeat("x", 20000)
 	io.WriteString(nc, "POST /next HTTP/1.1\r\nHost: x\r\nContent-Length: 20000\r\n\r\n"+big)
-	if _, body := readResponse(t, br, "POST"); body != "direct" || got != 20000 {
-		t.Fatalf("large next request: answer %q, handler read %d bytes, want 20000", body, got)
+	if _, body := readResponse(t, br, "POST"); body != "direct" {
+		t.Fatalf("large next request answered %q", body)
+	}
+	if got := <-rg.other; got != "POST /next" {
+		t.Fatalf("server saw %q, want POST /next", got)
+	}
+	if n := rg.lastBody.Load(); n != 20000 {
+		t.Fatalf("handler read %d bytes of the large next request, want 20000", n)
+	}
+}
+
+// TestTLSConnIsNotReadRaw: readArrived reads a connection's socket
+// directly only when it is a syscall.Conn; a TLS connection must not be
+// one, or its records would be read as plain bytes.
+func TestTLSConnIsNotReadRaw(t *testing.T) {
+	if _, raw := any(&tls.Conn{}).(syscall.Conn); raw {
+		t.Fatal("*tls.Conn is a syscall.Conn: readArrived would read TLS records raw")
 	}
 }
 
