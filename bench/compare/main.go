@@ -51,7 +51,12 @@ const (
 // so that held requests share connections (for the per-process ceiling).
 // The "boshd-ws" targets are boshd's RFC 7395 WebSocket endpoint, which
 // boshload speaks when given a ws:// URL.
-var allTargets = []string{"boshd+prosody", "boshd+ejabberd", "boshd-h2+prosody", "boshd-h2+ejabberd", "boshd-ws+prosody", "boshd-ws+ejabberd", "prosody-bosh", "ejabberd-bosh", nxbTarget}
+// The "boshd-tls" targets are boshd with STARTTLS (RFC 6120 §5) to a
+// server that offers it, so that the tables show what TLS upstream costs.
+var allTargets = []string{"boshd+prosody", "boshd+ejabberd", "boshd-tls+prosody", "boshd-tls+ejabberd", "boshd-h2+prosody", "boshd-h2+ejabberd", "boshd-ws+prosody", "boshd-ws+ejabberd", "prosody-bosh", "ejabberd-bosh", nxbTarget}
+
+// upstreamTLS reports whether target t runs boshd with STARTTLS upstream.
+func upstreamTLS(t string) bool { return strings.HasPrefix(t, "boshd-tls+") }
 
 type config struct {
 	ns       []int
@@ -210,7 +215,7 @@ func runAll(c config) error {
 				if _, ok := versions[kind]; !ok {
 					versions[kind] = pkgVersion(kind)
 				}
-				if err := withServer(kind, users, func(srv *servers.Server) error {
+				if err := withServer(kind, upstreamTLS(t), users, func(srv *servers.Server) error {
 					r, err := runOne(c, srv, t, n, run, boshd, boshload)
 					if err != nil {
 						logf("%s N=%d run %d: %v", t, n, run, err)
@@ -257,10 +262,12 @@ func reportFromDir(c config) error {
 	return writeDoc(c, results, versions)
 }
 
-func withServer(kind string, users map[string]string, f func(*servers.Server) error) error {
+// withServer starts a fresh server of kind (offering STARTTLS with
+// offerTLS), registers users and runs f with it.
+func withServer(kind string, offerTLS bool, users map[string]string, f func(*servers.Server) error) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	opts := servers.Options{OwnBOSH: true, Backlog: 1024, LoadTest: true}
+	opts := servers.Options{OwnBOSH: true, Backlog: 1024, LoadTest: true, TLS: offerTLS}
 	var srv *servers.Server
 	var err error
 	if kind == servers.KindProsody {
@@ -287,7 +294,7 @@ func runOne(c config, srv *servers.Server, t string, n, run int, boshdBin, boshl
 	var extra []string
 	if strings.HasPrefix(t, "boshd") {
 		h2 := strings.HasPrefix(t, "boshd-h2+")
-		b, err := startBoshd(boshdBin, srv, h2, c.pprof, strings.Fields(c.boshdEnv))
+		b, err := startBoshd(boshdBin, srv, h2, upstreamTLS(t), c.pprof, strings.Fields(c.boshdEnv))
 		if err != nil {
 			return nil, err
 		}
@@ -343,8 +350,13 @@ func runOne(c config, srv *servers.Server, t string, n, run int, boshdBin, boshl
 }
 
 // startBoshd starts boshd in front of srv for one run (over HTTPS with
-// tlsOn), with its profiles on pprofAddr and env added to its environment.
-func startBoshd(bin string, srv *servers.Server, tlsOn bool, pprofAddr string, env []string) (*proc.Boshd, error) {
+// tlsOn, with STARTTLS to srv with starttls), with its profiles on
+// pprofAddr and env added to its environment.
+func startBoshd(bin string, srv *servers.Server, tlsOn, starttls bool, pprofAddr string, env []string) (*proc.Boshd, error) {
+	upstream := "tls = \"off\"\n"
+	if starttls {
+		upstream = fmt.Sprintf("tls = \"required\"\nca_file = %q\n", srv.CAFile)
+	}
 	return proc.StartBoshd(bin, proc.BoshdOptions{TLS: tlsOn, Env: env, Config: func(listen, tlsKeys string) string {
 		return fmt.Sprintf(`[http]
 listen = %q
@@ -352,15 +364,14 @@ listen = %q
 max_sessions = 30000
 max_sessions_per_address = 0
 [upstream]
-tls = "off"
-[[domain]]
+%s[[domain]]
 name = %q
 routes = [%q]
 [log]
 level = "warn"
 [debug]
 pprof_listen = %q
-`, listen, tlsKeys, srv.Domain, srv.Addr, pprofAddr)
+`, listen, tlsKeys, upstream, srv.Domain, srv.Addr, pprofAddr)
 	}})
 }
 
