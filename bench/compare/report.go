@@ -86,57 +86,6 @@ func writeDoc(c config, results map[key][]*result, versions map[string]string) e
 			}
 		}
 	}
-	phase := func(r *result, rate float64) int {
-		for i, ph := range r.Phases {
-			if ph.Rate == rate {
-				return i
-			}
-		}
-		return -1
-	}
-	mem := func(name string) func(*result) (float64, bool) {
-		return func(r *result) (float64, bool) {
-			for _, m := range r.Memory {
-				if m.Name == name {
-					return m.PerSessionKB, true
-				}
-			}
-			return 0, false
-		}
-	}
-	memTotal := func(r *result) (float64, bool) {
-		s := 0.0
-		for _, m := range r.Memory {
-			s += m.PerSessionKB
-		}
-		return s, len(r.Memory) > 0
-	}
-	cpu := func(rate float64, name string) func(*result) (float64, bool) {
-		return func(r *result) (float64, bool) {
-			i := phase(r, rate)
-			if i < 0 {
-				return 0, false
-			}
-			s, found := 0.0, false
-			for _, c := range r.Phases[i].CPU {
-				if name == "" || c.Name == name {
-					s += c.MsPerDelivered
-					found = true
-				}
-			}
-			return s, found
-		}
-	}
-	lat := func(rate float64, which string) func(*result) (float64, bool) {
-		return func(r *result) (float64, bool) {
-			i := phase(r, rate)
-			if i < 0 || r.Phases[i].Delivered == 0 {
-				return 0, false
-			}
-			ph := r.Phases[i]
-			return map[string]float64{"p50": ph.P50Ms, "p90": ph.P90Ms, "p99": ph.P99Ms, "max": ph.MaxMs}[which], true
-		}
-	}
 	f1 := func(v float64, n int) string {
 		if n == 0 {
 			return "–"
