@@ -16,9 +16,8 @@ type chartFile struct{ title, link string }
 // writeCharts draws the charts of the report into the img directory beside
 // c.out: memory per session against N for every target, and for each rate
 // and N the latency percentiles of every target. Values are the medians the
-// tables quote (f as the tables' extractors).
-func writeCharts(c config, results map[key][]*result, rates []float64,
-	memTotal func(*result) (float64, bool), lat func(rate float64, which string) func(*result) (float64, bool)) ([]chartFile, error) {
+// tables quote.
+func writeCharts(c config, results map[key][]*result, rates []float64) ([]chartFile, error) {
 	dir := filepath.Join(filepath.Dir(c.out), "img")
 	base := strings.TrimSuffix(filepath.Base(c.out), filepath.Ext(c.out))
 	var out []chartFile

@@ -45,17 +45,7 @@ func TestWriteCharts(t *testing.T) {
 	}
 	dir := t.TempDir()
 	c := config{ns: []int{1000, 5000}, out: filepath.Join(dir, "benchmarks.md")}
-	memTotal := func(r *result) (float64, bool) { return r.Memory[0].PerSessionKB, true }
-	lat := func(rate float64, which string) func(*result) (float64, bool) {
-		return func(r *result) (float64, bool) {
-			ph := r.Phases[0]
-			if ph.Rate != rate {
-				return 0, false
-			}
-			return map[string]float64{"p50": ph.P50Ms, "p90": ph.P90Ms, "p99": ph.P99Ms, "max": ph.MaxMs}[which], true
-		}
-	}
-	charts, err := writeCharts(c, results, []float64{200}, memTotal, lat)
+	charts, err := writeCharts(c, results, []float64{200})
 	if err != nil {
 		t.Fatal(err)
 	}

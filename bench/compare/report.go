@@ -99,6 +99,7 @@ func writeDoc(c config, results map[key][]*result, versions map[string]string) e
 		return fmt.Sprintf("%.3f", v)
 	}
 
+	writeTargets(p, c.ns, rates, results)
 	p("### Session setup\n\nSessions created and logged in (SASL PLAIN, restart, bind, presence) per second, and the time of one login. Ratio: boshd's sessions/s over the best peer's (higher is better).\n\n")
 	p("| target | N | runs | logged in (median) | sessions/s | login p50 ms | login p99 ms | ratio |\n|---|---|---|---|---|---|---|---|\n")
 	rows(func(k key) {
@@ -184,7 +185,7 @@ func writeDoc(c config, results map[key][]*result, versions map[string]string) e
 			p("| %s | %d | %s | %s | %s | %s |\n", k.target, k.n, f2(bd, nb), f2(sv, ns), f2(tot, nt), ratio(k, cpu(rate, ""), true))
 		})
 	}
-	charts, err := writeCharts(c, results, rates, memTotal, lat)
+	charts, err := writeCharts(c, results, rates)
 	if err != nil {
 		return err
 	}
