@@ -49,6 +49,9 @@ type options struct {
 	maxInflightSends      int
 	messageBody           string
 	idleConns             int
+	// profileURL serves net/http/pprof (boshd's [debug] pprof_listen);
+	// a CPU profile of each message phase goes to profilePrefix-RATE.pprof.
+	profileURL, profilePrefix string
 }
 
 func main() {
@@ -123,6 +126,8 @@ func parseArgs(args []string, stderr io.Writer) (o options, code int) {
 	fs.IntVar(&o.maxInflightSends, "max-inflight", 20000, "most message requests in flight")
 	fs.StringVar(&o.messageBody, "body", "Hello, this is a load test message of typical chat length.", "message text")
 	fs.IntVar(&o.idleConns, "idle-conns", 0, "idle keep-alive connections kept (default n)")
+	fs.StringVar(&o.profileURL, "profile-url", "", "base URL of a Go process's net/http/pprof (e.g. boshd's [debug] pprof_listen, http://127.0.0.1:6060): take a CPU profile of it during each message phase")
+	fs.StringVar(&o.profilePrefix, "profile-prefix", "boshload-profile", "with -profile-url, each phase's profile is written to PREFIX-RATE.pprof")
 	if err := fs.Parse(args); err != nil {
 		return o, 2
 	}
@@ -528,9 +533,18 @@ func (l *loader) run(ctx context.Context) (*Result, error) {
 			break
 		}
 		self := []namedPID{{"boshload", os.Getpid()}}
+		var profiled func() error
+		if o.profileURL != "" {
+			profiled = startProfile(ctx, o.profileURL, fmt.Sprintf("%s-%g.pprof", o.profilePrefix, rate), o.duration)
+		}
 		c0, s0 := readCPU(l.pids), readCPU(self)
 		ph := l.messages(ctx, rate, first, n)
 		c1, s1 := readCPU(l.pids), readCPU(self)
+		if profiled != nil {
+			if err := profiled(); err != nil {
+				fmt.Fprintln(l.stderr, "boshload:", err)
+			}
+		}
 		ph.GeneratorCPUSeconds = s1[0] - s0[0]
 		ph.LoadAvg1 = loadAvg1()
 		for i, p := range l.pids {
