@@ -1,0 +1,84 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/pprof/profile"
+)
+
+// TestClassify puts each kind of stack (leaf first) in its row.
+func TestClassify(t *testing.T) {
+	tests := []struct {
+		stack []string
+		want  string
+	}{
+		{[]string{"internal/runtime/syscall/linux.Syscall6", "syscall.RawSyscall6", "syscall.Syscall", "syscall.write", "internal/poll.(*FD).Write", "net/http.(*response).finishRequest"}, whereWrite},
+		{[]string{"internal/runtime/syscall/linux.Syscall6", "syscall.RawSyscall6", "syscall.Syscall", "syscall.read", "boshd/bosh/internal/held.readArrived"}, whereRead},
+		{[]string{"internal/runtime/syscall/linux.Syscall6", "internal/runtime/syscall/linux.EpollWait", "runtime.netpoll", "runtime.findRunnable", "runtime.schedule"}, whereEpollWait},
+		{[]string{"internal/runtime/syscall/linux.Syscall6", "syscall.RawSyscall6", "syscall.EpollCtl", "boshd/xmppconn.(*Poller).Add"}, whereEpollCtl},
+		{[]string{"internal/runtime/syscall/linux.Syscall6", "syscall.RawSyscall6", "syscall.Setsockopt"}, whereSyscall},
+		{[]string{"runtime.futex", "runtime.futexwakeup", "runtime.wakep", "runtime.ready", "boshd/bosh.(*Session).deliver"}, whereFutex},
+		{[]string{"runtime.scanobject", "runtime.gcDrain", "runtime.gcBgMarkWorker.func2", "runtime.systemstack", "runtime.gcBgMarkWorker"}, whereGC},
+		{[]string{"runtime.memclrNoHeapPointers", "runtime.mallocgc", "bufio.NewReaderSize", "net/http.(*conn).serve"}, whereMalloc},
+		{[]string{"runtime.runqsteal", "runtime.stealWork", "runtime.findRunnable", "runtime.schedule", "runtime.park_m", "runtime.mcall"}, whereSched},
+		{[]string{"net/textproto.(*Reader).readLineSlice", "net/http.readRequest", "net/http.(*conn).serve"}, whereHTTP},
+		{[]string{"encoding/xml.(*Decoder).Token", "boshd/bosh.ParseBody", "net/http.(*conn).serve"}, whereXML},
+		{[]string{"bytes.IndexByte", "boshd/xmppconn.(*Splitter).Next", "boshd/bosh/relay.(*Relay).read"}, whereBoshd},
+		{[]string{"crypto/internal/fips140/aes/gcm.seal", "crypto/tls.(*Conn).Write", "boshd/xmppconn.(*Conn).Write"}, whereTLS},
+		{[]string{"runtime.memmove", "runtime.goexit"}, whereOther},
+		{nil, whereOther},
+	}
+	for _, tc := range tests {
+		if got := classify(tc.stack); got != tc.want {
+			t.Errorf("classify(%v) = %q, want %q", tc.stack, got, tc.want)
+		}
+	}
+}
+
+// TestCPUShares reads a CPU profile written by the pprof library and
+// splits its samples by row, inlined frames included.
+func TestCPUShares(t *testing.T) {
+	fn := func(id uint64, name string) *profile.Function { return &profile.Function{ID: id, Name: name} }
+	write, serve, parse, token := fn(1, "syscall.write"), fn(2, "net/http.(*conn).serve"), fn(3, "boshd/bosh.ParseBody"), fn(4, "encoding/xml.(*Decoder).Token")
+	sys := fn(5, "internal/runtime/syscall/linux.Syscall6")
+	locSys := &profile.Location{ID: 1, Line: []profile.Line{{Function: sys}, {Function: write}}} // write inlined into Syscall6's location
+	locServe := &profile.Location{ID: 2, Line: []profile.Line{{Function: serve}}}
+	locXML := &profile.Location{ID: 3, Line: []profile.Line{{Function: token}, {Function: parse}}}
+	p := &profile.Profile{
+		SampleType: []*profile.ValueType{{Type: "samples", Unit: "count"}, {Type: "cpu", Unit: "nanoseconds"}},
+		Sample: []*profile.Sample{
+			{Location: []*profile.Location{locSys, locServe}, Value: []int64{3, 30e6}},
+			{Location: []*profile.Location{locXML, locServe}, Value: []int64{1, 10e6}},
+		},
+		Location: []*profile.Location{locSys, locServe, locXML},
+		Function: []*profile.Function{write, serve, parse, token, sys},
+	}
+	path := filepath.Join(t.TempDir(), "cpu.pprof")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Write(f); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	shares, secs, err := cpuShares(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if secs != 0.04 || shares[whereWrite] != 0.75 || shares[whereXML] != 0.25 || len(shares) != 2 {
+		t.Fatalf("shares %v over %g s, want write 0.75 and encoding/xml 0.25 over 0.04 s", shares, secs)
+	}
+	if _, _, err := cpuShares(filepath.Join(t.TempDir(), "none.pprof")); err == nil {
+		t.Fatal("a missing profile read without error")
+	}
+	if err := os.WriteFile(path, []byte("not a profile"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := cpuShares(path); err == nil || !strings.Contains(err.Error(), path) {
+		t.Fatalf("a corrupt profile: err %v, want one naming the file", err)
+	}
+}
