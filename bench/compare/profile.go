@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -135,27 +136,34 @@ func cpuShares(path string) (map[string]float64, float64, error) {
 	return shares, float64(total) / 1e9, nil
 }
 
-// writeProfiles writes, for each CPU profile kept beside the results
-// (bench/compare -pprof), where boshd's time went in that message phase:
-// each row's share and the part of the phase's CPU per delivered message
-// it stands for.
-func writeProfiles(p func(string, ...any), c config, results map[key][]*result) error {
-	files, err := filepath.Glob(filepath.Join(c.jsonDir, "*.pprof"))
-	if err != nil || len(files) == 0 {
-		return err
+// writeProfiles writes, for each CPU profile kept with the results
+// (bench/compare -pprof, in the results directory or one directory below
+// it, so that profiled runs need not count among the measured ones),
+// where boshd's time went in that message phase: each row's share, and
+// the part of that run's CPU per delivered message it stands for (from the
+// run's JSON result beside the profile).
+func writeProfiles(p func(string, ...any), jsonDir string) error {
+	var files []string
+	for _, pattern := range []string{"*.pprof", "*/*.pprof"} {
+		fs, err := filepath.Glob(filepath.Join(jsonDir, pattern))
+		if err != nil {
+			return err
+		}
+		files = append(files, fs...)
 	}
 	slices.Sort(files)
 	for _, path := range files {
-		// TARGET-nN-runR-RATE.pprof, as bench/compare names them.
-		var t string
-		var n, run int
-		var rate float64
+		// TARGET-nN-runR-RATE.pprof beside TARGET-nN-runR.json, as
+		// bench/compare names them.
 		base := strings.TrimSuffix(filepath.Base(path), ".pprof")
 		i := strings.LastIndex(base, "-n")
-		if i < 0 {
+		j := strings.LastIndex(base, "-")
+		if i < 0 || j <= i {
 			continue
 		}
-		t = base[:i]
+		t := base[:i]
+		var n, run int
+		var rate float64
 		if _, err := fmt.Sscanf(strings.ReplaceAll(base[i+1:], "-", " "), "n%d run%d %g", &n, &run, &rate); err != nil {
 			continue
 		}
@@ -164,13 +172,17 @@ func writeProfiles(p func(string, ...any), c config, results map[key][]*result) 
 			return err
 		}
 		perMsg, perMsgOK := 0.0, false
-		if rs := results[key{t, n}]; run >= 1 && run <= len(rs) {
-			perMsg, perMsgOK = cpu(rate, "boshd")(rs[run-1])
+		if raw, err := os.ReadFile(filepath.Join(filepath.Dir(path), base[:j]+".json")); err == nil {
+			var r result
+			if json.Unmarshal(raw, &r) == nil {
+				perMsg, perMsgOK = cpu(rate, "boshd")(&r)
+			}
 		}
-		p("\n### Where boshd's CPU went: %s, N = %d, %g messages/s (run %d)\n\n", t, n, rate, run)
-		p("From boshd's CPU profile over the message phase (`%s`, %.1f CPU seconds sampled), each sample counted once by the rules of `bench/compare/profile.go`.", filepath.Base(path), secs)
+		rel, _ := filepath.Rel(jsonDir, path)
+		p("\n### Where boshd's CPU went: %s, N = %d, %g messages/s\n\n", t, n, rate)
+		p("From boshd's CPU profile over the message phase of a run of its own (`%s`, %.1f CPU seconds sampled, the profiler on), each sample counted once by the rules of `bench/compare/profile.go`.", rel, secs)
 		if perMsgOK {
-			p(" The last column is the share of that run's %.3f ms per delivered message.", perMsg)
+			p(" The last column is the row's part of that run's %.3f ms per delivered message.", perMsg)
 		}
 		p("\n\n| where | share | ms per message |\n|---|---|---|\n")
 		for _, w := range whereOrder {

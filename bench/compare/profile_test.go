@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -38,13 +39,15 @@ func TestClassify(t *testing.T) {
 	}
 }
 
-// TestCPUShares reads a CPU profile written by the pprof library and
-// splits its samples by row, inlined frames included.
-func TestCPUShares(t *testing.T) {
+// writeTestProfile writes a CPU profile of 40 ms: 30 ms in a write under
+// net/http (the write inlined into the system call's location) and 10 ms
+// in encoding/xml under boshd.
+func writeTestProfile(t *testing.T, path string) {
+	t.Helper()
 	fn := func(id uint64, name string) *profile.Function { return &profile.Function{ID: id, Name: name} }
 	write, serve, parse, token := fn(1, "syscall.write"), fn(2, "net/http.(*conn).serve"), fn(3, "boshd/bosh.ParseBody"), fn(4, "encoding/xml.(*Decoder).Token")
 	sys := fn(5, "internal/runtime/syscall/linux.Syscall6")
-	locSys := &profile.Location{ID: 1, Line: []profile.Line{{Function: sys}, {Function: write}}} // write inlined into Syscall6's location
+	locSys := &profile.Location{ID: 1, Line: []profile.Line{{Function: sys}, {Function: write}}}
 	locServe := &profile.Location{ID: 2, Line: []profile.Line{{Function: serve}}}
 	locXML := &profile.Location{ID: 3, Line: []profile.Line{{Function: token}, {Function: parse}}}
 	p := &profile.Profile{
@@ -56,15 +59,24 @@ func TestCPUShares(t *testing.T) {
 		Location: []*profile.Location{locSys, locServe, locXML},
 		Function: []*profile.Function{write, serve, parse, token, sys},
 	}
-	path := filepath.Join(t.TempDir(), "cpu.pprof")
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	f, err := os.Create(path)
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer f.Close()
 	if err := p.Write(f); err != nil {
 		t.Fatal(err)
 	}
-	f.Close()
+}
+
+// TestCPUShares reads a CPU profile written by the pprof library and
+// splits its samples by row, inlined frames included.
+func TestCPUShares(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "cpu.pprof")
+	writeTestProfile(t, path)
 	shares, secs, err := cpuShares(path)
 	if err != nil {
 		t.Fatal(err)
@@ -80,5 +92,33 @@ func TestCPUShares(t *testing.T) {
 	}
 	if _, _, err := cpuShares(path); err == nil || !strings.Contains(err.Error(), path) {
 		t.Fatalf("a corrupt profile: err %v, want one naming the file", err)
+	}
+}
+
+// TestWriteProfiles finds a profile kept one directory below the results
+// and writes its table, each row's part of the CPU per message taken from
+// the run's result beside it.
+func TestWriteProfiles(t *testing.T) {
+	dir := t.TempDir()
+	writeTestProfile(t, filepath.Join(dir, "profile", "boshd+prosody-n5000-run1-500.pprof"))
+	res := `{"phases":[{"rate":500,"Delivered":100,"cpu":[{"name":"boshd","ms_per_delivered":0.8},{"name":"prosody","ms_per_delivered":0.5}]}]}`
+	if err := os.WriteFile(filepath.Join(dir, "profile", "boshd+prosody-n5000-run1.json"), []byte(res), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	if err := writeProfiles(func(f string, a ...any) { fmt.Fprintf(&b, f, a...) }, dir); err != nil {
+		t.Fatal(err)
+	}
+	got := b.String()
+	for _, want := range []string{
+		"### Where boshd's CPU went: boshd+prosody, N = 5000, 500 messages/s",
+		"`profile/boshd+prosody-n5000-run1-500.pprof`, 0.0 CPU seconds sampled",
+		"that run's 0.800 ms per delivered message",
+		"| " + whereWrite + " | 75.0 % | 0.600 |",
+		"| " + whereXML + " | 25.0 % | 0.200 |",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("lacks %q:\n%s", want, got)
+		}
 	}
 }
