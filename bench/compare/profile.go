@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -155,6 +156,9 @@ func writeProfiles(p func(string, ...any), jsonDir string) error {
 	for _, path := range files {
 		// TARGET-nN-runR-RATE.pprof beside TARGET-nN-runR.json, as
 		// bench/compare names them.
+		if strings.HasSuffix(path, heapSuffix) {
+			continue
+		}
 		base := strings.TrimSuffix(filepath.Base(path), ".pprof")
 		i := strings.LastIndex(base, "-n")
 		j := strings.LastIndex(base, "-")
@@ -195,6 +199,120 @@ func writeProfiles(p func(string, ...any), jsonDir string) error {
 				ms = fmt.Sprintf("%.3f", s*perMsg)
 			}
 			p("| %s | %.1f %% | %s |\n", w, 100*s, ms)
+		}
+	}
+	return nil
+}
+
+// heapSuffix ends the name of the heap profile boshload takes of boshd
+// when its sessions are idle (TARGET-nN-runR-idle.heap.pprof).
+const heapSuffix = "-idle.heap.pprof"
+
+// heapOwner names who allocated what a heap sample holds, from its
+// allocation stack (leaf first): the nearest frame of crypto/tls,
+// net/http, encoding/xml, logrus or a boshd package.
+func heapOwner(stack []string) string {
+	for _, f := range stack {
+		switch {
+		case strings.HasPrefix(f, "crypto/tls."):
+			return "crypto/tls (the upstream's TLS state and buffers)"
+		case strings.HasPrefix(f, "net/http."), strings.HasPrefix(f, "net/textproto."):
+			return "net/http"
+		case strings.HasPrefix(f, "encoding/xml."):
+			return "encoding/xml"
+		case strings.HasPrefix(f, "github.com/sirupsen/logrus."):
+			return "logrus"
+		case strings.HasPrefix(f, "boshd/"):
+			// boshd/bosh/relay.(*Relay).read: the package is the path up
+			// to the first dot after the last slash.
+			slash := strings.LastIndex(f, "/")
+			if dot := strings.Index(f[slash:], "."); dot > 0 {
+				return f[:slash+dot]
+			}
+			return f
+		}
+	}
+	return "runtime and other"
+}
+
+// heapShares reads a heap profile and returns the bytes in use by owner
+// (heapOwner) and in all.
+func heapShares(path string) (map[string]int64, int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer f.Close()
+	p, err := profile.Parse(f)
+	if err != nil {
+		return nil, 0, fmt.Errorf("%s: %w", path, err)
+	}
+	idx := -1
+	for i, st := range p.SampleType {
+		if st.Type == "inuse_space" {
+			idx = i
+		}
+	}
+	if idx < 0 {
+		return nil, 0, fmt.Errorf("%s: not a heap profile", path)
+	}
+	by := map[string]int64{}
+	var total int64
+	for _, s := range p.Sample {
+		var stack []string
+		for _, loc := range s.Location {
+			for _, l := range loc.Line {
+				if l.Function != nil {
+					stack = append(stack, l.Function.Name)
+				}
+			}
+		}
+		by[heapOwner(stack)] += s.Value[idx]
+		total += s.Value[idx]
+	}
+	return by, total, nil
+}
+
+// writeHeapProfiles writes, for each idle heap profile kept with the
+// results (where writeProfiles looks), what is live in boshd's heap per
+// idle session and who allocated it.
+func writeHeapProfiles(p func(string, ...any), jsonDir string) error {
+	var files []string
+	for _, pattern := range []string{"*" + heapSuffix, "*/*" + heapSuffix} {
+		fs, err := filepath.Glob(filepath.Join(jsonDir, pattern))
+		if err != nil {
+			return err
+		}
+		files = append(files, fs...)
+	}
+	slices.Sort(files)
+	for _, path := range files {
+		base := strings.TrimSuffix(filepath.Base(path), heapSuffix)
+		i := strings.LastIndex(base, "-n")
+		if i < 0 {
+			continue
+		}
+		var n, run int
+		if _, err := fmt.Sscanf(strings.ReplaceAll(base[i+1:], "-", " "), "n%d run%d", &n, &run); err != nil || n <= 0 {
+			continue
+		}
+		by, total, err := heapShares(path)
+		if err != nil {
+			return err
+		}
+		owners := make([]string, 0, len(by))
+		for o := range by {
+			owners = append(owners, o)
+		}
+		slices.SortFunc(owners, func(a, b string) int {
+			return cmp.Or(cmp.Compare(by[b], by[a]), strings.Compare(a, b))
+		})
+		rel, _ := filepath.Rel(jsonDir, path)
+		p("\n### What boshd's heap holds per idle session: %s, N = %d\n\n", base[:i], n)
+		p("From boshd's heap profile after a forced collection, taken when the sessions were idle, after their memory was read (`%s`): %.1f KiB live per session in all, by the package that allocated it (goroutine stacks, runtime overhead and the collector's headroom are not in it).\n\n", rel, float64(total)/float64(n)/1024)
+		p("| allocated by | KiB per session | share |\n|---|---|---|\n")
+		for _, o := range owners {
+			p("| %s | %.2f | %.1f %% |\n", o, float64(by[o])/float64(n)/1024, 100*float64(by[o])/float64(total))
 		}
 	}
 	return nil

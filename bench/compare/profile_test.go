@@ -122,3 +122,74 @@ func TestWriteProfiles(t *testing.T) {
 		}
 	}
 }
+
+// TestHeapOwner names the allocating package from the nearest frame that
+// has an owner.
+func TestHeapOwner(t *testing.T) {
+	tests := []struct {
+		stack []string
+		want  string
+	}{
+		{[]string{"bytes.growSlice", "bytes.(*Buffer).grow", "crypto/tls.(*Conn).readFromUntil", "boshd/xmppconn.(*Stream).Next"}, "crypto/tls (the upstream's TLS state and buffers)"},
+		{[]string{"bufio.NewReaderSize", "net/http.newBufioReader", "net/http.(*conn).serve"}, "net/http"},
+		{[]string{"net/textproto.readMIMEHeader", "net/http.readRequest"}, "net/http"},
+		{[]string{"boshd/bosh/relay.(*Relay).park", "boshd/bosh.(*Session).handle"}, "boshd/bosh/relay"},
+		{[]string{"time.newTimer", "boshd/bosh.(*Session).holdRequest"}, "boshd/bosh"},
+		{[]string{"encoding/xml.(*Decoder).Token", "boshd/bosh.ParseBody"}, "encoding/xml"},
+		{[]string{"github.com/sirupsen/logrus.(*Entry).WithFields"}, "logrus"},
+		{[]string{"runtime.malg", "runtime.newproc1"}, "runtime and other"},
+	}
+	for _, tc := range tests {
+		if got := heapOwner(tc.stack); got != tc.want {
+			t.Errorf("heapOwner(%v) = %q, want %q", tc.stack, got, tc.want)
+		}
+	}
+}
+
+// TestWriteHeapProfiles divides what each package holds by the sessions
+// the profile's name gives, largest first.
+func TestWriteHeapProfiles(t *testing.T) {
+	dir := t.TempDir()
+	fn := func(id uint64, name string) *profile.Function { return &profile.Function{ID: id, Name: name} }
+	tlsFn, httpFn := fn(1, "crypto/tls.(*Conn).readRecord"), fn(2, "net/http.newBufioReader")
+	locTLS := &profile.Location{ID: 1, Line: []profile.Line{{Function: tlsFn}}}
+	locHTTP := &profile.Location{ID: 2, Line: []profile.Line{{Function: httpFn}}}
+	p := &profile.Profile{
+		SampleType: []*profile.ValueType{{Type: "alloc_objects", Unit: "count"}, {Type: "alloc_space", Unit: "bytes"}, {Type: "inuse_objects", Unit: "count"}, {Type: "inuse_space", Unit: "bytes"}},
+		Sample: []*profile.Sample{
+			{Location: []*profile.Location{locTLS}, Value: []int64{10, 9 << 20, 2, 3 << 20}},
+			{Location: []*profile.Location{locHTTP}, Value: []int64{10, 9 << 20, 1, 1 << 20}},
+		},
+		Location: []*profile.Location{locTLS, locHTTP},
+		Function: []*profile.Function{tlsFn, httpFn},
+	}
+	path := filepath.Join(dir, "profile", "boshd-tls+prosody-n1024-run1"+heapSuffix)
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Write(f); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	var b strings.Builder
+	pr := func(f string, a ...any) { fmt.Fprintf(&b, f, a...) }
+	if err := writeHeapProfiles(pr, dir); err != nil {
+		t.Fatal(err)
+	}
+	// The CPU tables skip a heap profile.
+	if err := writeProfiles(pr, dir); err != nil {
+		t.Fatal(err)
+	}
+	got := b.String()
+	want := "| crypto/tls (the upstream's TLS state and buffers) | 3.00 | 75.0 % |\n| net/http | 1.00 | 25.0 % |\n"
+	if !strings.Contains(got, "boshd-tls+prosody, N = 1024") || !strings.Contains(got, "4.0 KiB live per session") || !strings.Contains(got, want) {
+		t.Fatalf("got:\n%s\nwant the rows\n%s", got, want)
+	}
+	if strings.Contains(got, "CPU went") {
+		t.Fatalf("a heap profile read as a CPU one:\n%s", got)
+	}
+}

@@ -185,6 +185,9 @@ func writeDoc(c config, results map[key][]*result, versions map[string]string) e
 			p("| %s | %d | %s | %s | %s | %s |\n", k.target, k.n, f2(bd, nb), f2(sv, ns), f2(tot, nt), ratio(k, cpu(rate, ""), true))
 		})
 	}
+	if err := writeHeapProfiles(p, c.jsonDir); err != nil {
+		return err
+	}
 	if err := writeProfiles(p, c.jsonDir); err != nil {
 		return err
 	}

@@ -49,8 +49,9 @@ type options struct {
 	maxInflightSends      int
 	messageBody           string
 	idleConns             int
-	// profileURL serves net/http/pprof (boshd's [debug] pprof_listen);
-	// a CPU profile of each message phase goes to profilePrefix-RATE.pprof.
+	// profileURL serves net/http/pprof (boshd's [debug] pprof_listen): a
+	// heap profile when idle goes to profilePrefix-idle.heap.pprof, a CPU
+	// profile of each message phase to profilePrefix-RATE.pprof.
 	profileURL, profilePrefix string
 }
 
@@ -126,8 +127,8 @@ func parseArgs(args []string, stderr io.Writer) (o options, code int) {
 	fs.IntVar(&o.maxInflightSends, "max-inflight", 20000, "most message requests in flight")
 	fs.StringVar(&o.messageBody, "body", "Hello, this is a load test message of typical chat length.", "message text")
 	fs.IntVar(&o.idleConns, "idle-conns", 0, "idle keep-alive connections kept (default n)")
-	fs.StringVar(&o.profileURL, "profile-url", "", "base URL of a Go process's net/http/pprof (e.g. boshd's [debug] pprof_listen, http://127.0.0.1:6060): take a CPU profile of it during each message phase")
-	fs.StringVar(&o.profilePrefix, "profile-prefix", "boshload-profile", "with -profile-url, each phase's profile is written to PREFIX-RATE.pprof")
+	fs.StringVar(&o.profileURL, "profile-url", "", "base URL of a Go process's net/http/pprof (e.g. boshd's [debug] pprof_listen, http://127.0.0.1:6060): take a heap profile of it when idle, after memory is read, and a CPU profile during each message phase")
+	fs.StringVar(&o.profilePrefix, "profile-prefix", "boshload-profile", "with -profile-url, the heap profile is written to PREFIX-idle.heap.pprof and each phase's CPU profile to PREFIX-RATE.pprof")
 	if err := fs.Parse(args); err != nil {
 		return o, 2
 	}
@@ -508,6 +509,13 @@ func (l *loader) run(ctx context.Context) (*Result, error) {
 	}
 	memAfter := readMem(l.pids)
 	cpu2 := readCPU(l.pids)
+	if o.profileURL != "" {
+		// What is live per idle session, after the RSS was read (the
+		// forced collection would lower it).
+		if err := fetchProfile(ctx, o.profileURL+"/debug/pprof/heap?gc=1", o.profilePrefix+"-idle.heap.pprof", time.Minute); err != nil {
+			fmt.Fprintln(l.stderr, "boshload:", err)
+		}
+	}
 	for i, p := range l.pids {
 		m := ProcMemory{Name: p.Name, PID: p.PID, RSSBeforeKB: memBefore[i], RSSAfterKB: memAfter[i], OpenFilesAfter: openFiles(p.PID)}
 		if res.Setup.Ok > 0 {
