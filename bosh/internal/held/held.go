@@ -477,10 +477,16 @@ type prefixConn struct {
 	pre []byte
 }
 
+// Read returns the prefix first, then reads the connection. The prefix's
+// array is let go once read, since the connection may stay parked for a
+// long time.
 func (c *prefixConn) Read(p []byte) (int, error) {
 	if len(c.pre) > 0 {
 		n := copy(p, c.pre)
 		c.pre = c.pre[n:]
+		if len(c.pre) == 0 {
+			c.pre = nil
+		}
 		return n, nil
 	}
 	return c.Conn.Read(p)

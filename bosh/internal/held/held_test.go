@@ -446,3 +446,26 @@ func TestShutdownClosesIdleConnections(t *testing.T) {
 		t.Error("the idle connection is still open after Shutdown")
 	}
 }
+
+// TestPrefixLetGoOnceRead: a handed-back connection may be parked for a
+// long time after its prefix was read, so it must not keep the prefix's
+// array.
+func TestPrefixLetGoOnceRead(t *testing.T) {
+	a, b := net.Pipe()
+	defer a.Close()
+	defer b.Close()
+	pre := append(make([]byte, 0, 4096), "POST / HTTP/1.1\r\n"...) // as readArrived's copy may be
+	p := &prefixConn{Conn: a, pre: pre}
+	buf := make([]byte, 10)
+	var got []byte
+	for len(p.pre) > 0 {
+		n, err := p.Read(buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, buf[:n]...)
+	}
+	if string(got) != "POST / HTTP/1.1\r\n" || cap(p.pre) != 0 {
+		t.Fatalf("read %q, prefix left with cap %d", got, cap(p.pre))
+	}
+}
