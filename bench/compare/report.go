@@ -44,11 +44,13 @@ func writeDoc(c config, results map[key][]*result, versions map[string]string) e
 		r, _ := strconv.ParseFloat(strings.TrimSpace(f), 64)
 		rates = append(rates, r)
 	}
-	peersOf := func(n int) []key {
+	// peersOf lists the peers of k's row: the other BOSH endpoints with
+	// the same XMPP server behind them (or inside them), at the same N.
+	peersOf := func(k key) []key {
 		var ks []key
 		for _, t := range []string{"prosody-bosh", "ejabberd-bosh", nxbTarget} {
-			if len(results[key{t, n}]) > 0 {
-				ks = append(ks, key{t, n})
+			if serverOf(t) == serverOf(k.target) && len(results[key{t, k.n}]) > 0 {
+				ks = append(ks, key{t, k.n})
 			}
 		}
 		return ks
@@ -62,7 +64,7 @@ func writeDoc(c config, results map[key][]*result, versions map[string]string) e
 		}
 		v, nv := median(results[k], f)
 		best, found := 0.0, false
-		for _, pk := range peersOf(k.n) {
+		for _, pk := range peersOf(k) {
 			pv, np := median(results[pk], f)
 			if np == 0 || pv <= 0 {
 				continue
@@ -100,7 +102,7 @@ func writeDoc(c config, results map[key][]*result, versions map[string]string) e
 	}
 
 	writeTargets(p, c.ns, rates, results)
-	p("### Session setup\n\nSessions created and logged in (SASL PLAIN, restart, bind, presence) per second, and the time of one login. Ratio: boshd's sessions/s over the best peer's (higher is better).\n\n")
+	p("### Session setup\n\nSessions created and logged in (SASL PLAIN, restart, bind, presence) per second, and the time of one login. Ratio: boshd's sessions/s over the best peer's with the same server (higher is better).\n\n")
 	p("| target | N | runs | logged in (median) | sessions/s | login p50 ms | login p99 ms | ratio |\n|---|---|---|---|---|---|---|---|\n")
 	rows(func(k key) {
 		rs := results[k]
@@ -112,22 +114,18 @@ func writeDoc(c config, results map[key][]*result, versions map[string]string) e
 			ratio(k, func(r *result) (float64, bool) { return r.Setup.PerSecond, true }, false))
 	})
 
-	p("\n### Memory per idle logged-in session\n\nRSS growth of each process from before setup to after %s idle, divided by the sessions logged in (KiB). CM is the connection manager in front of the server (boshd, or node-xmpp-bosh), and the XMPP server behind it is measured too; the ratio compares boshd + server with the best peer's server alone (lower is better).\n\n", c.settle)
+	p("\n### Memory per idle logged-in session\n\nRSS growth of each process from before setup to after %s idle, divided by the sessions logged in (KiB). CM is the connection manager in front of the server (boshd, or node-xmpp-bosh), and the XMPP server behind it is measured too; the ratio compares boshd + server with the best peer's total with the same server (lower is better).\n\n", c.settle)
 	p("| target | N | CM KiB | server KiB | total KiB | ratio |\n|---|---|---|---|---|---|\n")
 	rows(func(k key) {
 		rs := results[k]
 		bd, nb := median(rs, mem(cmName(k.target)))
-		kind := "prosody"
-		if strings.Contains(k.target, "ejabberd") {
-			kind = "ejabberd"
-		}
-		sv, ns := median(rs, mem(kind))
+		sv, ns := median(rs, mem(serverOf(k.target)))
 		tot, nt := median(rs, memTotal)
 		p("| %s | %d | %s | %s | %s | %s |\n", k.target, k.n, f1(bd, nb), f1(sv, ns), f1(tot, nt), ratio(k, memTotal, true))
 	})
 
 	for _, rate := range rates {
-		p("\n### Message latency at %.0f messages/s\n\nFrom the send of the request carrying the message to its arrival at the partner session (ms). Ratio: boshd's p99 over the best peer's (lower is better).\n\n", rate)
+		p("\n### Message latency at %.0f messages/s\n\nFrom the send of the request carrying the message to its arrival at the partner session (ms). Ratio: boshd's p99 over the best peer's with the same server (lower is better).\n\n", rate)
 		p("Also shown: the rate achieved, boshload's own CPU seconds in the phase and the machine's load average at its end (median of runs).\n\n")
 		p("| target | N | p50 | p90 | p99 | max | ratio p99 | achieved/s | boshload CPU s | load avg |\n|---|---|---|---|---|---|---|---|---|---|\n")
 		rows(func(k key) {
@@ -171,16 +169,12 @@ func writeDoc(c config, results map[key][]*result, versions map[string]string) e
 	})
 
 	for _, rate := range rates {
-		p("\n### CPU per delivered message at %.0f messages/s\n\nCPU time (user + system, /proc/PID/stat) of each process during the message phase divided by the messages delivered (ms); CM as above. It includes the cost of re-issuing the held requests that each message answers. Ratio: boshd + server over the best peer's server (lower is better).\n\n", rate)
+		p("\n### CPU per delivered message at %.0f messages/s\n\nCPU time (user + system, /proc/PID/stat) of each process during the message phase divided by the messages delivered (ms); CM as above. It includes the cost of re-issuing the held requests that each message answers. Ratio: boshd + server over the best peer's total with the same server (lower is better).\n\n", rate)
 		p("| target | N | CM ms | server ms | total ms | ratio |\n|---|---|---|---|---|---|\n")
 		rows(func(k key) {
 			rs := results[k]
 			bd, nb := median(rs, cpu(rate, cmName(k.target)))
-			kind := "prosody"
-			if strings.Contains(k.target, "ejabberd") {
-				kind = "ejabberd"
-			}
-			sv, ns := median(rs, cpu(rate, kind))
+			sv, ns := median(rs, cpu(rate, serverOf(k.target)))
 			tot, nt := median(rs, cpu(rate, ""))
 			p("| %s | %d | %s | %s | %s | %s |\n", k.target, k.n, f2(bd, nb), f2(sv, ns), f2(tot, nt), ratio(k, cpu(rate, ""), true))
 		})
@@ -213,4 +207,13 @@ func cmName(t string) string {
 		return nxbName
 	}
 	return "boshd"
+}
+
+// serverOf is the XMPP server of target t: "ejabberd" or "prosody", as
+// its process is named in the results.
+func serverOf(t string) string {
+	if strings.Contains(t, "ejabberd") {
+		return "ejabberd"
+	}
+	return "prosody"
 }
