@@ -1,12 +1,18 @@
-// Command compare runs boshload against four BOSH targets on this machine
-// in one run and writes the tables of docs/benchmarks.md:
+// Command compare runs boshload against BOSH targets on this machine in
+// one run and writes the tables of docs/benchmarks.md. The targets (see
+// allTargets) are
 //
-//   - boshd in front of Prosody's c2s,
-//   - boshd in front of ejabberd's c2s,
+//   - boshd in front of Prosody's or ejabberd's c2s, over HTTP/1.1, with
+//     STARTTLS upstream (boshd-tls), over HTTP/2 (boshd-h2) or over RFC 7395
+//     WebSocket (boshd-ws),
 //   - Prosody's own mod_bosh,
 //   - ejabberd's own mod_bosh,
 //   - node-xmpp-bosh (npm, installed into the user's cache directory) in
 //     front of Prosody's c2s.
+//
+// The report checks issue 12's targets (targets.go), and with -pprof it
+// keeps boshd's CPU and heap profiles and says where its time and memory
+// went (profile.go).
 //
 // It starts Prosody and ejabberd from the Debian packages with
 // configurations it writes (integration/servers: listen backlog 1024,
