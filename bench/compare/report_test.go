@@ -34,11 +34,11 @@ func TestRatiosCompareWithTheSameServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
-		"| boshd+prosody | 5000 | 0.0 | 0.0 | 220.0 | 0.0 | 1.10 |",   // p99 over node-xmpp-bosh's 200
-		"| boshd+ejabberd | 5000 | 0.0 | 0.0 | 28.0 | 0.0 | 4.00 |",  // over mod_bosh's 7
-		"| boshd+prosody | 5000 | 0.700 | 0.700 | 1.400 | 0.93 |",     // CPU over node + Prosody's 1.5
-		"| boshd+prosody | 5000 | 16.0 | 35.0 | 51.0 | 0.70 |",        // memory over node + Prosody's 73
-		"| boshd+ejabberd | 5000 | 16.0 | 44.0 | 60.0 | 0.75 |",       // over mod_bosh's 80
+		"| boshd+prosody | 5000 | 0.0 | 0.0 | 220.0 | 0.0 | 1.10 |", // p99 over node-xmpp-bosh's 200
+		"| boshd+ejabberd | 5000 | 0.0 | 0.0 | 28.0 | 0.0 | 4.00 |", // over mod_bosh's 7
+		"| boshd+prosody | 5000 | 0.700 | 0.700 | 1.400 | 0.93 |",   // CPU over node + Prosody's 1.5
+		"| boshd+prosody | 5000 | 16.0 | 35.0 | 51.0 | 0.70 |",      // memory over node + Prosody's 73
+		"| boshd+ejabberd | 5000 | 16.0 | 44.0 | 60.0 | 0.75 |",     // over mod_bosh's 80
 	} {
 		if !strings.Contains(string(raw), want) {
 			t.Errorf("report lacks the row\n%s\n%s", want, raw)
