@@ -26,7 +26,7 @@ const (
 	whereMalloc    = "memory allocation (with its GC assists)"
 	whereHTTP      = "net/http (parsing requests, writing headers, connection state)"
 	whereXML       = "encoding/xml (parsing the `<body/>` wrapper)"
-	whereBoshd     = "boshd's own code"
+	whereBoshd     = "code under boshd's frames (boshd, and the runtime and library work it calls)"
 	whereTLS       = "crypto (TLS)"
 	whereOther     = "other runtime and library code"
 )
@@ -60,9 +60,9 @@ func classify(stack []string) string {
 			return whereWrite
 		case has("syscall.read", "syscall.Read", "syscall.readv"):
 			return whereRead
-		case has("runtime.netpoll", "internal/runtime/syscall/linux.EpollWait"):
+		case has("runtime.netpoll", "internal/runtime/syscall/linux.EpollWait", "syscall.EpollWait", "golang.org/x/sys/unix.EpollWait"):
 			return whereEpollWait
-		case has("syscall.EpollCtl", "internal/runtime/syscall/linux.EpollCtl", "runtime.netpollopen", "runtime.netpollclose"):
+		case has("syscall.EpollCtl", "golang.org/x/sys/unix.EpollCtl", "internal/runtime/syscall/linux.EpollCtl", "runtime.netpollopen", "runtime.netpollclose"):
 			return whereEpollCtl
 		}
 		return whereSyscall
@@ -173,7 +173,8 @@ func writeProfiles(p func(string, ...any), jsonDir string) error {
 		}
 		shares, secs, err := cpuShares(path)
 		if err != nil {
-			return err
+			p("\n_A profile was left out: %v._\n", err)
+			continue
 		}
 		perMsg, perMsgOK := 0.0, false
 		if raw, err := os.ReadFile(filepath.Join(filepath.Dir(path), base[:j]+".json")); err == nil {
@@ -184,9 +185,9 @@ func writeProfiles(p func(string, ...any), jsonDir string) error {
 		}
 		rel, _ := filepath.Rel(jsonDir, path)
 		p("\n### Where boshd's CPU went: %s, N = %d, %g messages/s\n\n", t, n, rate)
-		p("From boshd's CPU profile over the message phase of a run of its own (`%s`, %.1f CPU seconds sampled, the profiler on), each sample counted once by the rules of `bench/compare/profile.go`.", rel, secs)
+		p("From boshd's CPU profile over the sending part of the message phase of a run of its own (`%s`, %.1f CPU seconds sampled, the profiler on), each sample counted once by the rules of `bench/compare/profile.go`.", rel, secs)
 		if perMsgOK {
-			p(" The last column is the row's part of that run's %.3f ms per delivered message.", perMsg)
+			p(" The last column is the row's part of that run's %.3f ms per delivered message (measured over the whole phase, its drain included).", perMsg)
 		}
 		p("\n\n| where | share | ms per message |\n|---|---|---|\n")
 		for _, w := range whereOrder {
@@ -267,6 +268,9 @@ func heapShares(path string) (map[string]int64, int64, error) {
 				}
 			}
 		}
+		if s.Value[idx] == 0 {
+			continue // freed since: no row for an owner holding nothing
+		}
 		by[heapOwner(stack)] += s.Value[idx]
 		total += s.Value[idx]
 	}
@@ -297,8 +301,9 @@ func writeHeapProfiles(p func(string, ...any), jsonDir string) error {
 			continue
 		}
 		by, total, err := heapShares(path)
-		if err != nil {
-			return err
+		if err != nil || total <= 0 {
+			p("\n_A heap profile was left out: %v._\n", cmp.Or(err, fmt.Errorf("%s: nothing in use", path)))
+			continue
 		}
 		owners := make([]string, 0, len(by))
 		for o := range by {

@@ -87,6 +87,22 @@ func TestWriteTargets(t *testing.T) {
 			absent: []string{"node-xmpp-bosh"},
 		},
 		{
+			name: "the other side of each threshold: stretch met; ejabberd memory not, CPU met, p99 over by more than 1 ms",
+			results: func(t *testing.T) map[key][]*result {
+				return map[key][]*result{
+					{plainProsody, 5000}:    {resultJSON(t, row{"boshd": 11.5}, row{"boshd": 0.5}, 10, 0)},
+					{plainEjabberd, 5000}:   {resultJSON(t, row{"boshd": 16, "ejabberd": 84}, row{"boshd": 0.3, "ejabberd": 0.6}, 5.1, 0)},
+					{ejabberdOwnBOSH, 5000}: {resultJSON(t, row{"ejabberd": 90}, row{"ejabberd": 1.0}, 3.0, 0)},
+				}
+			},
+			want: []string{
+				"| 5000 | – | the same, stretch target | 11.5 KiB | ≤ 12 KiB | yes |",
+				"| 5000 | – | boshd + ejabberd's c2s against ejabberd's own BOSH, RSS per session | 100.0 against 90.0 KiB (1.11×) | ≤ 1× | **no** |",
+				"| 5000 | 500 | boshd + ejabberd's c2s against ejabberd's own BOSH, CPU per delivered message | 0.900 against 1.000 ms (0.90×) | ≤ 1× | yes |",
+				"| 5000 | 500 | p99 latency through boshd + ejabberd against ejabberd's own BOSH | 5.1 against 3.0 ms (+2.1 ms) | ≤ +1 ms | **no** |",
+			},
+		},
+		{
 			name: "no rows a check needs: no table at all",
 			results: func(t *testing.T) map[key][]*result {
 				return map[key][]*result{{"prosody-bosh", 1000}: {resultJSON(t, row{"prosody": 33}, row{"prosody": 2}, 50, 0)}}

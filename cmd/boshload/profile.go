@@ -43,12 +43,13 @@ func fetchProfile(ctx context.Context, url, path string, timeout time.Duration) 
 	if err != nil {
 		return fmt.Errorf("profile: %w", err)
 	}
-	if _, err := io.Copy(f, resp.Body); err != nil {
-		f.Close()
-		return fmt.Errorf("profile: %s: %w", path, err)
+	_, err = io.Copy(f, resp.Body)
+	if cerr := f.Close(); err == nil {
+		err = cerr
 	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("profile: %w", err)
+	if err != nil {
+		os.Remove(path) // no truncated profile for a report to trip on
+		return fmt.Errorf("profile: %s: %w", path, err)
 	}
 	return nil
 }
