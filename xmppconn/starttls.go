@@ -36,17 +36,7 @@ func (s *Stream) startTLS(ctx context.Context, d *Dialer) error {
 	if n := s.sp.buffered(); n > 0 {
 		return fmt.Errorf("starttls: %d unexpected bytes after <proceed/>", n)
 	}
-	cfg := &tls.Config{}
-	if d.TLSConfig != nil {
-		cfg = d.TLSConfig.Clone()
-	}
-	if cfg.ServerName == "" {
-		cfg.ServerName = s.params.To
-	}
-	if cfg.MinVersion < tls.VersionTLS12 {
-		cfg.MinVersion = tls.VersionTLS12
-	}
-	tc := tls.Client(s.conn, cfg)
+	tc := tls.Client(s.conn, d.tlsConfigFor(s.params.To))
 	if err := tc.HandshakeContext(ctx); err != nil {
 		return fmt.Errorf("starttls: handshake: %w", err)
 	}
