@@ -61,6 +61,10 @@ const (
 // server that offers it, so that the tables show what TLS upstream costs.
 var allTargets = []string{"boshd+prosody", "boshd+ejabberd", "boshd-tls+prosody", "boshd-tls+ejabberd", "boshd-h2+prosody", "boshd-h2+ejabberd", "boshd-ws+prosody", "boshd-ws+ejabberd", "prosody-bosh", "ejabberd-bosh", nxbTarget}
 
+// isBoshd reports whether target t runs boshd (the rows the tables
+// compare with the peers).
+func isBoshd(t string) bool { return strings.HasPrefix(t, "boshd") }
+
 // upstreamTLS reports whether target t runs boshd with STARTTLS upstream.
 func upstreamTLS(t string) bool { return strings.HasPrefix(t, "boshd-tls+") }
 
@@ -298,7 +302,7 @@ func runOne(c config, srv *servers.Server, t string, n, run int, boshdBin, boshl
 	url := srv.BOSHURL
 	pids := fmt.Sprintf("%s=%d", srv.Kind, srv.PID)
 	var extra []string
-	if strings.HasPrefix(t, "boshd") {
+	if isBoshd(t) {
 		h2 := strings.HasPrefix(t, "boshd-h2+")
 		b, err := startBoshd(boshdBin, srv, h2, upstreamTLS(t), c.pprof, strings.Fields(c.boshdEnv))
 		if err != nil {

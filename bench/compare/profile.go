@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/google/pprof/profile"
@@ -93,39 +94,9 @@ func classify(stack []string) string {
 // cpuShares reads a CPU profile and returns each row's share of the CPU
 // time it sampled (0..1), and that time in seconds.
 func cpuShares(path string) (map[string]float64, float64, error) {
-	f, err := os.Open(path)
+	byWhere, total, err := sumByStack(path, "cpu", classify)
 	if err != nil {
 		return nil, 0, err
-	}
-	defer f.Close()
-	p, err := profile.Parse(f)
-	if err != nil {
-		return nil, 0, fmt.Errorf("%s: %w", path, err)
-	}
-	cpuIdx := -1
-	for i, st := range p.SampleType {
-		if st.Type == "cpu" {
-			cpuIdx = i
-		}
-	}
-	if cpuIdx < 0 {
-		return nil, 0, fmt.Errorf("%s: not a CPU profile", path)
-	}
-	byWhere := map[string]int64{}
-	var total int64
-	for _, s := range p.Sample {
-		var stack []string
-		for _, loc := range s.Location {
-			// Lines of one location run from the innermost inlined call.
-			for _, l := range loc.Line {
-				if l.Function != nil {
-					stack = append(stack, l.Function.Name)
-				}
-			}
-		}
-		v := s.Value[cpuIdx]
-		byWhere[classify(stack)] += v
-		total += v
 	}
 	if total == 0 {
 		return nil, 0, fmt.Errorf("%s: no samples", path)
@@ -137,6 +108,88 @@ func cpuShares(path string) (map[string]float64, float64, error) {
 	return shares, float64(total) / 1e9, nil
 }
 
+// sumByStack reads the profile at path and sums the values of its
+// sampleType ("cpu", "inuse_space") by what key makes of each sample's
+// stack (function names, leaf first), and in all. Samples of value 0 (a
+// heap profile's objects freed since) are left out, so that no key holds
+// nothing.
+func sumByStack(path, sampleType string, key func(stack []string) string) (map[string]int64, int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer f.Close()
+	p, err := profile.Parse(f)
+	if err != nil {
+		return nil, 0, fmt.Errorf("%s: %w", path, err)
+	}
+	idx := slices.IndexFunc(p.SampleType, func(st *profile.ValueType) bool { return st.Type == sampleType })
+	if idx < 0 {
+		return nil, 0, fmt.Errorf("%s: no %s samples: not that kind of profile", path, sampleType)
+	}
+	by := map[string]int64{}
+	var total int64
+	var stack []string
+	for _, s := range p.Sample {
+		v := s.Value[idx]
+		if v == 0 {
+			continue
+		}
+		stack = stack[:0]
+		for _, loc := range s.Location {
+			// Lines of one location run from the innermost inlined call.
+			for _, l := range loc.Line {
+				if l.Function != nil {
+					stack = append(stack, l.Function.Name)
+				}
+			}
+		}
+		by[key(stack)] += v
+		total += v
+	}
+	return by, total, nil
+}
+
+// profileFiles lists, sorted, the profiles whose names end in suffix kept
+// in jsonDir or one directory below it (bench/compare -pprof keeps them
+// beside the run's result; profiled runs may live apart, so that the
+// profiler's cost stays out of the measured runs).
+func profileFiles(jsonDir, suffix string) ([]string, error) {
+	var files []string
+	for _, pattern := range []string{"*" + suffix, "*/*" + suffix} {
+		fs, err := filepath.Glob(filepath.Join(jsonDir, pattern))
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, fs...)
+	}
+	slices.Sort(files)
+	return files, nil
+}
+
+// parseRunName splits the name bench/compare gives a run's files,
+// TARGET-nN-runR, or TARGET-nN-runR-RATE for a phase's CPU profile: rate
+// is "" without one.
+func parseRunName(base string) (target string, n, run int, rate string, ok bool) {
+	i := strings.LastIndex(base, "-n")
+	if i < 0 {
+		return "", 0, 0, "", false
+	}
+	parts := strings.Split(base[i+1:], "-")
+	if len(parts) < 2 || len(parts) > 3 {
+		return "", 0, 0, "", false
+	}
+	n, errN := strconv.Atoi(strings.TrimPrefix(parts[0], "n"))
+	run, errR := strconv.Atoi(strings.TrimPrefix(parts[1], "run"))
+	if errN != nil || errR != nil || n <= 0 || !strings.HasPrefix(parts[0], "n") || !strings.HasPrefix(parts[1], "run") {
+		return "", 0, 0, "", false
+	}
+	if len(parts) == 3 {
+		rate = parts[2]
+	}
+	return base[:i], n, run, rate, true
+}
+
 // writeProfiles writes, for each CPU profile kept with the results
 // (bench/compare -pprof, in the results directory or one directory below
 // it, so that profiled runs need not count among the measured ones),
@@ -144,31 +197,18 @@ func cpuShares(path string) (map[string]float64, float64, error) {
 // the part of that run's CPU per delivered message it stands for (from the
 // run's JSON result beside the profile).
 func writeProfiles(p func(string, ...any), jsonDir string) error {
-	var files []string
-	for _, pattern := range []string{"*.pprof", "*/*.pprof"} {
-		fs, err := filepath.Glob(filepath.Join(jsonDir, pattern))
-		if err != nil {
-			return err
-		}
-		files = append(files, fs...)
+	files, err := profileFiles(jsonDir, ".pprof")
+	if err != nil {
+		return err
 	}
-	slices.Sort(files)
 	for _, path := range files {
-		// TARGET-nN-runR-RATE.pprof beside TARGET-nN-runR.json, as
-		// bench/compare names them.
 		if strings.HasSuffix(path, heapSuffix) {
 			continue
 		}
-		base := strings.TrimSuffix(filepath.Base(path), ".pprof")
-		i := strings.LastIndex(base, "-n")
-		j := strings.LastIndex(base, "-")
-		if i < 0 || j <= i {
-			continue
-		}
-		t := base[:i]
-		var n, run int
-		var rate float64
-		if _, err := fmt.Sscanf(strings.ReplaceAll(base[i+1:], "-", " "), "n%d run%d %g", &n, &run, &rate); err != nil {
+		// TARGET-nN-runR-RATE.pprof beside TARGET-nN-runR.json.
+		t, n, run, rateName, ok := parseRunName(strings.TrimSuffix(filepath.Base(path), ".pprof"))
+		rate, err := strconv.ParseFloat(rateName, 64)
+		if !ok || err != nil {
 			continue
 		}
 		shares, secs, err := cpuShares(path)
@@ -177,7 +217,7 @@ func writeProfiles(p func(string, ...any), jsonDir string) error {
 			continue
 		}
 		perMsg, perMsgOK := 0.0, false
-		if raw, err := os.ReadFile(filepath.Join(filepath.Dir(path), base[:j]+".json")); err == nil {
+		if raw, err := os.ReadFile(filepath.Join(filepath.Dir(path), fmt.Sprintf("%s-n%d-run%d.json", t, n, run))); err == nil {
 			var r result
 			if json.Unmarshal(raw, &r) == nil {
 				perMsg, perMsgOK = cpu(rate, "boshd")(&r)
@@ -239,65 +279,20 @@ func heapOwner(stack []string) string {
 // heapShares reads a heap profile and returns the bytes in use by owner
 // (heapOwner) and in all.
 func heapShares(path string) (map[string]int64, int64, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, 0, err
-	}
-	defer f.Close()
-	p, err := profile.Parse(f)
-	if err != nil {
-		return nil, 0, fmt.Errorf("%s: %w", path, err)
-	}
-	idx := -1
-	for i, st := range p.SampleType {
-		if st.Type == "inuse_space" {
-			idx = i
-		}
-	}
-	if idx < 0 {
-		return nil, 0, fmt.Errorf("%s: not a heap profile", path)
-	}
-	by := map[string]int64{}
-	var total int64
-	for _, s := range p.Sample {
-		var stack []string
-		for _, loc := range s.Location {
-			for _, l := range loc.Line {
-				if l.Function != nil {
-					stack = append(stack, l.Function.Name)
-				}
-			}
-		}
-		if s.Value[idx] == 0 {
-			continue // freed since: no row for an owner holding nothing
-		}
-		by[heapOwner(stack)] += s.Value[idx]
-		total += s.Value[idx]
-	}
-	return by, total, nil
+	return sumByStack(path, "inuse_space", heapOwner)
 }
 
 // writeHeapProfiles writes, for each idle heap profile kept with the
 // results (where writeProfiles looks), what is live in boshd's heap per
 // idle session and who allocated it.
 func writeHeapProfiles(p func(string, ...any), jsonDir string) error {
-	var files []string
-	for _, pattern := range []string{"*" + heapSuffix, "*/*" + heapSuffix} {
-		fs, err := filepath.Glob(filepath.Join(jsonDir, pattern))
-		if err != nil {
-			return err
-		}
-		files = append(files, fs...)
+	files, err := profileFiles(jsonDir, heapSuffix)
+	if err != nil {
+		return err
 	}
-	slices.Sort(files)
 	for _, path := range files {
-		base := strings.TrimSuffix(filepath.Base(path), heapSuffix)
-		i := strings.LastIndex(base, "-n")
-		if i < 0 {
-			continue
-		}
-		var n, run int
-		if _, err := fmt.Sscanf(strings.ReplaceAll(base[i+1:], "-", " "), "n%d run%d", &n, &run); err != nil || n <= 0 {
+		t, n, _, rate, ok := parseRunName(strings.TrimSuffix(filepath.Base(path), heapSuffix))
+		if !ok || rate != "" {
 			continue
 		}
 		by, total, err := heapShares(path)
@@ -313,7 +308,7 @@ func writeHeapProfiles(p func(string, ...any), jsonDir string) error {
 			return cmp.Or(cmp.Compare(by[b], by[a]), strings.Compare(a, b))
 		})
 		rel, _ := filepath.Rel(jsonDir, path)
-		p("\n### What boshd's heap holds per idle session: %s, N = %d\n\n", base[:i], n)
+		p("\n### What boshd's heap holds per idle session: %s, N = %d\n\n", t, n)
 		p("From boshd's heap profile after a forced collection, taken when the sessions were idle, after their memory was read (`%s`): %.1f KiB live per session in all, by the package that allocated it (goroutine stacks, runtime overhead and the collector's headroom are not in it).\n\n", rel, float64(total)/float64(n)/1024)
 		p("| allocated by | KiB per session | share |\n|---|---|---|\n")
 		for _, o := range owners {

@@ -196,3 +196,49 @@ func TestWriteHeapProfiles(t *testing.T) {
 		t.Fatalf("a heap profile read as a CPU one:\n%s", got)
 	}
 }
+
+// TestParseRunName splits the names bench/compare gives a run's files.
+func TestParseRunName(t *testing.T) {
+	tests := []struct {
+		base      string
+		target    string
+		n, run    int
+		rate      string
+		wantParse bool
+	}{
+		{"boshd+prosody-n5000-run1", "boshd+prosody", 5000, 1, "", true},
+		{"boshd-h2+prosody-n18000-run2-500", "boshd-h2+prosody", 18000, 2, "500", true},
+		{"node-xmpp-bosh+prosody-n1000-run3-12.5", "node-xmpp-bosh+prosody", 1000, 3, "12.5", true},
+		{"boshd+prosody-n5000", "", 0, 0, "", false},
+		{"boshd+prosody-nX-run1", "", 0, 0, "", false},
+		{"boshd+prosody-n5000-r1", "", 0, 0, "", false},
+		{"boshd+prosody-n5000-run1-500-x", "", 0, 0, "", false},
+		{"machine", "", 0, 0, "", false},
+	}
+	for _, tc := range tests {
+		target, n, run, rate, ok := parseRunName(tc.base)
+		if ok != tc.wantParse || target != tc.target || n != tc.n || run != tc.run || rate != tc.rate {
+			t.Errorf("parseRunName(%q) = %q %d %d %q %v, want %q %d %d %q %v", tc.base, target, n, run, rate, ok, tc.target, tc.n, tc.run, tc.rate, tc.wantParse)
+		}
+	}
+}
+
+// FuzzParseRunName: a name parses back into itself or not at all.
+func FuzzParseRunName(f *testing.F) {
+	for _, s := range []string{"boshd+prosody-n5000-run1", "boshd-h2+prosody-n18000-run2-500", "-n-run", "x-n1-run1-"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, base string) {
+		target, n, run, rate, ok := parseRunName(base)
+		if !ok {
+			return
+		}
+		again := fmt.Sprintf("%s-n%d-run%d", target, n, run)
+		if rate != "" {
+			again += "-" + rate
+		}
+		if t2, n2, r2, rate2, ok2 := parseRunName(again); !ok2 || t2 != target || n2 != n || r2 != run || rate2 != rate {
+			t.Fatalf("%q parsed to %q %d %d %q, which parses to %q %d %d %q %v", base, target, n, run, rate, t2, n2, r2, rate2, ok2)
+		}
+	})
+}

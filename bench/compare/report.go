@@ -55,7 +55,6 @@ func writeDoc(c config, results map[key][]*result, versions map[string]string) e
 		}
 		return ks
 	}
-	isBoshd := func(t string) bool { return strings.HasPrefix(t, "boshd") }
 	// ratio formats boshd's value over the best peer's; lower says whether
 	// lower is better.
 	ratio := func(k key, f func(*result) (float64, bool), lower bool) string {

@@ -1,10 +1,6 @@
 package main
 
-import (
-	"fmt"
-	"math"
-	"strings"
-)
+import "fmt"
 
 // Issue 12's targets, checked against the medians of the same runs the
 // tables quote. Each check needs the rows it compares; a check whose rows
@@ -77,7 +73,7 @@ func writeTargets(p func(string, ...any), ns []int, rates []float64, results map
 			}
 			lost, seen := int64(0), false
 			for k, rs := range results {
-				if k.n != n || !strings.HasPrefix(k.target, "boshd") {
+				if k.n != n || !isBoshd(k.target) {
 					continue
 				}
 				for _, r := range rs {
@@ -100,6 +96,7 @@ func writeTargets(p func(string, ...any), ns []int, rates []float64, results map
 	for _, r := range rows {
 		p("| %s | %s | %s | %s | %s | %s |\n", r.n, r.rate, r.what, r.measured, r.target, r.met)
 	}
+	p("\n")
 	writeVariants(p, ns, rates, results)
 }
 
@@ -109,6 +106,11 @@ func writeVariants(p func(string, ...any), ns []int, rates []float64, results ma
 	type variant struct{ target, name string }
 	variants := []variant{{tlsProsody, "STARTTLS to Prosody"}, {h2Prosody, "HTTP/2 (TLS) from the client"}}
 	header := false
+	defer func() {
+		if header {
+			p("\n")
+		}
+	}()
 	for _, n := range ns {
 		base := results[key{plainProsody, n}]
 		vb, nb := median(base, mem("boshd"))
@@ -122,7 +124,7 @@ func writeVariants(p func(string, ...any), ns []int, rates []float64, results ma
 				continue
 			}
 			if !header {
-				p("\nWhat a variant costs boshd beside plain HTTP/1.1 and a plain-TCP upstream (%s) in the same runs:\n\n", plainProsody)
+				p("What a variant costs boshd beside plain HTTP/1.1 and a plain-TCP upstream (%s) in the same runs:\n\n", plainProsody)
 				p("| N | variant | boshd KiB per session | difference | rate | boshd ms CPU per message | ratio |\n|---|---|---|---|---|---|---|\n")
 				header = true
 			}
@@ -130,7 +132,7 @@ func writeVariants(p func(string, ...any), ns []int, rates []float64, results ma
 				cb, _ := median(base, cpu(rate, "boshd"))
 				cv, ncv := median(rs, cpu(rate, "boshd"))
 				cpuCell, ratioCell := "–", "–"
-				if ncv > 0 && cb > 0 && !math.IsNaN(cv) {
+				if ncv > 0 && cb > 0 {
 					cpuCell = fmt.Sprintf("%.3f (plain %.3f)", cv, cb)
 					ratioCell = fmt.Sprintf("%.2f×", cv/cb)
 				}
@@ -138,5 +140,4 @@ func writeVariants(p func(string, ...any), ns []int, rates []float64, results ma
 			}
 		}
 	}
-	p("\n")
 }
