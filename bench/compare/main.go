@@ -98,7 +98,7 @@ func main() {
 	flag.IntVar(&c.conc, "c", 100, "setup concurrency")
 	flag.DurationVar(&c.settle, "settle", 5*time.Second, "idle time before memory is read")
 	flag.StringVar(&c.extra, "boshload-args", "", "extra boshload arguments, space separated")
-	flag.StringVar(&c.pprof, "pprof", "", "serve boshd's profiles on this loopback host:port ([debug] pprof_listen) and keep a CPU profile of each message phase beside the results (TARGET-nN-runR-RATE.pprof), to profile a run")
+	flag.StringVar(&c.pprof, "pprof", "", "serve boshd's profiles on this loopback host:port ([debug] pprof_listen) and keep, beside the results, a heap profile of the idle sessions (TARGET-nN-runR-idle.heap.pprof) and a CPU profile of each message phase (TARGET-nN-runR-RATE.pprof), to profile a run")
 	flag.StringVar(&c.boshdBin, "boshd", "", "use this boshd binary instead of building ./cmd/boshd (to compare builds)")
 	flag.StringVar(&c.boshdEnv, "boshd-env", "", "extra environment of boshd, space separated (e.g. GOMAXPROCS=1 GOGC=50), for tuning experiments")
 	reportOnly := flag.Bool("report-only", false, "run nothing: rewrite -out from the JSON results kept in -json-dir")
